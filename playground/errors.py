@@ -1,0 +1,171 @@
+"""The one error tree of the core.
+
+Every failure that reaches a page is a ``PlaygroundError`` with a message a person can act
+on and a hint saying what to do next. Pages show ``str(error)`` and ``error.hint``; they never
+see SDK exceptions or tracebacks.
+
+    PlaygroundError
+    ├── InvalidParameters      values the user typed fail the specs; nothing was sent
+    ├── ConnectionFailed       the endpoint could not be reached (refused, DNS, TLS)
+    ├── RequestTimedOut        connect or read took longer than the configured timeout
+    ├── AuthenticationFailed   401: the key is missing or wrong
+    ├── PermissionDenied       403: the key may not use this model or endpoint
+    ├── ModelNotFound          404: the endpoint does not serve this model (or path)
+    ├── BadRequest             400/413/422: the server refused a value (``param`` names it)
+    │   └── ContextTooLong     the prompt and max_tokens do not fit in the context
+    ├── RateLimited            429, after the allowed retries (``retry_after`` if given)
+    ├── ServerFailed           5xx or a response that is not the API's JSON
+    ├── StreamInterrupted      a stream broke off midway; ``partial`` keeps what arrived
+    └── LocalServerFailed      the embedded local server could not start or load a model
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playground.params import FieldError
+
+
+class PlaygroundError(Exception):
+    """Base of every error the core raises towards the UI."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+        self.status = status
+
+    @property
+    def kind(self) -> str:
+        """A short machine-readable name, as stored in the usage ledger."""
+        return type(self).__name__
+
+
+class InvalidParameters(PlaygroundError):
+    hint = "Correct the marked fields; nothing was sent."
+
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+        super().__init__("; ".join(error.message for error in errors))
+
+
+class ConnectionFailed(PlaygroundError):
+    hint = "Check the base URL and that the server is running and reachable from this machine."
+
+
+class RequestTimedOut(PlaygroundError):
+    hint = "The server may be overloaded or the request too large; try again or raise the timeout."
+
+
+class AuthenticationFailed(PlaygroundError):
+    hint = "Check the API key in the sidebar, .streamlit/secrets.toml or OPENAI_API_KEY."
+
+
+class PermissionDenied(PlaygroundError):
+    hint = "This key may not use this model or endpoint; check the account's access."
+
+
+class ModelNotFound(PlaygroundError):
+    hint = "Pick a model from the list the connection reports (Models page)."
+
+
+class BadRequest(PlaygroundError):
+    hint = "Change the named parameter and send again."
+
+    def __init__(self, message: str, *, param: str | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.param = param
+
+
+class ContextTooLong(BadRequest):
+    hint = "Shorten the prompt or lower max_tokens so both fit in the model's context."
+
+
+class RateLimited(PlaygroundError):
+    hint = "Wait a moment, lower the concurrency, or check the account's rate limits."
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerFailed(PlaygroundError):
+    hint = "The server had a problem; try again, or check its logs."
+
+
+class StreamInterrupted(PlaygroundError):
+    hint = "What arrived is kept and marked incomplete; send again to get a full reply."
+
+    def __init__(self, message: str, *, partial: str = "", **kwargs):
+        super().__init__(message, **kwargs)
+        self.partial = partial
+
+
+class LocalServerFailed(PlaygroundError):
+    hint = "Check that requirements.txt is installed; the local server's log is in the data folder."
+
+
+def from_openai(exc: Exception) -> PlaygroundError:
+    """Translate an ``openai`` SDK exception into the core's error tree."""
+    import openai
+
+    if isinstance(exc, PlaygroundError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError):
+        return RequestTimedOut("The request timed out before the server answered.")
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc
+        return ConnectionFailed(f"Could not connect to the endpoint: {_short(cause)}.")
+    if isinstance(exc, openai.APIStatusError):
+        return _from_status(exc)
+    if isinstance(exc, openai.APIResponseValidationError):
+        return ServerFailed("The server's answer is not in the API's format.")
+    if isinstance(exc, openai.APIError):
+        return ServerFailed(f"The server sent an error: {exc.message}")
+    return ServerFailed(f"Unexpected failure: {_short(exc)}.")
+
+
+def _from_status(exc) -> PlaygroundError:
+    status = exc.status_code
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
+    message = error.get("message") or exc.message or f"HTTP {status}"
+    param = error.get("param")
+    code = error.get("code")
+    if status == 401:
+        return AuthenticationFailed(f"The server refused the API key (401): {message}", status=status)
+    if status == 403:
+        return PermissionDenied(f"Access denied (403): {message}", status=status)
+    if status == 404:
+        return ModelNotFound(f"Not found (404): {message}", status=status)
+    if status == 429:
+        return RateLimited(
+            f"Rate limited (429): {message}", retry_after=_retry_after(exc), status=status
+        )
+    if status == 413 or code == "context_length_exceeded":
+        return ContextTooLong(f"Too long for the model's context ({status}): {message}",
+                              param=param, status=status)
+    if 400 <= status < 500:
+        named = f" [{param}]" if param else ""
+        return BadRequest(f"The server refused the request ({status}){named}: {message}",
+                          param=param, status=status)
+    if "not" in message.lower() and "json" in message.lower() or not body:
+        return ServerFailed(f"The server failed ({status}) and sent no API error.", status=status)
+    return ServerFailed(f"The server failed ({status}): {message}", status=status)
+
+
+def _retry_after(exc) -> float | None:
+    value = exc.response.headers.get("retry-after") if exc.response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
