@@ -1,0 +1,223 @@
+"""Connections: which endpoint to talk to, with which key, and the client for it.
+
+Resolution order for the key, base URL and organization, first found wins:
+value typed in the sidebar (session only) > ``.streamlit/secrets.toml`` > the environment
+and ``.env`` (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID``) > the preset.
+Keys are never written to disk: saved connections keep everything but the key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import openai
+from dotenv import dotenv_values
+
+from playground import errors
+from playground.settings import data_dir
+
+Kind = Literal["local", "openai", "custom"]
+
+LOCAL_NAME = "Local models"
+KEYLESS = "no-key"  # the SDK insists on a key; keyless servers ignore this one
+
+
+@dataclass(frozen=True)
+class Connection:
+    """An endpoint as the user configured it. ``base_url`` None means "the local server"."""
+
+    name: str
+    kind: Kind = "custom"
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    organization: str | None = None
+    timeout: float = 120.0
+    max_retries: int = 2
+
+    @property
+    def needs_key(self) -> bool:
+        return self.kind == "openai"
+
+    def without_key(self) -> dict:
+        data = asdict(self)
+        data.pop("api_key")
+        return data
+
+
+PRESETS: tuple[Connection, ...] = (
+    Connection(LOCAL_NAME, kind="local"),
+    Connection("OpenAI", kind="openai", base_url="https://api.openai.com/v1"),
+    Connection("Ollama", base_url="http://localhost:11434/v1"),
+    Connection("vLLM", base_url="http://localhost:8000/v1"),
+    Connection("LM Studio", base_url="http://localhost:1234/v1"),
+    Connection("llama.cpp server", base_url="http://localhost:8080/v1"),
+)
+
+
+def preset(name: str) -> Connection:
+    return next(conn for conn in PRESETS if conn.name == name)
+
+
+def mask_key(key: str | None) -> str:
+    """Show enough of a key to recognise it, never enough to use it."""
+    if not key:
+        return "(none)"
+    return f"{key[:3]}…{key[-4:]}" if len(key) > 12 else "…" * 3
+
+
+def environment_settings(env_file: str | Path = ".env") -> dict[str, str]:
+    """OPENAI_* settings from the process environment, then from ``.env``."""
+    merged = {k: v for k, v in dotenv_values(env_file).items() if v}
+    merged.update({k: v for k, v in os.environ.items() if k.startswith("OPENAI_") and v})
+    return merged
+
+
+def resolve(
+    conn: Connection,
+    *,
+    typed_key: str | None = None,
+    typed_base_url: str | None = None,
+    secrets: Mapping[str, str] | None = None,
+    environment: Mapping[str, str] | None = None,
+) -> Connection:
+    """Fill key, base URL and organization in the documented order of precedence.
+
+    The local connection needs no key and ignores OPENAI_BASE_URL, which is meant for the
+    remote endpoint the user configured.
+    """
+    if conn.kind == "local":
+        return conn
+    secrets = secrets or {}
+    environment = environment if environment is not None else environment_settings()
+    sources = ({"OPENAI_API_KEY": typed_key, "OPENAI_BASE_URL": typed_base_url},
+               secrets, environment)
+
+    def first(name: str, fallback: str | None) -> str | None:
+        for source in sources:
+            if source.get(name):
+                return str(source[name])
+        return fallback
+
+    # The typed key and the connection's own base URL belong to this connection;
+    # secrets and the environment only fill the OpenAI preset's base URL and key.
+    key = typed_key or conn.api_key or (first("OPENAI_API_KEY", None) if conn.needs_key else None)
+    base_url = typed_base_url or conn.base_url
+    if conn.kind == "openai":
+        base_url = first("OPENAI_BASE_URL", conn.base_url)
+    organization = conn.organization or (first("OPENAI_ORG_ID", None) if conn.needs_key else None)
+    return replace(conn, api_key=key, base_url=base_url, organization=organization)
+
+
+def base_url_of(conn: Connection) -> str:
+    """The connection's base URL, starting the local server if it is the local one."""
+    if conn.kind == "local":
+        from playground.local.launcher import local_server
+
+        return local_server().ensure_running()
+    if not conn.base_url:
+        raise errors.ConnectionFailed(f"The connection {conn.name!r} has no base URL.")
+    return conn.base_url
+
+
+def client_for(conn: Connection) -> openai.OpenAI:
+    """An SDK client for the connection, reused so its connection pool stays warm."""
+    if conn.needs_key and not conn.api_key:
+        raise errors.AuthenticationFailed(
+            f"The connection {conn.name!r} needs an API key and none was found.",
+            hint="Type it in the sidebar, or set OPENAI_API_KEY in the environment, .env "
+                 "or .streamlit/secrets.toml.",
+        )
+    return _client(base_url_of(conn), conn.api_key or KEYLESS, conn.organization,
+                   conn.timeout, conn.max_retries)
+
+
+@lru_cache(maxsize=32)
+def _client(base_url: str, api_key: str, organization: str | None, timeout: float,
+            max_retries: int) -> openai.OpenAI:
+    return openai.OpenAI(
+        base_url=base_url,
+        api_key=api_key,
+        organization=organization,
+        timeout=openai.Timeout(timeout, connect=5.0),
+        max_retries=max_retries,
+    )
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    ok: bool
+    message: str
+    hint: str = ""
+    model_count: int = 0
+    seconds: float = 0.0
+
+
+def test_connection(conn: Connection) -> ConnectionReport:
+    """Reachability, authentication and model count, as one message per outcome."""
+    started = time.perf_counter()
+    try:
+        client = client_for(replace(conn, max_retries=0, timeout=min(conn.timeout, 15.0)))
+        count = len(list(client.models.list()))
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a report
+        error = errors.from_openai(exc)
+        return ConnectionReport(False, str(error), error.hint,
+                                seconds=time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return ConnectionReport(True, f"Connected: {count} models, answered in {seconds:.2f} s.",
+                            model_count=count, seconds=seconds)
+
+
+def list_models(conn: Connection) -> list[dict]:
+    """The models the endpoint reports, as plain dicts with every field it sent."""
+    try:
+        return [model.model_dump() for model in client_for(conn).models.list()]
+    except Exception as exc:  # noqa: BLE001
+        raise errors.from_openai(exc) from exc
+
+
+def retrieve_model(conn: Connection, model_id: str) -> dict:
+    try:
+        return client_for(conn).models.retrieve(model_id).model_dump()
+    except Exception as exc:  # noqa: BLE001
+        raise errors.from_openai(exc) from exc
+
+
+class SavedConnections:
+    """Connections the user saved, kept in a JSON file without their keys."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = path or data_dir() / "connections.json"
+
+    def load(self) -> list[Connection]:
+        try:
+            rows = json.loads(self.path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return []
+        known = set(Connection.__dataclass_fields__) - {"api_key"}
+        return [Connection(**{k: v for k, v in row.items() if k in known}) for row in rows]
+
+    def save(self, conn: Connection) -> None:
+        others = [c for c in self.load() if c.name != conn.name]
+        self._write([*others, conn])
+
+    def delete(self, name: str) -> None:
+        self._write([c for c in self.load() if c.name != name])
+
+    def _write(self, conns: list[Connection]) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps([c.without_key() for c in conns], indent=2))
+        tmp.replace(self.path)
+
+
+def all_connections(saved: SavedConnections | None = None) -> list[Connection]:
+    """Presets first, then the user's saved connections (a saved one overrides a preset)."""
+    saved_conns = (saved or SavedConnections()).load()
+    saved_names = {c.name for c in saved_conns}
+    return [c for c in PRESETS if c.name not in saved_names] + saved_conns

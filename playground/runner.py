@@ -1,0 +1,148 @@
+"""Build, validate and run one completions or chat request.
+
+``build_request`` turns what the user set into the SDK's keyword arguments: only values that
+differ from the API's default are sent. ``run`` sends it, streaming or not, and returns a
+``RunResult`` with the text of each choice, usage, latency and time to first token. Every
+SDK failure leaves as a ``PlaygroundError``; a stream that breaks keeps what arrived.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from playground import errors
+from playground.connection import Connection, client_for
+from playground.params import specs_for, validate
+
+
+def build_request(endpoint: str, model: str, values: dict[str, Any], *,
+                  prompt: str | list[str] | None = None,
+                  messages: list[dict] | None = None) -> dict[str, Any]:
+    """The request's keyword arguments, validated; raises ``InvalidParameters``."""
+    problems = validate(endpoint, values)
+    if endpoint == "completions" and not prompt:
+        problems.append(_field_error("prompt", "prompt must not be empty."))
+    if endpoint == "chat" and not messages:
+        problems.append(_field_error("messages", "messages must hold at least one message."))
+    if not model:
+        problems.append(_field_error("model", "Choose a model."))
+    if problems:
+        raise errors.InvalidParameters(problems)
+    request: dict[str, Any] = {"model": model}
+    if endpoint == "completions":
+        request["prompt"] = prompt
+    else:
+        request["messages"] = messages
+    for name, spec in specs_for(endpoint).items():
+        value = values.get(name)
+        if value is not None and value != spec.default and value != [] and value != {}:
+            request[name] = value
+    if request.get("stream"):
+        request["stream_options"] = {"include_usage": True}
+    return request
+
+
+def _field_error(name: str, message: str):
+    from playground.params import FieldError
+
+    return FieldError(name, message)
+
+
+@dataclass
+class Choice:
+    index: int
+    text: str = ""
+    finish_reason: str | None = None
+    logprobs: Any = None
+
+
+@dataclass
+class RunResult:
+    endpoint: str
+    request: dict[str, Any]
+    choices: list[Choice] = field(default_factory=list)
+    usage: dict[str, int] | None = None
+    latency: float = 0.0
+    time_to_first_token: float | None = None
+    raw: dict[str, Any] | list[dict[str, Any]] | None = None
+    incomplete: bool = False
+    error: errors.PlaygroundError | None = None
+
+    @property
+    def text(self) -> str:
+        return self.choices[0].text if self.choices else ""
+
+
+TextCallback = Callable[[int, str], None]
+
+
+def run(conn: Connection, endpoint: str, request: dict[str, Any], *,
+        on_text: TextCallback | None = None,
+        should_stop: Callable[[], bool] | None = None) -> RunResult:
+    """Send the request; stream when it asks to, calling ``on_text(choice, delta)``.
+
+    A stream stopped by ``should_stop`` or broken by a failure returns what arrived with
+    ``incomplete`` set (and ``error`` for a failure); other failures raise.
+    """
+    client = client_for(conn)
+    create = client.completions.create if endpoint == "completions" else client.chat.completions.create
+    started = time.perf_counter()
+    result = RunResult(endpoint, request)
+    try:
+        response = create(**request)
+    except Exception as exc:  # noqa: BLE001 - every SDK failure is translated
+        raise errors.from_openai(exc) from exc
+    if not request.get("stream"):
+        result.latency = time.perf_counter() - started
+        _read_response(result, response.model_dump())
+        return result
+    _read_stream(result, response, started, on_text, should_stop)
+    return result
+
+
+def _read_response(result: RunResult, body: dict) -> None:
+    result.raw = body
+    result.usage = body.get("usage")
+    for item in body.get("choices", []):
+        text = item.get("text") if result.endpoint == "completions" else (item.get("message") or {}).get("content")
+        result.choices.append(Choice(item["index"], text or "", item.get("finish_reason"),
+                                     item.get("logprobs")))
+
+
+def _read_stream(result: RunResult, stream, started: float,
+                 on_text: TextCallback | None, should_stop: Callable[[], bool] | None) -> None:
+    choices: dict[int, Choice] = {}
+    chunks: list[dict] = []
+    try:
+        for chunk in stream:
+            body = chunk.model_dump()
+            chunks.append(body)
+            if body.get("usage"):
+                result.usage = body["usage"]
+            for item in body.get("choices") or []:
+                delta = item.get("text") if result.endpoint == "completions" else (item.get("delta") or {}).get("content")
+                choice = choices.setdefault(item["index"], Choice(item["index"]))
+                if delta:
+                    if result.time_to_first_token is None:
+                        result.time_to_first_token = time.perf_counter() - started
+                    choice.text += delta
+                    if on_text:
+                        on_text(choice.index, delta)
+                if item.get("finish_reason"):
+                    choice.finish_reason = item["finish_reason"]
+            if should_stop and should_stop():
+                result.incomplete = True
+                stream.close()
+                break
+    except Exception as exc:  # noqa: BLE001
+        result.incomplete = True
+        partial = "".join(c.text for c in choices.values())
+        cause = errors.from_openai(exc)
+        result.error = errors.StreamInterrupted(
+            f"The stream broke off after {len(partial)} characters: {cause}", partial=partial)
+    result.latency = time.perf_counter() - started
+    result.choices = [choices[i] for i in sorted(choices)]
+    result.raw = chunks
