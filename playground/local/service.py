@@ -1,0 +1,258 @@
+"""What the local server's endpoints do, independent of HTTP.
+
+Each request is checked against the model (context, vocabulary, fill-in-the-middle)
+before anything is generated, so a bad request gets a 400 even when it asks to stream.
+Generation holds the model's lock from the first token to the last.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from playground.local.catalog import ModelEntry
+from playground.local.engine import ChoiceOutput, Delta, Generation, LocalModel, Step
+from playground.local.schema import APIError, ChatRequest, CompletionRequest, TokenizeRequest
+
+COMPLETIONS_DEFAULT_MAX_TOKENS = 16
+FINGERPRINT = "fp_local_llamacpp"
+
+
+class Service:
+    def __init__(self, entries: dict[str, ModelEntry], n_threads: int | None = None):
+        self.models = {name: LocalModel(entry, n_threads) for name, entry in entries.items()}
+
+    # -- models ---------------------------------------------------------------------
+    def model(self, name: str) -> LocalModel:
+        try:
+            return self.models[name]
+        except KeyError:
+            raise APIError(404, f"The model '{name}' does not exist. Available: "
+                                f"{', '.join(self.models)}.", param="model",
+                           code="model_not_found") from None
+
+    def describe(self, name: str, *, full: bool = False) -> dict:
+        model = self.model(name)
+        info = model.info()
+        described = {
+            "id": name, "object": "model", "created": _created(info["file"]),
+            "owned_by": model.entry.owned_by, "description": model.entry.description,
+            "license": model.entry.license,
+            "endpoints": ["completions", "chat"],
+            "fill_in_middle": info["fill_in_middle"],
+            **{k: info[k] for k in ("context_length", "context_length_trained", "parameters",
+                                   "quantization", "architecture", "vocab_size", "file")},
+        }
+        if full:
+            described["gguf"] = info["gguf"]
+        return described
+
+    # -- tokenize -------------------------------------------------------------------
+    def tokenize(self, request: TokenizeRequest) -> dict:
+        model = self.model(request.model)
+        if (request.text is None) == (request.messages is None):
+            raise APIError(400, "Give either text or messages.", param="text")
+        if request.messages is not None:
+            tokens = model.chat_tokens([m.as_template_input() for m in request.messages])
+        else:
+            tokens = model.tokenize(request.text)
+        return {"model": request.model, "tokens": tokens, "count": len(tokens),
+                "context_length": model.context_length}
+
+    # -- completions ----------------------------------------------------------------
+    def completion(self, request: CompletionRequest) -> dict | Iterator[str]:
+        request.check()
+        model = self.model(request.model)
+        settings = request.sampling(model.info()["vocab_size"])
+        max_tokens = request.max_tokens or COMPLETIONS_DEFAULT_MAX_TOKENS
+        prompts = [self._completion_prompt(model, text, request.suffix, max_tokens)
+                   for text in request.prompts]
+        jobs = [
+            (tokens, Generation(settings, max_tokens, request.stop or [], request.seed,
+                                request.candidates, first_index=i * request.n,
+                                top_logprobs=request.logprobs,
+                                score=request.candidates > request.n))
+            for i, tokens in enumerate(prompts)
+        ]
+        head = _head("cmpl", "text_completion", request.model)
+        if request.stream:
+            return _sse(self._stream_completion(model, request, jobs, head))
+        choices, generated = [], 0
+        with model.lock:
+            for (tokens, job), text in zip(jobs, request.prompts):
+                outputs = [o for o in model.generate(tokens, job) if isinstance(o, ChoiceOutput)]
+                generated += sum(o.generated for o in outputs)
+                best = sorted(outputs, key=ChoiceOutput.mean_logprob, reverse=True)[:request.n] \
+                    if job.score else outputs
+                echo = model.echo_steps(tokens, request.logprobs) if request.echo else None
+                for offset, output in enumerate(sorted(best, key=lambda o: o.index)):
+                    choices.append(_completion_choice(model, request, job.first_index + offset,
+                                                      output, text, echo))
+        return {**head, "choices": choices,
+                "usage": _usage(sum(len(t) for t, _ in jobs), generated)}
+
+    def _completion_prompt(self, model: LocalModel, text: str, suffix: str | None,
+                           max_tokens: int) -> list[int]:
+        if suffix is not None:
+            if not model.info()["fill_in_middle"]:
+                raise APIError(400, f"The model '{model.entry.id}' was not trained to fill in "
+                                    "the middle, so it cannot use suffix. Leave suffix empty.",
+                               param="suffix")
+            tokens = model.fill_in_middle_tokens(text, suffix)
+        else:
+            tokens = model.tokenize(text)
+        _check_context(model, len(tokens), max_tokens, "prompt")
+        return tokens
+
+    def _stream_completion(self, model, request, jobs, head) -> Iterator[dict]:
+        prompt_tokens = sum(len(tokens) for tokens, _ in jobs)
+        generated = 0
+        with model.lock:
+            for (tokens, job), text in zip(jobs, request.prompts):
+                echo = model.echo_steps(tokens, request.logprobs) if request.echo else None
+                echoed: set[int] = set()
+                for event in model.generate(tokens, job):
+                    if isinstance(event, ChoiceOutput):
+                        generated += event.generated
+                        yield {**head, "choices": [{"index": event.index, "text": "",
+                                                    "logprobs": None,
+                                                    "finish_reason": event.finish_reason}]}
+                        continue
+                    steps, delta_text = event.steps, event.text
+                    if echo is not None:
+                        steps = _shifted(steps, len(text))
+                        if event.index not in echoed:
+                            echoed.add(event.index)
+                            steps, delta_text = echo + steps, text + delta_text
+                    logprobs = (_completion_logprobs(model, steps)
+                                if request.logprobs is not None else None)
+                    yield {**head, "choices": [{"index": event.index, "text": delta_text,
+                                                "logprobs": logprobs, "finish_reason": None}]}
+        if request.include_usage:
+            yield {**head, "choices": [], "usage": _usage(prompt_tokens, generated)}
+
+    # -- chat -----------------------------------------------------------------------
+    def chat(self, request: ChatRequest) -> dict | Iterator[str]:
+        request.check()
+        model = self.model(request.model)
+        settings = request.sampling(model.info()["vocab_size"])
+        tokens = model.chat_tokens([m.as_template_input() for m in request.messages])
+        room = model.context_length - len(tokens)
+        max_tokens = request.token_limit or room
+        _check_context(model, len(tokens), max_tokens, "messages")
+        job = Generation(settings, max_tokens, request.stop or [], request.seed, request.n,
+                         top_logprobs=(request.top_logprobs or 0) if request.logprobs else None)
+        head = _head("chatcmpl", "chat.completion", request.model)
+        if request.stream:
+            return _sse(self._stream_chat(model, request, tokens, job, head))
+        with model.lock:
+            outputs = [o for o in model.generate(tokens, job) if isinstance(o, ChoiceOutput)]
+        choices = [{
+            "index": o.index,
+            "message": {"role": "assistant", "content": o.text, "refusal": None},
+            "logprobs": _chat_logprobs(model, o.steps) if request.logprobs else None,
+            "finish_reason": o.finish_reason,
+        } for o in outputs]
+        return {**head, "choices": choices,
+                "usage": _usage(len(tokens), sum(o.generated for o in outputs))}
+
+    def _stream_chat(self, model, request, tokens, job, head) -> Iterator[dict]:
+        head = {**head, "object": "chat.completion.chunk"}
+        generated = 0
+        started: set[int] = set()
+        with model.lock:
+            for event in model.generate(tokens, job):
+                if event.index not in started:
+                    started.add(event.index)
+                    yield _chat_chunk(head, event.index, {"role": "assistant", "content": ""})
+                if isinstance(event, Delta):
+                    logprobs = _chat_logprobs(model, event.steps) if request.logprobs else None
+                    yield _chat_chunk(head, event.index, {"content": event.text}, logprobs=logprobs)
+                else:
+                    generated += event.generated
+                    yield _chat_chunk(head, event.index, {}, finish_reason=event.finish_reason)
+        if request.include_usage:
+            yield {**head, "choices": [], "usage": _usage(len(tokens), generated)}
+
+
+def _check_context(model: LocalModel, prompt_tokens: int, max_tokens: int, param: str) -> None:
+    limit = model.context_length
+    if prompt_tokens + max_tokens > limit or max_tokens < 1:
+        raise APIError(
+            400,
+            f"This model's maximum context length is {limit} tokens. However, you requested "
+            f"{prompt_tokens + max(max_tokens, 0)} tokens ({prompt_tokens} in the {param}, "
+            f"{max(max_tokens, 0)} for the completion). Please reduce the length of the {param} "
+            "or the completion.",
+            param=param, code="context_length_exceeded",
+        )
+
+
+def _head(prefix: str, kind: str, model: str) -> dict:
+    return {"id": f"{prefix}-{uuid.uuid4().hex[:24]}", "object": kind,
+            "created": int(time.time()), "model": model, "system_fingerprint": FINGERPRINT}
+
+
+def _usage(prompt: int, completion: int) -> dict:
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion}
+
+
+def _created(path: str) -> int:
+    return int(Path(path).stat().st_mtime)
+
+
+def _completion_choice(model, request, index, output: ChoiceOutput, prompt: str,
+                       echo: list[Step] | None) -> dict:
+    text, steps = output.text, output.steps
+    if echo is not None:
+        text, steps = prompt + text, echo + _shifted(steps, len(prompt))
+    logprobs = _completion_logprobs(model, steps) if request.logprobs is not None else None
+    return {"index": index, "text": text, "logprobs": logprobs,
+            "finish_reason": output.finish_reason}
+
+
+def _shifted(steps: list[Step], by: int) -> list[Step]:
+    return [Step(s.token, s.piece, s.offset + by, s.logprob, s.top) for s in steps]
+
+
+def _completion_logprobs(model: LocalModel, steps: list[Step]) -> dict:
+    """The legacy completions shape: parallel lists, top alternatives as dicts."""
+    return {
+        "tokens": [model.token_text(s.token) for s in steps],
+        "token_logprobs": [s.logprob for s in steps],
+        "top_logprobs": [({model.token_text(t): lp for t, lp in s.top} if s.logprob is not None else None)
+                         for s in steps],
+        "text_offset": [s.offset for s in steps],
+    }
+
+
+def _chat_logprobs(model: LocalModel, steps: list[Step]) -> dict:
+    def entry(token: int, logprob: float) -> dict:
+        return {"token": model.token_text(token), "logprob": logprob,
+                "bytes": list(model.piece(token))}
+
+    return {"content": [{**entry(s.token, s.logprob),
+                         "top_logprobs": [entry(t, lp) for t, lp in s.top]} for s in steps],
+            "refusal": None}
+
+
+def _chat_chunk(head: dict, index: int, delta: dict, *, finish_reason: str | None = None,
+                logprobs: dict | None = None) -> dict:
+    return {**head, "choices": [{"index": index, "delta": delta, "logprobs": logprobs,
+                                 "finish_reason": finish_reason}]}
+
+
+def _sse(chunks: Iterator[dict]) -> Iterator[str]:
+    """Server-sent events, always closed by ``[DONE]``; a failure is sent as an error event."""
+    try:
+        for chunk in chunks:
+            yield f"data: {json.dumps(chunk)}\n\n"
+    except APIError as error:
+        yield f"data: {json.dumps(error.body())}\n\n"
+    except Exception as exc:  # noqa: BLE001 - the status line is gone; report in-band
+        yield f"data: {json.dumps(APIError(500, str(exc), kind='server_error').body())}\n\n"
+    yield "data: [DONE]\n\n"
