@@ -1,0 +1,219 @@
+"""Connections: resolution order, keys never on disk, masking, and the connection test."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from playground import connection
+from playground.connection import (
+    LOCAL_NAME,
+    Connection,
+    SavedConnections,
+    mask_key,
+    preset,
+    resolve,
+)
+
+OPENAI = preset("OpenAI")
+TYPED, SECRET, ENV = "sk-typed-1111111111", "sk-secret-2222222222", "sk-env-3333333333"
+
+
+class TestResolutionOrder:
+    def test_typed_beats_secrets_beats_environment_beats_preset(self):
+        secrets = {"OPENAI_API_KEY": SECRET, "OPENAI_BASE_URL": "https://secrets.example/v1"}
+        env = {"OPENAI_API_KEY": ENV, "OPENAI_BASE_URL": "https://env.example/v1"}
+
+        typed = resolve(OPENAI, typed_key=TYPED, typed_base_url="https://typed.example/v1",
+                        secrets=secrets, environment=env)
+        assert (typed.api_key, typed.base_url) == (TYPED, "https://typed.example/v1")
+
+        from_secrets = resolve(OPENAI, secrets=secrets, environment=env)
+        assert (from_secrets.api_key, from_secrets.base_url) == (SECRET, "https://secrets.example/v1")
+
+        from_env = resolve(OPENAI, secrets={}, environment=env)
+        assert (from_env.api_key, from_env.base_url) == (ENV, "https://env.example/v1")
+
+        from_preset = resolve(OPENAI, secrets={}, environment={})
+        assert (from_preset.api_key, from_preset.base_url) == (None, "https://api.openai.com/v1")
+
+    def test_each_setting_falls_through_on_its_own(self):
+        resolved = resolve(OPENAI, secrets={"OPENAI_BASE_URL": "https://secrets.example/v1"},
+                           environment={"OPENAI_API_KEY": ENV, "OPENAI_ORG_ID": "org-env"})
+        assert resolved.api_key == ENV
+        assert resolved.base_url == "https://secrets.example/v1"
+        assert resolved.organization == "org-env"
+
+    def test_empty_values_do_not_count(self):
+        resolved = resolve(OPENAI, typed_key="", secrets={"OPENAI_API_KEY": ""},
+                           environment={"OPENAI_API_KEY": ENV})
+        assert resolved.api_key == ENV
+
+    def test_resolving_does_not_change_the_preset(self):
+        resolve(OPENAI, typed_key=TYPED, environment={})
+        assert preset("OpenAI").api_key is None
+
+    def test_local_ignores_openai_base_url_and_keys(self):
+        local = preset(LOCAL_NAME)
+        env = {"OPENAI_BASE_URL": "https://env.example/v1", "OPENAI_API_KEY": ENV}
+        resolved = resolve(local, secrets=env, environment=env)
+        assert resolved.base_url is None and resolved.api_key is None
+        assert resolved == local
+
+    def test_local_client_uses_the_local_server_despite_openai_base_url(self, monkeypatch):
+        monkeypatch.setenv("OPENAI_BASE_URL", "https://env.example/v1")
+        monkeypatch.setenv("PLAYGROUND_LOCAL_URL", "http://127.0.0.1:9/v1")
+        client = connection.client_for(resolve(preset(LOCAL_NAME)))
+        assert str(client.base_url).rstrip("/") == "http://127.0.0.1:9/v1"
+
+    def test_custom_connection_keeps_its_own_base_url(self):
+        ollama = preset("Ollama")
+        resolved = resolve(ollama, environment={"OPENAI_BASE_URL": "https://env.example/v1",
+                                                "OPENAI_API_KEY": ENV})
+        assert resolved.base_url == "http://localhost:11434/v1"
+        assert resolved.api_key is None  # the OpenAI key is not sent to other servers
+        assert resolve(ollama, typed_key=TYPED, environment={}).api_key == TYPED
+        assert resolve(ollama, typed_base_url="http://other:1/v1",
+                       environment={}).base_url == "http://other:1/v1"
+
+    def test_environment_settings_read_dotenv_and_the_process_environment_wins(
+            self, tmp_path, monkeypatch):
+        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID"):
+            monkeypatch.delenv(name, raising=False)
+        env_file = tmp_path / ".env"
+        env_file.write_text("OPENAI_API_KEY=sk-dotenv-444444444\nOPENAI_ORG_ID=org-dotenv\n"
+                            "UNRELATED=1\n")
+        monkeypatch.setenv("OPENAI_API_KEY", ENV)
+        settings = connection.environment_settings(env_file)
+        assert settings["OPENAI_API_KEY"] == ENV
+        assert settings["OPENAI_ORG_ID"] == "org-dotenv"
+
+        monkeypatch.chdir(tmp_path)  # resolve() reads ./.env when no environment is given
+        monkeypatch.delenv("OPENAI_API_KEY")
+        assert resolve(OPENAI).api_key == "sk-dotenv-444444444"
+
+
+class TestKeysStayOffDisk:
+    def test_round_trip_keeps_everything_but_the_key(self, tmp_path):
+        store = SavedConnections(tmp_path / "connections.json")
+        conn = Connection("Gateway", kind="custom", base_url="https://gw.example/v1",
+                          api_key="sk-very-secret-abcdef123456", organization="org-1",
+                          timeout=30.0, max_retries=1)
+        store.save(conn)
+
+        on_disk = store.path.read_text()
+        assert "sk-very-secret" not in on_disk and "abcdef123456" not in on_disk
+        assert "api_key" not in on_disk
+        (row,) = json.loads(on_disk)
+        assert row["base_url"] == "https://gw.example/v1" and row["timeout"] == 30.0
+
+        (loaded,) = SavedConnections(store.path).load()
+        assert loaded.api_key is None
+        assert loaded == Connection("Gateway", kind="custom", base_url="https://gw.example/v1",
+                                    organization="org-1", timeout=30.0, max_retries=1)
+
+    def test_save_replaces_by_name_and_delete_removes(self, tmp_path):
+        store = SavedConnections(tmp_path / "connections.json")
+        store.save(Connection("A", base_url="http://a/v1"))
+        store.save(Connection("B", base_url="http://b/v1"))
+        store.save(Connection("A", base_url="http://a2/v1", api_key="sk-zzzzzzzzzzzzzz"))
+        assert [(c.name, c.base_url) for c in store.load()] == [("B", "http://b/v1"),
+                                                                ("A", "http://a2/v1")]
+        store.delete("B")
+        assert [c.name for c in store.load()] == ["A"]
+        assert "sk-zzzz" not in store.path.read_text()
+        assert not store.path.with_suffix(".tmp").exists()
+
+    def test_a_missing_or_broken_file_is_empty(self, tmp_path):
+        assert SavedConnections(tmp_path / "absent.json").load() == []
+        broken = tmp_path / "broken.json"
+        broken.write_text("{not json")
+        assert SavedConnections(broken).load() == []
+
+    def test_a_key_written_by_hand_is_not_loaded(self, tmp_path):
+        path = tmp_path / "connections.json"
+        path.write_text(json.dumps([{"name": "X", "base_url": "http://x/v1",
+                                     "api_key": "sk-hand-written-0000"}]))
+        (loaded,) = SavedConnections(path).load()
+        assert loaded.api_key is None
+
+    def test_default_file_is_in_the_data_folder(self, data_dir):
+        assert SavedConnections().path == data_dir / "connections.json"
+
+    def test_saved_connection_overrides_a_preset_of_the_same_name(self, tmp_path):
+        store = SavedConnections(tmp_path / "connections.json")
+        store.save(Connection("Ollama", base_url="http://gpu-box:11434/v1"))
+        conns = connection.all_connections(store)
+        ollamas = [c for c in conns if c.name == "Ollama"]
+        assert [c.base_url for c in ollamas] == ["http://gpu-box:11434/v1"]
+        assert conns[0].name == LOCAL_NAME
+
+    def test_repr_hides_the_key(self):
+        conn = Connection("X", api_key="sk-in-repr-99999999")
+        assert "sk-in-repr" not in repr(conn)
+        assert "api_key" not in conn.without_key()
+
+
+class TestMaskKey:
+    def test_shows_start_and_end_of_a_long_key(self):
+        assert mask_key("sk-proj-abcdefghijklmnop1234") == "sk-…1234"
+
+    @pytest.mark.parametrize("key", ["short", "sk-123456789", "x"])
+    def test_short_keys_show_nothing(self, key):
+        masked = mask_key(key)
+        assert not set(key) & set(masked)
+
+    @pytest.mark.parametrize("key", [None, ""])
+    def test_no_key(self, key):
+        assert mask_key(key) == "(none)"
+
+    @given(st.text(alphabet=st.characters(blacklist_characters="…"), min_size=1, max_size=200))
+    def test_never_reveals_the_whole_key(self, key):
+        masked = mask_key(key)
+        assert key not in masked
+        revealed = len(masked.replace("…", ""))
+        assert revealed <= 7 and revealed < len(key) / 2 + 1
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class TestConnectionTest:
+    def test_closed_port_reports_connection_failure(self):
+        conn = Connection("Nothing here", base_url=f"http://127.0.0.1:{_closed_port()}/v1")
+        report = connection.test_connection(conn)
+        assert report.ok is False
+        assert report.message.startswith("Could not connect to the endpoint")
+        assert "base URL" in report.hint
+        assert report.model_count == 0
+        assert report.seconds < 10
+
+    def test_missing_key_is_reported_not_raised(self):
+        report = connection.test_connection(resolve(OPENAI, environment={}))
+        assert report.ok is False
+        assert "needs an API key" in report.message
+        assert "OPENAI_API_KEY" in report.hint
+
+    def test_the_local_server_reports_its_two_models(self, local_base_url):
+        report = connection.test_connection(Connection("Local", kind="custom",
+                                                       base_url=local_base_url))
+        assert report.ok is True, report.message
+        assert report.model_count == 2
+        assert report.message.startswith("Connected: 2 models")
+
+    def test_list_and_retrieve_models_on_the_local_server(self, local_base_url):
+        from playground import errors
+
+        conn = Connection("Local", kind="custom", base_url=local_base_url, max_retries=0)
+        ids = [m["id"] for m in connection.list_models(conn)]
+        assert ids == ["smollm2-135m-instruct", "gemma-3-270m"]
+        assert connection.retrieve_model(conn, "gemma-3-270m")["id"] == "gemma-3-270m"
+        with pytest.raises(errors.ModelNotFound, match="does not exist"):
+            connection.retrieve_model(conn, "no-such-model")
