@@ -10,7 +10,7 @@ import uvicorn
 from playground.local.app import create_app
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m playground.local",
         description="Serve the embedded GGUF models with an OpenAI-compatible API.",
@@ -22,7 +22,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="demand 'Authorization: Bearer KEY' on every API request")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads per model (default: llama.cpp's choice)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     app = create_app(api_key=args.api_key, n_threads=args.threads)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 

@@ -73,7 +73,7 @@ def create_app(*, api_key: str | None = None, preload: bool = True,
 
     @app.get("/v1/models")
     def list_models():
-        return {"object": "list", "data": [service.describe(name) for name in service.models]}
+        return {"object": "list", "data": service.describe_all()}
 
     @app.get("/v1/models/{model_id:path}")
     def retrieve_model(model_id: str):

@@ -51,9 +51,11 @@ def wait_healthy(base_url: str, timeout: float, process: subprocess.Popen | None
 class LocalServer:
     """One child server process, restarted when it is found dead."""
 
-    def __init__(self, host: str = "127.0.0.1", log_path: Path | None = None):
+    def __init__(self, host: str = "127.0.0.1", log_path: Path | None = None,
+                 command: list[str] | None = None):
         self.host = host
         self.log_path = log_path
+        self.command = command or [sys.executable, "-m", "playground.local"]
         self.process: subprocess.Popen | None = None
         self.base_url: str | None = None
         self._lock = threading.Lock()
@@ -73,7 +75,7 @@ class LocalServer:
         log_path = self.log_path or data_dir() / "local-server.log"
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "playground.local", "--host", self.host, "--port", str(port)],
+                [*self.command, "--host", self.host, "--port", str(port)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=Path(__file__).resolve().parents[2],
             )

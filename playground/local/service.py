@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from playground.errors import LocalServerFailed
 from playground.local.catalog import ModelEntry
 from playground.local.engine import ChoiceOutput, Delta, Generation, LocalModel, Step
 from playground.local.schema import APIError, ChatRequest, CompletionRequest, TokenizeRequest
@@ -33,6 +34,17 @@ class Service:
             raise APIError(404, f"The model '{name}' does not exist. Available: "
                                 f"{', '.join(self.models)}.", param="model",
                            code="model_not_found") from None
+
+    def describe_all(self) -> list[dict]:
+        """Every model; one whose file cannot be read is listed with its error."""
+        described = []
+        for name, model in self.models.items():
+            try:
+                described.append(self.describe(name))
+            except LocalServerFailed as failure:
+                described.append({"id": name, "object": "model", "created": 0,
+                                  "owned_by": model.entry.owned_by, "error": str(failure)})
+        return described
 
     def describe(self, name: str, *, full: bool = False) -> dict:
         model = self.model(name)
