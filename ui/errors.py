@@ -1,0 +1,24 @@
+"""The one way a page shows a failure: the error's message and what to do about it."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from playground.errors import PlaygroundError
+from ui.text import plain
+
+
+def show_error(exc: BaseException, container=st) -> None:
+    """Render a failure as a message and a hint, never a traceback.
+
+    Anything that is not a ``PlaygroundError`` is a bug of ours; it is still shown as one
+    plain line so the page keeps working.
+    """
+    if isinstance(exc, PlaygroundError):
+        message, hint = exc.message, exc.hint
+    else:
+        message = f"Unexpected error ({type(exc).__name__}): {exc}"
+        hint = "This is a bug in the playground; the page keeps working."
+    container.error(plain(message), icon=":material/error:")
+    if hint:
+        container.caption(plain(hint))

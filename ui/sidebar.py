@@ -1,0 +1,200 @@
+"""The sidebar every page shares: which endpoint, with which key, and which model.
+
+It resolves the chosen connection (typed values > secrets.toml > environment/.env > preset)
+and returns it with the chosen model. A key typed here lives in session state only: saving
+a connection stores its name, URL and organization, never its key.
+
+Every page script calls ``render()`` first, rather than app.py once for all: Streamlit runs
+a page file without app.py when the first request a server process gets is for that page
+(its older multipage mode, triggered by the ``pages/`` folder, lasts until ``st.navigation``
+has run once), and the page must still have its connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import NamedTuple
+
+import streamlit as st
+
+from playground import connection
+from playground.connection import LOCAL_NAME, Connection, SavedConnections
+from playground.errors import PlaygroundError
+from ui import models, state
+from ui.errors import show_error
+from ui.text import plain
+
+KEY_HELP = ("Kept in this browser session only; never written to disk. Leave empty to use "
+            "OPENAI_API_KEY from .streamlit/secrets.toml, the environment or .env.")
+
+
+class Selection(NamedTuple):
+    connection: Connection  # resolved: key included, in memory only
+    model: str | None
+
+
+def render() -> Selection:
+    """Draw the sidebar; returns the resolved connection and the chosen model."""
+    state.init()
+    with st.sidebar:
+        conn = _pick_connection()
+        resolved = _resolve(conn)
+        if conn.kind != "local":
+            _save_or_delete(conn)
+        _test(resolved)
+        model = _pick_model(resolved)
+    return Selection(resolved, model)
+
+
+def _pick_connection() -> Connection:
+    conns = {conn.name: conn for conn in connection.all_connections()}
+    if st.session_state.get(state.CONNECTION_NAME) not in conns:
+        st.session_state[state.CONNECTION_NAME] = state.default_connection_name()
+    name = st.selectbox("Connection", list(conns), key=state.CONNECTION_NAME,
+                        persist_state=state.PERSIST,
+                        help="Local models need no key or network. Others need their "
+                             "server running, or a key for OpenAI.")
+    notice = st.session_state.pop(state.SIDEBAR_NOTICE, None)
+    if notice:
+        st.info(plain(notice))
+    return conns[name]
+
+
+def _field(label: str, conn: Connection, field: str, **kwargs) -> str | None:
+    value = st.text_input(label, key=state.connection_field(field, conn.name),
+                          persist_state=state.PERSIST, **kwargs)
+    return (value or "").strip() or None
+
+
+def _resolve(conn: Connection) -> Connection:
+    if conn.kind == "local":
+        st.caption("Small models served on this machine: no key, no network.")
+        return connection.resolve(conn)
+    typed_base_url = _field("Base URL", conn, "base_url", placeholder=conn.base_url or "")
+    typed_key = _field("API key", conn, "api_key", type="password", help=KEY_HELP,
+                       autocomplete="off")
+    typed_org = _field("Organization (optional)", conn, "organization",
+                       placeholder=conn.organization or "OPENAI_ORG_ID")
+    secrets, environment = read_secrets(), connection.environment_settings()
+    resolved = connection.resolve(
+        replace(conn, organization=typed_org or conn.organization),
+        typed_key=typed_key, typed_base_url=typed_base_url,
+        secrets=secrets, environment=environment,
+    )
+    source = key_source(conn, typed_key, secrets, environment)
+    st.caption(plain(f"Key: {connection.mask_key(resolved.api_key)} ({source})"))
+    st.caption(plain(f"Endpoint: {resolved.base_url}"))
+    return resolved
+
+
+def read_secrets() -> dict[str, str]:
+    """Top-level values of .streamlit/secrets.toml; empty when there is no (readable) file."""
+    if not st.secrets.load_if_toml_exists():
+        return {}
+    return {name: str(value) for name, value in st.secrets.to_dict().items()
+            if isinstance(value, (str, int, float))}
+
+
+def key_source(conn: Connection, typed_key: str | None, secrets: Mapping[str, str],
+               environment: Mapping[str, str]) -> str:
+    """Where ``connection.resolve`` took the key from, in its order of precedence."""
+    if typed_key:
+        return "typed in the sidebar"
+    if conn.needs_key and secrets.get("OPENAI_API_KEY"):
+        return "from .streamlit/secrets.toml"
+    if conn.needs_key and environment.get("OPENAI_API_KEY"):
+        return "from OPENAI_API_KEY in the environment or .env"
+    return "none set" if conn.needs_key else "not needed by this connection"
+
+
+def _save_or_delete(conn: Connection) -> None:
+    saved_names = {saved.name for saved in SavedConnections().load()}
+    with st.expander("Save this connection"):
+        st.text_input("Save as", key=state.SAVE_AS, placeholder=conn.name,
+                      persist_state=state.PERSIST,
+                      help="Saves the name, base URL and organization; never the key.")
+        st.button("Save connection", on_click=_save, args=(conn,), width="stretch")
+        if conn.name in saved_names:
+            st.button("Delete connection", on_click=_delete, args=(conn.name,),
+                      width="stretch")
+
+
+def _typed(field: str, name: str) -> str | None:
+    return (st.session_state.get(state.connection_field(field, name)) or "").strip() or None
+
+
+def _save(conn: Connection) -> None:
+    """Button callback: it runs before the next run draws the widgets it changes."""
+    name = (st.session_state.get(state.SAVE_AS) or "").strip() or conn.name
+    if name == LOCAL_NAME:
+        st.session_state[state.SIDEBAR_NOTICE] = f"{LOCAL_NAME!r} is built in; choose another name."
+        return
+    saved = replace(conn, name=name, api_key=None,
+                    base_url=_typed("base_url", conn.name) or conn.base_url,
+                    organization=_typed("organization", conn.name) or conn.organization)
+    try:
+        SavedConnections().save(saved)
+    except OSError as exc:
+        st.session_state[state.SIDEBAR_NOTICE] = f"Could not save the connection: {exc}"
+        return
+    # The key typed for the old name stays with this session under the new name.
+    key = _typed("api_key", conn.name)
+    if key and name != conn.name:
+        st.session_state[state.connection_field("api_key", name)] = key
+    st.session_state[state.CONNECTION_NAME] = name
+    st.session_state[state.SAVE_AS] = ""
+    st.session_state[state.SIDEBAR_NOTICE] = f"Saved {name!r} (without its key)."
+
+
+def _delete(name: str) -> None:
+    """Button callback; the picker falls back to the preset of that name, or Local models."""
+    try:
+        SavedConnections().delete(name)
+    except OSError as exc:
+        st.session_state[state.SIDEBAR_NOTICE] = f"Could not delete the connection: {exc}"
+        return
+    st.session_state[state.SIDEBAR_NOTICE] = f"Deleted {name!r}."
+
+
+def _test(conn: Connection) -> None:
+    reports = st.session_state[state.CONNECTION_REPORTS]
+    if st.button("Test connection", width="stretch"):
+        spinner = models.STARTING_LOCAL if conn.kind == "local" else f"Testing {conn.name}…"
+        with st.spinner(spinner):
+            reports[conn] = connection.test_connection(conn)
+    report = reports.get(conn)
+    if report is None:
+        return
+    if report.ok:
+        st.success(plain(report.message), icon=":material/check_circle:")
+    else:
+        st.error(plain(report.message), icon=":material/error:")
+        if report.hint:
+            st.caption(plain(report.hint))
+
+
+def _pick_model(conn: Connection) -> str | None:
+    try:
+        ids = [model["id"] for model in models.models_of(conn)]
+    except PlaygroundError as exc:
+        show_error(exc)
+        ids = []
+    pending = st.session_state.pop(state.PENDING_MODEL, None)
+    if ids:
+        if pending in ids:
+            st.session_state[state.MODEL] = pending
+        elif st.session_state.get(state.MODEL) not in ids:
+            st.session_state[state.MODEL] = ids[0]
+        options = ids if conn.kind == "local" else sorted(ids)
+        model = st.selectbox("Model", options, key=state.MODEL, persist_state=state.PERSIST)
+    else:
+        # Without a list (server down, endpoint without /models) an id can still be typed.
+        key = f"{state.MODEL_TYPED}::{conn.name}"
+        if pending:
+            st.session_state[key] = pending
+        typed = st.text_input("Model id", key=key, persist_state=state.PERSIST,
+                              help="The connection listed no models; type a model id.")
+        model = (typed or "").strip() or None
+    st.button("Refresh models", on_click=models.forget, args=(conn,), width="stretch")
+    return model
