@@ -20,6 +20,7 @@ from playground.errors import LocalServerFailed
 from playground.local.catalog import DEFAULT_MODEL, discover
 from playground.local.schema import APIError, ChatRequest, CompletionRequest, TokenizeRequest
 from playground.local.service import Service
+from playground.local.streaming import stream_in_thread
 
 
 def create_app(*, api_key: str | None = None, preload: bool = True,
@@ -97,7 +98,7 @@ def create_app(*, api_key: str | None = None, preload: bool = True,
 def _respond(result):
     if isinstance(result, dict):
         return result
-    return StreamingResponse(result, media_type="text/event-stream",
+    return StreamingResponse(stream_in_thread(result), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache"})
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import httpx2
+import openai
 import pytest
 
 SMOL = "smollm2-135m-instruct"
@@ -147,3 +148,17 @@ def test_stream_yields_text_pieces_ending_with_usage_and_done(client, local_base
     raw = httpx2.post(f"{local_base_url}/completions", json={
         "model": GEMMA, "prompt": "Hi", "max_tokens": 2, "stream": True}).text
     assert raw.rstrip().endswith("data: [DONE]")
+
+
+def test_an_abandoned_stream_frees_the_model(local_base_url):
+    impatient = openai.OpenAI(base_url=local_base_url, api_key="x", max_retries=0, timeout=30)
+    endless = {"1": -100, "106": -100}  # Gemma's end tokens banned: would run ~2 minutes
+    stream = impatient.completions.create(model=GEMMA, prompt=STORY, max_tokens=3000,
+                                          stream=True, logit_bias=endless)
+    for index, _chunk in enumerate(stream):
+        if index == 2:
+            break
+    stream.close()
+    # Times out (30 s) if the abandoned generation still held the model's lock.
+    reply = impatient.completions.create(model=GEMMA, prompt="Hi", max_tokens=2)
+    assert reply.usage.completion_tokens >= 1
