@@ -94,24 +94,18 @@ def resolve(
     """
     if conn.kind == "local":
         return conn
-    secrets = secrets or {}
-    environment = environment if environment is not None else environment_settings()
-    sources = ({"OPENAI_API_KEY": typed_key, "OPENAI_BASE_URL": typed_base_url},
-               secrets, environment)
+    layers = (secrets or {}, environment if environment is not None else environment_settings())
 
-    def first(name: str, fallback: str | None) -> str | None:
-        for source in sources:
-            if source.get(name):
-                return str(source[name])
-        return fallback
+    def configured(name: str) -> str | None:
+        # Only the OpenAI preset reads OPENAI_*: a key meant for OpenAI is never sent
+        # to another endpoint the user did not type it for.
+        if not conn.needs_key:
+            return None
+        return next((str(layer[name]) for layer in layers if layer.get(name)), None)
 
-    # The typed key and the connection's own base URL belong to this connection;
-    # secrets and the environment only fill the OpenAI preset's base URL and key.
-    key = typed_key or conn.api_key or (first("OPENAI_API_KEY", None) if conn.needs_key else None)
-    base_url = typed_base_url or conn.base_url
-    if conn.kind == "openai":
-        base_url = first("OPENAI_BASE_URL", conn.base_url)
-    organization = conn.organization or (first("OPENAI_ORG_ID", None) if conn.needs_key else None)
+    key = typed_key or conn.api_key or configured("OPENAI_API_KEY")
+    base_url = typed_base_url or configured("OPENAI_BASE_URL") or conn.base_url
+    organization = conn.organization or configured("OPENAI_ORG_ID")
     return replace(conn, api_key=key, base_url=base_url, organization=organization)
 
 

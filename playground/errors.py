@@ -153,7 +153,7 @@ def _from_status(exc) -> PlaygroundError:
         named = f" [{param}]" if param else ""
         return BadRequest(f"The server refused the request ({status}){named}: {message}",
                           param=param, status=status)
-    if "not" in message.lower() and "json" in message.lower() or not body:
+    if not body:  # an HTML error page or plain text, not the API's JSON
         return ServerFailed(f"The server failed ({status}) and sent no API error.", status=status)
     return ServerFailed(f"The server failed ({status}): {message}", status=status)
 

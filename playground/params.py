@@ -49,7 +49,9 @@ class ParamSpec:
 
 
 def _fmt(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else str(number)
+    if isinstance(number, int):
+        return str(number) if number.bit_length() <= 64 else "a number too large to use"
+    return str(int(number)) if number.is_integer() else str(number)
 
 
 SPECS: tuple[ParamSpec, ...] = (
@@ -189,10 +191,12 @@ class _Checker:
 
     def number(self, spec: ParamSpec, value: Any) -> None:
         is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if spec.kind == "int" and not (is_number and float(value).is_integer()):
+        if is_number and isinstance(value, float) and not math.isfinite(value):
+            is_number = False
+        if spec.kind == "int" and not (is_number and (isinstance(value, int) or value.is_integer())):
             self.fail(spec.name, f"{spec.name} must be a whole number, {spec.range_text()}.")
             return
-        if not is_number or not math.isfinite(value):
+        if not is_number:
             self.fail(spec.name, f"{spec.name} must be a number, {spec.range_text()}.")
             return
         low, high = spec.minimum, spec.maximum
@@ -218,10 +222,16 @@ class _Checker:
         if len(value) > MAX_LOGIT_BIAS_ENTRIES:
             self.fail("logit_bias", f"logit_bias takes at most {MAX_LOGIT_BIAS_ENTRIES} entries.")
         for key, bias in value.items():
-            if not str(key).isdigit():
+            if not is_token_id(key):
                 self.fail("logit_bias", f"logit_bias keys must be token ids (whole numbers >= 0); got {key!r}.")
             elif isinstance(bias, bool) or not isinstance(bias, (int, float)) or not -100 <= bias <= 100:
                 self.fail("logit_bias", f"logit_bias for token {key} must be -100 to 100; got {bias!r}.")
+
+
+def is_token_id(key: Any) -> bool:
+    """A logit_bias key: a whole number >= 0 written in ASCII digits ("²" is not one)."""
+    text = str(key)
+    return text.isascii() and text.isdigit()
 
 
 def validate(endpoint: str, values: dict[str, Any]) -> list[FieldError]:

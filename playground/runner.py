@@ -15,7 +15,7 @@ from typing import Any
 
 from playground import errors
 from playground.connection import Connection, client_for
-from playground.params import specs_for, validate
+from playground.params import FieldError, specs_for, validate
 
 
 def build_request(endpoint: str, model: str, values: dict[str, Any], *,
@@ -24,11 +24,11 @@ def build_request(endpoint: str, model: str, values: dict[str, Any], *,
     """The request's keyword arguments, validated; raises ``InvalidParameters``."""
     problems = validate(endpoint, values)
     if endpoint == "completions" and not prompt:
-        problems.append(_field_error("prompt", "prompt must not be empty."))
+        problems.append(FieldError("prompt", "prompt must not be empty."))
     if endpoint == "chat" and not messages:
-        problems.append(_field_error("messages", "messages must hold at least one message."))
+        problems.append(FieldError("messages", "messages must hold at least one message."))
     if not model:
-        problems.append(_field_error("model", "Choose a model."))
+        problems.append(FieldError("model", "Choose a model."))
     if problems:
         raise errors.InvalidParameters(problems)
     request: dict[str, Any] = {"model": model}
@@ -39,16 +39,11 @@ def build_request(endpoint: str, model: str, values: dict[str, Any], *,
     for name, spec in specs_for(endpoint).items():
         value = values.get(name)
         if value is not None and value != spec.default and value != [] and value != {}:
-            request[name] = value
+            # validate() accepts 2.0 for an integer parameter; the API wants 2
+            request[name] = int(value) if spec.kind == "int" else value
     if request.get("stream"):
         request["stream_options"] = {"include_usage": True}
     return request
-
-
-def _field_error(name: str, message: str):
-    from playground.params import FieldError
-
-    return FieldError(name, message)
 
 
 @dataclass

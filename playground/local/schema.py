@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from playground.local.sampling import SamplingSettings
+from playground.params import is_token_id
 
 MAX_CHOICES = 8
 MAX_BEST_OF = 20
@@ -63,7 +64,7 @@ class _Sampled(BaseModel):
     @classmethod
     def _logit_bias(cls, value):
         for key, bias in (value or {}).items():
-            if not key.isdigit():
+            if not is_token_id(key):
                 raise ValueError(f"logit_bias keys must be token ids; got {key!r}")
             if not -100 <= bias <= 100:
                 raise ValueError(f"logit_bias values must be between -100 and 100; got {bias}")
