@@ -3,7 +3,8 @@
 Endpoints: ``GET /v1/models``, ``GET /v1/models/{id}``, ``POST /v1/completions``,
 ``POST /v1/chat/completions`` as in the OpenAI API, plus two extensions:
 ``GET /health`` (liveness, never needs a key) and ``POST /tokenize`` (text or chat
-messages in; token ids and count out, so the app can count tokens exactly).
+messages in; token ids and count out, so the app can count tokens exactly; also under
+``/v1`` so an SDK client can reach it with ``client.post("/tokenize", ...)``).
 Every error is ``{"error": {"message", "type", "param", "code"}}`` with a fitting status.
 """
 
@@ -89,6 +90,7 @@ def create_app(*, api_key: str | None = None, preload: bool = True,
         return _respond(service.chat(body))
 
     @app.post("/tokenize")
+    @app.post("/v1/tokenize", include_in_schema=False)  # reachable as client.post("/tokenize")
     def tokenize(body: TokenizeRequest):
         return service.tokenize(body)
 

@@ -162,3 +162,8 @@ def test_api_key_is_demanded_when_configured(keyed_server):
 def test_server_binds_to_loopback_by_default():
     assert parse_args([]).host == "127.0.0.1"
     assert parse_args(["--port", "9", "--api-key", "k"]).api_key == "k"
+
+
+def test_tokenize_is_reachable_through_the_sdk_client(client):
+    answer = client.post("/tokenize", cast_to=object, body={"model": SMOL, "text": "Hello world"})
+    assert answer["count"] == 2
