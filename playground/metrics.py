@@ -1,0 +1,159 @@
+"""Text metrics for comparing outputs: length, diversity, repetition, perplexity, agreement.
+
+Pure functions over strings and numbers; nothing here sends requests. Words are the
+whitespace-separated pieces of a text (``str.split()``), kept as they are: case and
+punctuation count, so ``"Cat"`` and ``"cat."`` are different words. A metric that has
+nothing to measure (no words, no log-probabilities, fewer than two samples) is ``None``,
+never a made-up 0.
+
+Definitions:
+
+- **distinct-n** (Li et al., 2016): unique word n-grams / all word n-grams in one text.
+  1.0 means no n-gram occurs twice; lower means more reuse.
+- **repetition rate** (seq-rep-n of Welleck et al., 2019, with n = 4 by default): the share
+  of a text's word n-grams that repeat an n-gram seen earlier in the same text, that is
+  ``1 - distinct-n``. ``"a b c d a b c d"`` has five 4-grams, and only the last
+  (``a b c d`` again) repeats one: 1/5 = 0.2.
+  Degenerate loops ("the the the ...") approach 1; fluent prose stays near 0.
+- **mean log-probability**: the mean of the sampled tokens' natural-log probabilities;
+  **perplexity** is ``exp(-mean log-probability)``: 1 for a model that was certain of
+  every token, higher when it was surprised by its own sampling.
+- **agreement** among the samples of one setting: the share of sample pairs that are
+  identical, and the mean pairwise similarity (``difflib.SequenceMatcher.ratio`` on the
+  characters, 1.0 for identical texts, 0.0 for texts with nothing in common).
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+REPETITION_N = 4
+
+
+def words(text: str) -> list[str]:
+    return text.split()
+
+
+def ngrams(tokens: Sequence[str], n: int) -> list[tuple[str, ...]]:
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+
+
+@dataclass(frozen=True)
+class Length:
+    chars: int
+    words: int
+    tokens: int | None = None
+
+
+def length(text: str, tokens: int | None = None) -> Length:
+    """Characters, words and (when the server reported them) tokens of a text."""
+    return Length(len(text), len(words(text)), tokens)
+
+
+def distinct_n(text: str, n: int) -> float | None:
+    """Unique word n-grams / all word n-grams; ``None`` when the text has no n-gram."""
+    grams = ngrams(words(text), n)
+    return len(set(grams)) / len(grams) if grams else None
+
+
+def distinct_1(text: str) -> float | None:
+    return distinct_n(text, 1)
+
+
+def distinct_2(text: str) -> float | None:
+    return distinct_n(text, 2)
+
+
+def repetition_rate(text: str, n: int = REPETITION_N) -> float | None:
+    """Share of word n-grams that repeat an earlier n-gram of the same text (seq-rep-n)."""
+    share = distinct_n(text, n)
+    return None if share is None else 1.0 - share
+
+
+def mean_logprob(logprobs: Iterable[float | None] | None) -> float | None:
+    """Mean of the known token log-probabilities (``None`` entries, e.g. an echoed first
+    prompt token, are skipped); ``None`` when there are none."""
+    if logprobs is None:
+        return None
+    known = [float(v) for v in logprobs if v is not None and math.isfinite(float(v))]
+    return sum(known) / len(known) if known else None
+
+
+def perplexity(logprobs: Iterable[float | None] | None) -> float | None:
+    """``exp(-mean log-probability)``; ``None`` without log-probabilities."""
+    mean = mean_logprob(logprobs)
+    return None if mean is None else math.exp(-mean)
+
+
+def similarity(a: str, b: str) -> float:
+    """``difflib.SequenceMatcher`` ratio over characters (no junk heuristic)."""
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+@dataclass(frozen=True)
+class Agreement:
+    identical_share: float | None
+    mean_similarity: float | None
+    pairs: int
+
+
+def agreement(texts: Sequence[str]) -> Agreement:
+    """How alike the samples of one setting are, over all unordered pairs."""
+    pairs = list(itertools.combinations(texts, 2))
+    if not pairs:
+        return Agreement(None, None, 0)
+    identical = sum(1 for a, b in pairs if a == b)
+    total = sum(1.0 if a == b else similarity(a, b) for a, b in pairs)
+    return Agreement(identical / len(pairs), total / len(pairs), len(pairs))
+
+
+def token_logprobs(logprobs: Any) -> list[float | None] | None:
+    """The sampled tokens' log-probabilities from a choice's ``logprobs`` field.
+
+    Reads both wire formats: completions (``{"token_logprobs": [...]}``) and chat
+    (``{"content": [{"logprob": ...}, ...]}``). ``None`` when the field holds none.
+    """
+    if not isinstance(logprobs, dict):
+        return None
+    if isinstance(logprobs.get("token_logprobs"), list):
+        return list(logprobs["token_logprobs"])
+    content = logprobs.get("content")
+    if isinstance(content, list):
+        return [item.get("logprob") if isinstance(item, dict) else None for item in content]
+    return None
+
+
+@dataclass(frozen=True)
+class TextMetrics:
+    """Every per-text metric, as one flat record (for a table row)."""
+
+    chars: int
+    words: int
+    tokens: int | None
+    distinct_1: float | None
+    distinct_2: float | None
+    repetition: float | None
+    mean_logprob: float | None
+    perplexity: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def text_metrics(text: str, *, tokens: int | None = None,
+                 logprobs: Iterable[float | None] | None = None) -> TextMetrics:
+    logprob_list = None if logprobs is None else list(logprobs)
+    size = length(text, tokens)
+    return TextMetrics(
+        chars=size.chars, words=size.words, tokens=size.tokens,
+        distinct_1=distinct_1(text), distinct_2=distinct_2(text),
+        repetition=repetition_rate(text),
+        mean_logprob=mean_logprob(logprob_list), perplexity=perplexity(logprob_list),
+    )
