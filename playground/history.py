@@ -1,0 +1,593 @@
+"""The usage ledger: every request any page makes, one row in a SQLite file.
+
+``Ledger.record(entry)`` never waits on the disk: it turns the ``UsageRecord`` into a row
+(CPU only) and hands it to one background writer thread through a queue. The writer takes
+whatever has queued up and inserts it in one transaction, retrying while the file is
+locked, so rows recorded concurrently from many threads are all kept. ``flush(timeout)``
+waits until everything recorded so far is written; open ledgers are flushed at exit.
+
+The file (``PLAYGROUND_DB``, else ``history.sqlite3`` in the data folder) is in WAL mode, so
+the Usage page reads while the writer writes. Its schema carries a version
+(``PRAGMA user_version``) and is brought up to date by ordered migrations when opened, so a
+file written by an older version keeps working; a file from a newer version is refused
+rather than damaged.
+
+Two tables: ``requests`` holds the narrow columns every chart aggregates, ``bodies`` the full
+request and response JSON by the same id, kept apart so scans stay small at 100,000 rows.
+Keys never reach the file: parameters and bodies are scrubbed of anything named like a
+credential, of values that look like OpenAI keys, and of the connection's own key.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import math
+import os
+import re
+import sqlite3
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from playground.errors import PlaygroundError
+from playground.settings import data_dir
+
+if TYPE_CHECKING:
+    from playground.catalog import Price
+    from playground.connection import Connection
+    from playground.runner import RunResult
+
+log = logging.getLogger(__name__)
+
+DB_VARIABLE = "PLAYGROUND_DB"
+DB_FILENAME = "history.sqlite3"
+CHARS_PER_TOKEN = 4  # the usual rule of thumb for English text with OpenAI's tokenizers
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # UTC, fixed width: sorts and buckets as text
+BATCH_SIZE = 500
+REDACTED = "[redacted]"
+
+Status = Literal["ok", "error", "incomplete"]
+
+
+def default_path() -> Path:
+    """``PLAYGROUND_DB`` if set, else ``history.sqlite3`` in the data folder."""
+    chosen = os.environ.get(DB_VARIABLE)
+    return Path(chosen).expanduser() if chosen else data_dir() / DB_FILENAME
+
+
+# --- keeping keys out -------------------------------------------------------------------
+
+_SECRET_NAME = re.compile(
+    r"(?:^|[_\-. ])(?:api[_\-]?key|key|secret|client[_\-]?secret|password|passwd|"
+    r"authorization|auth|bearer|token|access[_\-]?token|credentials?)$", re.IGNORECASE)
+_SECRET_VALUE = re.compile(r"\b(?:sk|rk|pk)-[A-Za-z0-9_\-]{16,}|(?<=Bearer )[^\s\"']{8,}")
+
+
+def is_secret_name(name: str) -> bool:
+    """True for names like ``api_key``, ``Authorization``, ``x-api-key``; not ``max_tokens``."""
+    return bool(_SECRET_NAME.search(str(name)))
+
+
+def scrub(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """A copy without entries named like credentials and with key-like strings redacted."""
+    secrets = tuple(s for s in secrets if s)
+    if isinstance(value, Mapping):
+        return {str(k): scrub(v, secrets) for k, v in value.items() if not is_secret_name(k)}
+    if isinstance(value, (list, tuple)):
+        return [scrub(item, secrets) for item in value]
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        return _SECRET_VALUE.sub(REDACTED, value)
+    return value
+
+
+# --- what one request leaves behind -----------------------------------------------------
+
+def estimate_tokens(text: str) -> int:
+    """About four characters per token, rounded up; 0 for no text."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN) if text else 0
+
+
+def _prompt_text(request: Mapping[str, Any]) -> str:
+    parts: list[str] = []
+    prompt = request.get("prompt")
+    if isinstance(prompt, str):
+        parts.append(prompt)
+    elif isinstance(prompt, list):
+        parts.extend(p for p in prompt if isinstance(p, str))
+    if isinstance(request.get("suffix"), str):
+        parts.append(request["suffix"])
+    for message in request.get("messages") or []:
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):  # content parts: [{"type": "text", "text": ...}]
+            parts.extend(p.get("text", "") for p in content if isinstance(p, Mapping))
+    return "".join(parts)
+
+
+CONTENT_FIELDS = ("model", "prompt", "messages", "suffix")
+
+
+def sent_parameters(request: Mapping[str, Any]) -> dict[str, Any]:
+    """The sampling parameters of a request: everything but the model and the text."""
+    return {k: v for k, v in request.items() if k not in CONTENT_FIELDS}
+
+
+@dataclass
+class UsageRecord:
+    """One request as the ledger keeps it. Build it with ``from_result`` or ``from_error``.
+
+    ``time`` is when the request was sent (UTC). Token counts are the server's; when it
+    reported none they are estimated from the text and ``tokens_estimated`` is set.
+    ``cost`` is in US dollars from the price table, None when the model has no price.
+    ``tokens_per_second`` is completion tokens over the whole latency (throughput as the
+    user waited for it, comparable between streamed and plain requests).
+    """
+
+    page: str
+    connection: str
+    endpoint: str
+    model: str
+    status: Status = "ok"
+    params: dict[str, Any] = field(default_factory=dict)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    tokens_estimated: bool = False
+    latency: float | None = None
+    time_to_first_token: float | None = None
+    error_kind: str | None = None
+    error_message: str | None = None
+    cost: float | None = None
+    request: dict[str, Any] | None = None
+    response: Any = None
+    time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        if self.status == "error" or not self.latency or self.latency <= 0:
+            return None
+        return self.completion_tokens / self.latency
+
+    @classmethod
+    def from_result(cls, result: RunResult, *, page: str, connection: Connection | str,
+                    prices: Mapping[str, Price] | None = None) -> UsageRecord:
+        """The record of a request that returned (completely, or a stream cut short)."""
+        request = dict(result.request)
+        usage = result.usage or {}
+        text = "".join(choice.text for choice in result.choices)
+        if not text and result.error is not None:
+            text = getattr(result.error, "partial", "") or ""
+        prompt_tokens, completion_tokens = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        estimated = not isinstance(prompt_tokens, int) or not isinstance(completion_tokens, int)
+        if not isinstance(prompt_tokens, int):
+            prompt_tokens = estimate_tokens(_prompt_text(request))
+        if not isinstance(completion_tokens, int):
+            completion_tokens = estimate_tokens(text)
+        status: Status = "incomplete" if result.incomplete else "ok"
+        secrets = _secrets_of(connection)
+        record = cls(
+            page=page, connection=_name_of(connection), endpoint=result.endpoint,
+            model=str(request.get("model") or ""), status=status,
+            params=scrub(sent_parameters(request), secrets),
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            tokens_estimated=estimated, latency=result.latency,
+            time_to_first_token=result.time_to_first_token,
+            error_kind=result.error.kind if result.error is not None else None,
+            error_message=str(result.error) if result.error is not None else None,
+            request=scrub(request, secrets), response=scrub(_response_of(result), secrets),
+            time=datetime.now(timezone.utc) - timedelta(seconds=result.latency or 0.0),
+        )
+        record.cost = estimate_cost(record.model, prompt_tokens, completion_tokens, prices)
+        return record
+
+    @classmethod
+    def from_error(cls, error: BaseException, *, endpoint: str, request: Mapping[str, Any],
+                   page: str, connection: Connection | str, latency: float | None = None,
+                   prices: Mapping[str, Price] | None = None) -> UsageRecord:
+        """The record of a request that failed before any answer arrived (no tokens used)."""
+        request = dict(request)
+        secrets = _secrets_of(connection)
+        kind = error.kind if isinstance(error, PlaygroundError) else type(error).__name__
+        record = cls(
+            page=page, connection=_name_of(connection), endpoint=endpoint,
+            model=str(request.get("model") or ""), status="error",
+            params=scrub(sent_parameters(request), secrets), latency=latency,
+            error_kind=kind, error_message=scrub(str(error), secrets),
+            request=scrub(request, secrets),
+            time=datetime.now(timezone.utc) - timedelta(seconds=latency or 0.0),
+        )
+        record.cost = estimate_cost(record.model, 0, 0, prices)
+        return record
+
+    def to_row(self) -> dict[str, Any]:
+        """The record as the ledger's columns; scrubbed again, JSON encoded."""
+        when = self.time if self.time.tzinfo else self.time.replace(tzinfo=timezone.utc)
+        return {
+            "time": when.astimezone(timezone.utc).strftime(TIME_FORMAT),
+            "page": self.page,
+            "connection": self.connection,
+            "endpoint": self.endpoint,
+            "model": self.model,
+            "params": _json(scrub(self.params or {})),
+            "prompt_tokens": int(self.prompt_tokens or 0),
+            "completion_tokens": int(self.completion_tokens or 0),
+            "tokens_estimated": int(bool(self.tokens_estimated)),
+            "latency": self.latency,
+            "time_to_first_token": self.time_to_first_token,
+            "tokens_per_second": self.tokens_per_second,
+            "status": self.status,
+            "error_kind": self.error_kind,
+            "error_message": scrub(self.error_message) if self.error_message else None,
+            "cost": self.cost,
+            "request": _json(scrub(self.request)) if self.request is not None else None,
+            "response": _json(scrub(self.response)) if self.response is not None else None,
+        }
+
+
+def _name_of(connection: Connection | str) -> str:
+    return connection if isinstance(connection, str) else connection.name
+
+
+def _secrets_of(connection: Connection | str) -> tuple[str, ...]:
+    key = getattr(connection, "api_key", None)
+    return (key,) if key else ()
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _response_of(result: RunResult) -> dict[str, Any]:
+    """The answer as a reader wants it: the body as sent, or a stream put back together."""
+    if isinstance(result.raw, dict):
+        body = dict(result.raw)
+    else:
+        first = result.raw[0] if result.raw else {}
+        body = {k: first[k] for k in ("id", "object", "created", "model", "system_fingerprint")
+                if k in first}
+        body["choices"] = [{"index": c.index, "text": c.text, "finish_reason": c.finish_reason,
+                            "logprobs": c.logprobs} for c in result.choices]
+        body["usage"] = result.usage
+        body["streamed_chunks"] = len(result.raw or [])
+    if result.incomplete:
+        body["incomplete"] = True
+    if result.error is not None:
+        body["error"] = {"kind": result.error.kind, "message": str(result.error)}
+    return body
+
+
+_price_cache: dict[str, Any] = {}
+_price_lock = threading.Lock()
+
+
+def current_prices() -> Mapping[str, Price]:
+    """The user's price table, re-read only when its file changes (a stat per call)."""
+    from playground.catalog import SEED_PRICES, PriceTable
+
+    table = PriceTable()
+    try:
+        stamp = table.path.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    with _price_lock:
+        if _price_cache.get("key") != (table.path, stamp):
+            try:
+                prices = table.load()
+            except PlaygroundError:
+                prices = dict(SEED_PRICES)
+            _price_cache.update(key=(table.path, stamp), prices=prices)
+        return _price_cache["prices"]
+
+
+def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int,
+                  prices: Mapping[str, Price] | None = None) -> float | None:
+    """US dollars at the table's per-million prices; None when the model has no price."""
+    from playground.catalog import lookup
+
+    price = lookup(dict(prices if prices is not None else current_prices()), model)
+    if price is None:
+        return None
+    return (prompt_tokens * price.input_per_million
+            + completion_tokens * price.output_per_million) / 1_000_000
+
+
+# --- schema and migrations --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "requests and their bodies", (
+        """CREATE TABLE requests (
+            id INTEGER PRIMARY KEY,
+            time TEXT NOT NULL,
+            page TEXT NOT NULL,
+            connection TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            model TEXT NOT NULL,
+            params TEXT NOT NULL DEFAULT '{}',
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            tokens_estimated INTEGER NOT NULL DEFAULT 0,
+            latency REAL,
+            time_to_first_token REAL,
+            tokens_per_second REAL,
+            status TEXT NOT NULL,
+            error_kind TEXT,
+            error_message TEXT,
+            cost REAL
+        )""",
+        "CREATE INDEX requests_by_time ON requests (time)",
+        """CREATE TABLE bodies (
+            id INTEGER PRIMARY KEY REFERENCES requests (id) ON DELETE CASCADE,
+            request TEXT,
+            response TEXT
+        )""",
+    )),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+REQUEST_COLUMNS = ("time", "page", "connection", "endpoint", "model", "params",
+                   "prompt_tokens", "completion_tokens", "tokens_estimated", "latency",
+                   "time_to_first_token", "tokens_per_second", "status", "error_kind",
+                   "error_message", "cost")
+_INSERT_REQUEST = (f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)}) "
+                   f"VALUES ({', '.join(':' + c for c in REQUEST_COLUMNS)})")
+_INSERT_BODY = "INSERT INTO bodies (id, request, response) VALUES (?, ?, ?)"
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Bring the file's schema up to ``SCHEMA_VERSION``, one migration per transaction step.
+
+    All pending migrations run in one ``BEGIN IMMEDIATE`` transaction, so two processes
+    opening an old file at once cannot both migrate it, and a failure leaves it unchanged.
+    """
+    version = schema_version(db)
+    if version > SCHEMA_VERSION:
+        raise PlaygroundError(
+            f"The usage history was written by a newer version of the app "
+            f"(schema {version}; this one knows up to {SCHEMA_VERSION}).",
+            hint="Update the app, or choose another history file in the sidebar.")
+    if version == SCHEMA_VERSION:
+        return version
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = schema_version(db)
+        for migration in MIGRATIONS:
+            if migration.version > version:
+                for statement in migration.statements:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {migration.version}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return schema_version(db)
+
+
+def insert_rows(db: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert rows (from ``UsageRecord.to_row``) in one transaction."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for row in rows:
+            cursor = db.execute(_INSERT_REQUEST, row)
+            if row.get("request") is not None or row.get("response") is not None:
+                db.execute(_INSERT_BODY, (cursor.lastrowid, row.get("request"), row.get("response")))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+# --- the ledger -------------------------------------------------------------------------
+
+_open_ledgers: weakref.WeakSet[Ledger] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for ledger in list(_open_ledgers):
+        ledger.close(timeout=5.0)
+
+
+class Ledger:
+    """The SQLite file of every request, written by one background thread."""
+
+    def __init__(self, path: Path | str | None = None, *, busy_timeout: float = 5.0):
+        self.path = Path(path).expanduser() if path else default_path()
+        self.busy_timeout = busy_timeout
+        self.last_error: Exception | None = None  # the writer's latest failure, if unresolved
+        self.dropped = 0  # rows the database refused outright (never happens with to_row's)
+        self._queue: deque[dict[str, Any]] = deque()
+        self._pending = 0
+        self._changed = threading.Condition()
+        self._writer: threading.Thread | None = None
+        self._closing = False
+        self._abandon = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connection() as db:
+                migrate(db)
+        except (OSError, sqlite3.Error) as exc:
+            raise PlaygroundError(
+                f"The usage history {self.path} could not be opened: {exc}",
+                hint=f"Choose another file in the sidebar or with {DB_VARIABLE}.") from exc
+        _open_ledgers.add(self)
+
+    def __repr__(self) -> str:
+        return f"Ledger({str(self.path)!r})"
+
+    # writing
+
+    def record(self, entry: UsageRecord) -> None:
+        """Queue one request's record; returns at once, the writer thread stores it."""
+        row = entry.to_row()
+        with self._changed:
+            if self._closing:
+                raise PlaygroundError("The usage history is closed; this request was not recorded.")
+            self._queue.append(row)
+            self._pending += 1
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_loop, daemon=True,
+                                                name=f"ledger-writer:{self.path.name}")
+                self._writer.start()
+            self._changed.notify_all()
+
+    @property
+    def pending(self) -> int:
+        """Rows recorded but not yet committed to the file."""
+        return self._pending
+
+    def flush(self, timeout: float | None = 10.0) -> bool:
+        """Wait until every row recorded so far is in the file; False on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._pending == 0, timeout)
+
+    def close(self, timeout: float | None = 10.0) -> bool:
+        """Write what is queued (up to ``timeout``) and stop the writer; True if all was written."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
+        done = self.flush(timeout)
+        if not done:
+            self._abandon = True
+            log.warning("%d usage rows could not be written to %s: %s",
+                        self._pending, self.path, self.last_error)
+        with self._changed:
+            self._changed.notify_all()
+        writer = self._writer
+        if writer is not None and writer is not threading.current_thread():
+            writer.join(timeout=1.0 if done else 0.1)
+        _open_ledgers.discard(self)
+        return done
+
+    def insert_many(self, records: Iterable[UsageRecord], *, batch: int = 10_000) -> int:
+        """Insert records now, in this thread, in large transactions (imports, benchmarks)."""
+        count = 0
+        with self._connection() as db:
+            rows: list[dict[str, Any]] = []
+            for record in records:
+                rows.append(record.to_row())
+                if len(rows) >= batch:
+                    insert_rows(db, rows)
+                    count, rows = count + len(rows), []
+            if rows:
+                insert_rows(db, rows)
+                count += len(rows)
+        return count
+
+    def _write_loop(self) -> None:
+        db: sqlite3.Connection | None = None
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._queue or self._closing)
+                if not self._queue:
+                    break
+                batch = [self._queue.popleft() for _ in range(min(len(self._queue), BATCH_SIZE))]
+            db = self._write_batch(db, batch)
+            with self._changed:
+                self._pending -= len(batch)
+                self._changed.notify_all()
+            if self._abandon:
+                break
+        if db is not None:
+            db.close()
+
+    def _write_batch(self, db: sqlite3.Connection | None,
+                     batch: list[dict[str, Any]]) -> sqlite3.Connection | None:
+        """Write the batch, retrying while the file is busy; returns the connection to reuse."""
+        delay = 0.02
+        while True:
+            try:
+                if db is None:
+                    db = self._open()
+                    migrate(db)  # the file may have been replaced or deleted meanwhile
+                insert_rows(db, batch)
+                self.last_error = None
+                return db
+            except sqlite3.OperationalError as exc:  # locked, busy, disk full, I/O, gone
+                self.last_error = exc
+                log.debug("ledger write failed, retrying: %s", exc)
+                if db is not None:
+                    db.close()
+                    db = None
+                if self._abandon:
+                    return None
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+            except sqlite3.DatabaseError as exc:  # a row the schema refuses: keep the others
+                self.last_error = exc
+                assert db is not None
+                for row in batch:
+                    try:
+                        insert_rows(db, [row])
+                    except sqlite3.DatabaseError as row_error:
+                        self.dropped += 1
+                        log.error("usage row dropped (%s): %r", row_error, row)
+                return db
+            except PlaygroundError as exc:  # the file became one from a newer version
+                self.last_error = exc
+                self.dropped += len(batch)
+                log.error("usage rows dropped: %s", exc)
+                return None
+
+    # reading
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                             check_same_thread=False)
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        db = self._open()
+        try:
+            yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection for queries (one per call: pages run in many threads)."""
+        with self._connection() as db:
+            db.execute("PRAGMA query_only=1")
+            yield db
+
+    def count(self) -> int:
+        with self.reading() as db:
+            return db.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+
+
+_ledgers: dict[Path, Ledger] = {}
+_ledgers_lock = threading.Lock()
+
+
+def ledger(path: Path | str | None = None) -> Ledger:
+    """The process-wide ledger for a file (default ``default_path()``), opened once."""
+    resolved = (Path(path).expanduser() if path else default_path()).resolve()
+    with _ledgers_lock:
+        found = _ledgers.get(resolved)
+        if found is None or found._closing:
+            found = _ledgers[resolved] = Ledger(resolved)
+        return found

@@ -1,0 +1,374 @@
+"""The usage ledger: records, keys kept out, background writes, concurrency, migrations."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from playground import errors
+from playground.catalog import Price
+from playground.connection import Connection
+from playground.history import (
+    DB_VARIABLE,
+    SCHEMA_VERSION,
+    Ledger,
+    UsageRecord,
+    default_path,
+    estimate_cost,
+    estimate_tokens,
+    is_secret_name,
+    ledger,
+    scrub,
+)
+from playground.runner import Choice, RunResult, build_request, run
+
+MODEL = "smollm2-135m-instruct"
+PRICES = {"gpt-4o-mini": Price(0.15, 0.60), "free": Price(0.0, 0.0)}
+KEY = "sk-proj-THISisTHEsecretKEY0123456789abcdef"
+
+
+@pytest.fixture
+def db(tmp_path) -> Ledger:
+    opened = Ledger(tmp_path / "history.sqlite3")
+    yield opened
+    opened.close()
+
+
+def rows(ledger: Ledger, sql: str = "SELECT * FROM requests ORDER BY id") -> list[sqlite3.Row]:
+    with ledger.reading() as db:
+        db.row_factory = sqlite3.Row
+        return db.execute(sql).fetchall()
+
+
+def record(**fields) -> UsageRecord:
+    base = dict(page="chat", connection="Local models", endpoint="chat", model="gpt-4o-mini",
+                prompt_tokens=10, completion_tokens=20, latency=0.5)
+    return UsageRecord(**{**base, **fields})
+
+
+# --- where the file lives ---------------------------------------------------------------
+
+def test_default_path_is_in_the_data_folder(data_dir, monkeypatch):
+    monkeypatch.delenv(DB_VARIABLE, raising=False)
+    assert default_path() == data_dir / "history.sqlite3"
+
+
+def test_the_environment_chooses_the_file(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv(DB_VARIABLE, str(tmp_path / "elsewhere" / "usage.db"))
+    opened = Ledger()
+    try:
+        assert opened.path == tmp_path / "elsewhere" / "usage.db"
+        assert opened.path.exists()
+    finally:
+        opened.close()
+
+
+def test_ledger_returns_one_instance_per_file(tmp_path):
+    first = ledger(tmp_path / "a.sqlite3")
+    try:
+        assert ledger(tmp_path / "a.sqlite3") is first
+        assert ledger(tmp_path / "b.sqlite3") is not first
+    finally:
+        first.close()
+        ledger(tmp_path / "b.sqlite3").close()
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
+    path = tmp_path / "not.sqlite3"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(errors.PlaygroundError, match="could not be opened") as raised:
+        Ledger(path)
+    assert "another file" in raised.value.hint
+
+
+def test_the_file_is_in_wal_mode(db):
+    with db.reading() as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+# --- records ----------------------------------------------------------------------------
+
+def test_estimate_tokens_is_four_characters_a_token_rounded_up():
+    assert [estimate_tokens(t) for t in ("", "a", "abcd", "abcde", "x" * 400)] == [0, 1, 1, 2, 100]
+
+
+def test_cost_from_the_price_table_per_million_tokens():
+    assert estimate_cost("gpt-4o-mini", 1_000_000, 0, PRICES) == pytest.approx(0.15)
+    assert estimate_cost("gpt-4o-mini", 1000, 2000, PRICES) == pytest.approx(
+        (1000 * 0.15 + 2000 * 0.60) / 1e6)
+    assert estimate_cost("gpt-4o-mini-2024-07-18", 1000, 0, PRICES) == pytest.approx(0.00015)
+    assert estimate_cost("free", 1000, 1000, PRICES) == 0.0
+    assert estimate_cost("unknown-model", 1000, 1000, PRICES) is None
+
+
+def test_cost_uses_the_saved_price_table_by_default(data_dir):
+    (data_dir / "prices.csv").write_text(
+        "model,input_per_million,output_per_million\nmy-model,1,3\n")
+    assert estimate_cost("my-model", 1_000_000, 1_000_000) == pytest.approx(4.0)
+    (data_dir / "prices.csv").write_text(
+        "model,input_per_million,output_per_million\nmy-model,2,3\n")
+    import os
+
+    os.utime(data_dir / "prices.csv", ns=(0, time.time_ns() + 10**9))  # a new mtime
+    assert estimate_cost("my-model", 1_000_000, 0) == pytest.approx(2.0)
+
+
+def test_from_result_takes_the_servers_usage():
+    request = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}],
+               "temperature": 0.3, "max_tokens": 5}
+    result = RunResult("chat", request, [Choice(0, "Hello there", "stop")],
+                       usage={"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12},
+                       latency=0.6, raw={"id": "c1", "choices": [], "usage": {}})
+    entry = UsageRecord.from_result(result, page="Chat", connection="OpenAI", prices=PRICES)
+    assert (entry.prompt_tokens, entry.completion_tokens, entry.tokens_estimated) == (9, 3, False)
+    assert entry.params == {"temperature": 0.3, "max_tokens": 5}
+    assert entry.status == "ok" and entry.error_kind is None
+    assert entry.tokens_per_second == pytest.approx(3 / 0.6)
+    assert entry.cost == pytest.approx((9 * 0.15 + 3 * 0.60) / 1e6)
+    assert entry.model == "gpt-4o-mini" and entry.connection == "OpenAI"
+    assert datetime.now(timezone.utc) - entry.time >= timedelta(seconds=0.6)
+
+
+def test_from_result_estimates_missing_usage_and_marks_it():
+    request = {"model": "m", "prompt": "x" * 40, "suffix": "y" * 4, "stream": True}
+    result = RunResult("completions", request, [Choice(0, "z" * 9)], usage=None, latency=1.0,
+                       time_to_first_token=0.2, raw=[{"id": "s", "model": "m", "choices": []}])
+    entry = UsageRecord.from_result(result, page="Completions", connection="vLLM", prices={})
+    assert (entry.prompt_tokens, entry.completion_tokens) == (11, 3)
+    assert entry.tokens_estimated is True
+    assert entry.cost is None
+    assert entry.response["choices"][0]["text"] == "z" * 9
+    assert entry.response["streamed_chunks"] == 1
+    assert entry.time_to_first_token == 0.2
+
+
+def test_from_result_of_a_broken_stream_is_incomplete_with_the_error_kind():
+    error = errors.StreamInterrupted("broke", partial="abcdefgh")
+    result = RunResult("chat", {"model": "m", "messages": [{"role": "user", "content": "Hi"}]},
+                       [], latency=0.4, raw=[], incomplete=True, error=error)
+    entry = UsageRecord.from_result(result, page="Chat", connection="c", prices={})
+    assert entry.status == "incomplete"
+    assert entry.error_kind == "StreamInterrupted"
+    assert entry.completion_tokens == 2 and entry.tokens_estimated
+
+
+def test_from_error_keeps_the_kind_and_no_tokens():
+    error = errors.RateLimited("Rate limited (429): slow down", status=429)
+    entry = UsageRecord.from_error(error, endpoint="chat", request={"model": "gpt-4o-mini",
+                                   "messages": [], "n": 2}, page="Compare",
+                                   connection="OpenAI", latency=0.1, prices=PRICES)
+    assert entry.status == "error" and entry.error_kind == "RateLimited"
+    assert entry.params == {"n": 2}
+    assert (entry.prompt_tokens, entry.completion_tokens, entry.cost) == (0, 0, 0.0)
+    assert entry.tokens_per_second is None
+    assert "slow down" in entry.error_message
+
+
+@pytest.mark.parametrize("name", ["api_key", "API_KEY", "apiKey", "x-api-key", "Authorization",
+                                  "openai_api_key", "secret", "client_secret", "password",
+                                  "access_token", "key", "credentials"])
+def test_names_of_credentials_are_recognised(name):
+    assert is_secret_name(name)
+
+
+@pytest.mark.parametrize("name", ["max_tokens", "top_logprobs", "logit_bias", "monkey", "stop",
+                                  "temperature", "keywords", "stream_options", "tokens"])
+def test_parameter_names_are_not_mistaken_for_credentials(name):
+    assert not is_secret_name(name)
+
+
+def test_scrub_drops_credentials_and_redacts_key_like_values():
+    value = {"temperature": 1, "api_key": KEY, "extra_headers": {"Authorization": "Bearer x"},
+             "stop": [f"look: {KEY}"], "user": "Bearer abcdefghijkl"}
+    assert scrub(value) == {"temperature": 1, "extra_headers": {},
+                            "stop": ["look: [redacted]"], "user": "Bearer [redacted]"}
+    assert scrub({"note": "my-own-key-123"}, secrets=["my-own-key-123"]) == {"note": "[redacted]"}
+
+
+def test_the_key_never_reaches_the_file(db):
+    conn = Connection("Mine", base_url="http://x/v1", api_key="plain-custom-key-000111")
+    request = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}],
+               "extra_headers": {"Authorization": f"Bearer {KEY}", "X-Api-Key": KEY},
+               "extra_body": {"api_key": KEY, "note": "plain-custom-key-000111"}}
+    result = RunResult("chat", request, [Choice(0, "ok")], latency=0.1,
+                       raw={"echo": f"key was {KEY}"})
+    db.record(UsageRecord.from_result(result, page="Chat", connection=conn, prices=PRICES))
+    db.record(UsageRecord.from_error(errors.AuthenticationFailed(f"bad key {KEY}"),
+                                     endpoint="chat", request=request, page="Chat",
+                                     connection=conn, prices=PRICES))
+    db.record(record(params={"api_key": KEY, "temperature": 0.5}, request={"key": KEY}))
+    assert db.flush(10)
+    assert len(rows(db)) == 3
+    db.close()
+    stored = b"".join(p.read_bytes() for p in db.path.parent.iterdir() if p.is_file())
+    assert stored  # the file and whatever WAL is left
+    for secret in (KEY, "THISisTHEsecretKEY", "plain-custom-key-000111"):
+        assert secret.encode() not in stored
+    assert b"temperature" in stored
+
+
+# --- writing ----------------------------------------------------------------------------
+
+def test_a_record_round_trips_every_column(db):
+    when = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=timezone.utc)
+    db.record(record(time=when, params={"temperature": 0.2, "logit_bias": {"50256": -100}},
+                     time_to_first_token=0.1, cost=0.25, status="incomplete",
+                     error_kind="StreamInterrupted", error_message="broke",
+                     request={"model": "gpt-4o-mini", "temperature": 0.2},
+                     response={"choices": [{"text": "héllo"}]}))
+    assert db.flush(10)
+    row = rows(db)[0]
+    assert row["time"] == "2026-03-04 05:06:07.890123"
+    assert json.loads(row["params"]) == {"temperature": 0.2, "logit_bias": {"50256": -100}}
+    assert (row["prompt_tokens"], row["completion_tokens"], row["tokens_estimated"]) == (10, 20, 0)
+    assert row["tokens_per_second"] == pytest.approx(40.0)
+    assert (row["status"], row["error_kind"], row["cost"]) == ("incomplete", "StreamInterrupted", 0.25)
+    body = rows(db, "SELECT * FROM bodies")[0]
+    assert body["id"] == row["id"]
+    assert json.loads(body["response"]) == {"choices": [{"text": "héllo"}]}
+
+
+def test_local_time_is_stored_as_utc(db):
+    tz = timezone(timedelta(hours=2))
+    db.record(record(time=datetime(2026, 1, 1, 1, 30, tzinfo=tz)))
+    assert db.flush(10)
+    assert rows(db)[0]["time"] == "2025-12-31 23:30:00.000000"
+
+
+def test_concurrent_records_from_twenty_threads_are_all_kept(db):
+    start = threading.Barrier(20)
+
+    def worker(thread: int) -> None:
+        start.wait()
+        for i in range(50):
+            db.record(record(page=f"t{thread}", prompt_tokens=i))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert db.flush(30)
+    found = rows(db, "SELECT page, prompt_tokens FROM requests")
+    assert len(found) == 1000
+    assert {(r["page"], r["prompt_tokens"]) for r in found} == {
+        (f"t{t}", i) for t in range(20) for i in range(50)}
+
+
+def test_two_ledgers_on_one_file_lose_nothing(tmp_path):
+    """Two app processes sharing a file: two writers contend for SQLite's lock."""
+    first, second = Ledger(tmp_path / "h.sqlite3"), Ledger(tmp_path / "h.sqlite3")
+
+    def worker(target: Ledger, tag: str) -> None:
+        for i in range(200):
+            target.record(record(page=tag, prompt_tokens=i))
+
+    threads = [threading.Thread(target=worker, args=(target, f"{n}"))
+               for n, target in enumerate([first, second] * 3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert first.flush(30) and second.flush(30)
+    assert first.count() == 1200
+    first.close(), second.close()
+
+
+def test_record_does_not_wait_for_a_locked_database(tmp_path):
+    """While another connection holds the write lock, record() still returns at once."""
+    target = Ledger(tmp_path / "h.sqlite3", busy_timeout=0.05)
+    blocker = sqlite3.connect(target.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        target.record(record())  # starts the writer, which now waits on the lock
+        started = time.perf_counter()
+        for _ in range(200):
+            target.record(record())
+        spent = time.perf_counter() - started
+        assert not target.flush(timeout=0.5)  # the writer is stuck behind the lock...
+        assert target.pending == 201
+        assert spent < 0.5  # ...yet 200 records took well under the time it has been stuck
+        assert isinstance(target.last_error, sqlite3.OperationalError)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert target.flush(timeout=30)  # retried after the lock went: nothing lost
+    assert target.count() == 201 and target.last_error is None
+    target.close()
+
+
+def test_flush_with_nothing_recorded_returns_at_once(db):
+    assert db.flush(timeout=0) is True
+
+
+def test_close_writes_what_is_queued_and_refuses_more(tmp_path):
+    target = Ledger(tmp_path / "h.sqlite3")
+    for _ in range(100):
+        target.record(record())
+    assert target.close() is True
+    assert Ledger(tmp_path / "h.sqlite3").count() == 100
+    with pytest.raises(errors.PlaygroundError, match="closed"):
+        target.record(record())
+
+
+def test_insert_many_writes_synchronously(db):
+    assert db.insert_many((record(prompt_tokens=i) for i in range(2500)), batch=1000) == 2500
+    assert db.count() == 2500
+
+
+def test_a_real_request_is_recorded_with_the_servers_usage(db, local_base_url):
+    conn = Connection("Local", base_url=local_base_url, max_retries=0, timeout=60,
+                      api_key="local-test-key-abcdef")
+    request = build_request("chat", MODEL, {"max_tokens": 3, "temperature": 0, "stream": True},
+                            messages=[{"role": "user", "content": "Say hi."}])
+    result = run(conn, "chat", request)
+    db.record(UsageRecord.from_result(result, page="Chat", connection=conn))
+    assert db.flush(10)
+    row = rows(db)[0]
+    assert row["prompt_tokens"] == result.usage["prompt_tokens"] > 0
+    assert row["completion_tokens"] == result.usage["completion_tokens"] > 0
+    assert row["tokens_estimated"] == 0 and row["status"] == "ok"
+    assert row["time_to_first_token"] is not None and row["latency"] >= row["time_to_first_token"]
+    assert row["cost"] == 0.0  # the local models are free in the seed price list
+    assert json.loads(row["params"]) == {"max_tokens": 3, "temperature": 0, "stream": True,
+                                         "stream_options": {"include_usage": True}}
+
+
+# --- schema -----------------------------------------------------------------------------
+
+def test_a_new_file_gets_the_latest_schema(db):
+    with db.reading() as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_file_from_a_newer_version_is_refused_untouched(tmp_path):
+    path = tmp_path / "future.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE requests (id INTEGER PRIMARY KEY, shape TEXT)")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(errors.PlaygroundError, match="newer version"):
+        Ledger(path)
+    assert path.read_bytes() == before
+
+
+def test_opening_twice_does_not_migrate_twice(tmp_path):
+    Ledger(tmp_path / "h.sqlite3").close()
+    again = Ledger(tmp_path / "h.sqlite3")
+    assert again.count() == 0
+    again.close()
+
+
+def test_rows_survive_reopening(tmp_path):
+    first = Ledger(tmp_path / "h.sqlite3")
+    first.record(record())
+    first.close()
+    assert Ledger(Path(tmp_path / "h.sqlite3")).count() == 1
