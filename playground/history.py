@@ -152,6 +152,7 @@ class UsageRecord:
     request: dict[str, Any] | None = None
     response: Any = None
     time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    session: str | None = None  # the browser session, for its running total
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -161,7 +162,8 @@ class UsageRecord:
 
     @classmethod
     def from_result(cls, result: RunResult, *, page: str, connection: Connection | str,
-                    prices: Mapping[str, Price] | None = None) -> UsageRecord:
+                    prices: Mapping[str, Price] | None = None,
+                    session: str | None = None) -> UsageRecord:
         """The record of a request that returned (completely, or a stream cut short)."""
         request = dict(result.request)
         usage = result.usage or {}
@@ -187,6 +189,7 @@ class UsageRecord:
             error_message=str(result.error) if result.error is not None else None,
             request=scrub(request, secrets), response=scrub(_response_of(result), secrets),
             time=datetime.now(timezone.utc) - timedelta(seconds=result.latency or 0.0),
+            session=session,
         )
         record.cost = estimate_cost(record.model, prompt_tokens, completion_tokens, prices)
         return record
@@ -194,7 +197,8 @@ class UsageRecord:
     @classmethod
     def from_error(cls, error: BaseException, *, endpoint: str, request: Mapping[str, Any],
                    page: str, connection: Connection | str, latency: float | None = None,
-                   prices: Mapping[str, Price] | None = None) -> UsageRecord:
+                   prices: Mapping[str, Price] | None = None,
+                   session: str | None = None) -> UsageRecord:
         """The record of a request that failed before any answer arrived (no tokens used)."""
         request = dict(request)
         secrets = _secrets_of(connection)
@@ -206,6 +210,7 @@ class UsageRecord:
             error_kind=kind, error_message=scrub(str(error), secrets),
             request=scrub(request, secrets),
             time=datetime.now(timezone.utc) - timedelta(seconds=latency or 0.0),
+            session=session,
         )
         record.cost = estimate_cost(record.model, 0, 0, prices)
         return record
@@ -232,6 +237,7 @@ class UsageRecord:
             "cost": self.cost,
             "request": _json(scrub(self.request)) if self.request is not None else None,
             "response": _json(scrub(self.response)) if self.response is not None else None,
+            "session": self.session,
         }
 
 
@@ -339,13 +345,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             response TEXT
         )""",
     )),
+    Migration(2, "the browser session of each request, for per-session running totals", (
+        "ALTER TABLE requests ADD COLUMN session TEXT",
+        "CREATE INDEX requests_by_session ON requests (session, time)",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 REQUEST_COLUMNS = ("time", "page", "connection", "endpoint", "model", "params",
                    "prompt_tokens", "completion_tokens", "tokens_estimated", "latency",
                    "time_to_first_token", "tokens_per_second", "status", "error_kind",
-                   "error_message", "cost")
+                   "error_message", "cost", "session")
 _INSERT_REQUEST = (f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)}) "
                    f"VALUES ({', '.join(':' + c for c in REQUEST_COLUMNS)})")
 _INSERT_BODY = "INSERT INTO bodies (id, request, response) VALUES (?, ?, ?)"

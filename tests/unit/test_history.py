@@ -16,6 +16,7 @@ from playground.catalog import Price
 from playground.connection import Connection
 from playground.history import (
     DB_VARIABLE,
+    MIGRATIONS,
     SCHEMA_VERSION,
     Ledger,
     UsageRecord,
@@ -372,3 +373,70 @@ def test_rows_survive_reopening(tmp_path):
     first.record(record())
     first.close()
     assert Ledger(Path(tmp_path / "h.sqlite3")).count() == 1
+
+
+# The schema of the first release, written out as it was, to build old files from.
+SCHEMA_V1 = """
+CREATE TABLE requests (
+    id INTEGER PRIMARY KEY, time TEXT NOT NULL, page TEXT NOT NULL,
+    connection TEXT NOT NULL, endpoint TEXT NOT NULL, model TEXT NOT NULL,
+    params TEXT NOT NULL DEFAULT '{}', prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0, tokens_estimated INTEGER NOT NULL DEFAULT 0,
+    latency REAL, time_to_first_token REAL, tokens_per_second REAL, status TEXT NOT NULL,
+    error_kind TEXT, error_message TEXT, cost REAL);
+CREATE INDEX requests_by_time ON requests (time);
+CREATE TABLE bodies (id INTEGER PRIMARY KEY REFERENCES requests (id) ON DELETE CASCADE,
+                     request TEXT, response TEXT);
+INSERT INTO requests VALUES
+    (1, '2025-01-02 03:04:05.000000', 'Chat', 'OpenAI', 'chat', 'gpt-4o-mini',
+     '{"temperature":0.7}', 12, 34, 0, 1.5, 0.25, 22.6667, 'ok', NULL, NULL, 0.0000222),
+    (2, '2025-01-03 00:00:00.000000', 'Completions', 'Local models', 'completions',
+     'gemma-3-270m', '{}', 0, 0, 0, 0.01, NULL, NULL, 'error', 'ModelNotFound', 'gone', 0.0);
+INSERT INTO bodies VALUES (1, '{"model":"gpt-4o-mini"}', '{"choices":[]}');
+PRAGMA user_version = 1;
+"""
+
+
+def make_v1_file(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.executescript(SCHEMA_V1)
+    conn.close()
+
+
+def test_migrations_are_numbered_one_by_one():
+    assert [m.version for m in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1))
+
+
+def test_a_version_1_file_is_migrated_and_its_rows_survive(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    make_v1_file(path)
+    upgraded = Ledger(path)
+    with upgraded.reading() as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        conn.row_factory = sqlite3.Row
+        old = conn.execute("SELECT * FROM requests ORDER BY id").fetchall()
+        assert [(r["id"], r["model"], r["prompt_tokens"], r["status"], r["session"])
+                for r in old] == [(1, "gpt-4o-mini", 12, "ok", None),
+                                  (2, "gemma-3-270m", 0, "error", None)]
+        assert conn.execute("SELECT request FROM bodies WHERE id = 1").fetchone()[0] == \
+            '{"model":"gpt-4o-mini"}'
+    upgraded.record(record(session="browser-1"))
+    assert upgraded.flush(10)
+    assert rows(upgraded, "SELECT id, session FROM requests WHERE id = 3")[0]["session"] == \
+        "browser-1"
+    upgraded.close()
+
+
+def test_a_failed_migration_leaves_the_file_as_it_was(tmp_path):
+    path = tmp_path / "odd.sqlite3"
+    make_v1_file(path)
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE requests ADD COLUMN session TEXT")  # someone added it by hand
+    conn.commit()
+    conn.close()
+    with pytest.raises(errors.PlaygroundError, match="could not be opened"):
+        Ledger(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 2
+    conn.close()
