@@ -58,7 +58,7 @@ ids = [row["id"] for row in rows]
 model_id = st.selectbox("Inspect model", ids, index=ids.index(chosen) if chosen in ids else 0)
 model = next(entry for entry in listed if entry.get("id") == model_id)
 try:
-    model = {**model, **models.details_of(conn, model_id)}
+    model = catalog.combined(model, models.details_of(conn, model_id))
 except PlaygroundError as exc:
     show_error(exc)
 known = catalog.details(model, prices)

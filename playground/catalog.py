@@ -87,9 +87,18 @@ def lookup(table: dict[str, Any], model_id: str) -> Any:
     return table[max(families, key=len)] if families else None
 
 
+def _id(model: dict[str, Any]) -> str:
+    return str(model.get("id") or "")
+
+
+def combined(listed: dict[str, Any], retrieved: dict[str, Any]) -> dict[str, Any]:
+    """A model's listing entry completed by what ``retrieve`` returned (empty values ignored)."""
+    return {**listed, **{name: value for name, value in retrieved.items() if value is not None}}
+
+
 def facts(model: dict[str, Any]) -> ModelFacts:
     """Context length and endpoints: the endpoint's own fields first, then the known table."""
-    known = lookup(KNOWN_MODELS, model.get("id", "")) or ModelFacts()
+    known = lookup(KNOWN_MODELS, _id(model)) or ModelFacts()
     context = model.get("context_length")
     endpoints = model.get("endpoints")
     return ModelFacts(
@@ -183,11 +192,11 @@ def price_rows(prices: dict[str, Price]) -> list[dict[str, Any]]:
 def model_rows(models: list[dict[str, Any]], prices: dict[str, Price]) -> list[dict[str, Any]]:
     """One flat row per model for the explorer's table, sorted by id."""
     rows = []
-    for model in sorted(models, key=lambda m: str(m.get("id", ""))):
+    for model in sorted(models, key=_id):
         model_facts = facts(model)
-        price = lookup(prices, model.get("id", ""))
+        price = lookup(prices, _id(model))
         rows.append({
-            "id": model.get("id", ""),
+            "id": _id(model),
             "owned_by": model.get("owned_by"),
             "created": _created(model.get("created")),
             "context_length": model_facts.context_length,
@@ -220,7 +229,7 @@ def search(rows: list[dict[str, Any]], query: str) -> list[dict[str, Any]]:
 def details(model: dict[str, Any], prices: dict[str, Price]) -> dict[str, Any]:
     """What the app knows about one model, for the explorer's detail view."""
     model_facts = facts(model)
-    price = lookup(prices, model.get("id", ""))
+    price = lookup(prices, _id(model))
     return {
         "context_length": model_facts.context_length,
         "endpoints": list(model_facts.endpoints),

@@ -70,14 +70,16 @@ class _Recorder(ThreadingHTTPServer):
 
 
 class _RecordingHandler(BaseHTTPRequestHandler):
-    """Lists one model and answers every POST with a one-choice completion, recording it."""
+    """Lists one completions-only model; answers every POST with one choice, recording it."""
 
     server: _Recorder
 
     def do_GET(self):  # noqa: N802 - http.server's naming
         self.server.requests.append(("GET", self.path, {}))
-        self._answer({"object": "list", "data": [
-            {"id": "recorded-model", "object": "model", "created": 0, "owned_by": "test"}]})
+        model = {"id": "recorded-model", "object": "model", "created": 0, "owned_by": "test",
+                 "endpoints": ["completions"]}
+        self._answer(model if self.path.endswith(model["id"]) else
+                     {"object": "list", "data": [model]})
 
     def do_POST(self):  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")

@@ -48,8 +48,12 @@ def test_details_show_retrieve_and_gguf_metadata(models_page):
     assert list(gguf.columns) == ["key", "value"] and len(gguf) > 0
 
 
-def test_a_base_model_cannot_be_sent_to_chat(models_page):
-    models_page.selectbox[-1].select("gemma-3-270m").run()
+def test_a_model_without_chat_cannot_be_sent_to_chat(models_page, recorder):
+    assert not _button(models_page, "Open in Chat").disabled
+    models_page.sidebar.selectbox(key=state.CONNECTION_NAME).select("vLLM").run()
+    models_page.sidebar.text_input(key=state.connection_field("base_url", "vLLM")).input(
+        recorder.base_url).run()
+    assert list(models_page.dataframe[0].value["id"]) == ["recorded-model"]
     assert _button(models_page, "Open in Chat").disabled
     assert not _button(models_page, "Open in Completions").disabled
 

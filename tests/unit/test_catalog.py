@@ -161,6 +161,16 @@ class TestRows:
                            "input_per_million": 0.0, "output_per_million": 0.0,
                            "gguf": {"general.architecture": "llama"}}
 
+    def test_retrieve_completes_the_listing_without_erasing_it(self):
+        listed = {"id": "m", "owned_by": "me", "context_length": 4096}
+        retrieved = {"id": "m", "owned_by": None, "gguf": {"a": "1"}}
+        assert catalog.combined(listed, retrieved) == {"id": "m", "owned_by": "me",
+                                                       "context_length": 4096, "gguf": {"a": "1"}}
+
+    def test_a_model_without_an_id_does_not_break_anything(self):
+        assert catalog.facts({"id": None}) == ModelFacts()
+        assert catalog.model_rows([{"id": None}], catalog.SEED_PRICES)[0]["id"] == ""
+
     def test_details_of_an_unpriced_model(self):
         details = catalog.details({"id": "llama3:8b"}, catalog.SEED_PRICES)
         assert details["input_per_million"] is None and details["gguf"] is None
