@@ -15,6 +15,7 @@ What each request meets is chosen, first match wins, by
 
 A model that is not in ``models`` gets a 404 ``model_not_found``, like the real API.
 Every request first waits ``latency`` seconds (or the ``X-Latency`` header's value).
+``ignore_n=True`` answers one choice whatever ``n`` asks, like some local servers.
 
 Behaviours: ``ok``; ``401``, ``403``, ``404``, ``400`` (an API error naming ``param``),
 ``413``, ``context`` (400 with ``code: context_length_exceeded``), ``429`` (no Retry-After),
@@ -89,7 +90,7 @@ class FaultServer:
                  fail_with: str = "429", faults_by_model: dict[str, str] | None = None,
                  models: Iterable[str] = DEFAULT_MODELS, reply: Reply = DEFAULT_REPLY,
                  retry_after: float = 0.1, hang_seconds: float = 3.0,
-                 host: str = "127.0.0.1"):
+                 ignore_n: bool = False, host: str = "127.0.0.1"):
         for behaviour in (fault, fail_with, *(faults_by_model or {}).values()):
             _check(behaviour)
         self.latency = latency
@@ -101,6 +102,7 @@ class FaultServer:
         self.reply = reply
         self.retry_after = retry_after
         self.hang_seconds = hang_seconds
+        self.ignore_n = ignore_n
         self.host = host
         self._lock = threading.Lock()
         self._received: list[Received] = []
@@ -204,6 +206,7 @@ class _HTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 30  # an idle keep-alive connection frees its thread after this long
+    disable_nagle_algorithm = True  # headers and body go out at once, no 40 ms ACK wait
     server: _HTTPServer
 
     def log_message(self, *args) -> None:  # keep test output clean
@@ -359,7 +362,7 @@ class _Generation:
         self.chat = path.endswith("/chat/completions")
         self.body = body
         self.model = body.get("model")
-        self.n = int(body.get("n") or 1)
+        self.n = 1 if owner.ignore_n else int(body.get("n") or 1)
         limit = body.get("max_tokens") or body.get("max_completion_tokens")
         self.choices: list[tuple[list[str], str]] = []
         for index in range(self.n):

@@ -87,6 +87,11 @@ class TestWireFormat:
         assert [c.message.content for c in response.choices] == [
             "fault-model choice 0 t=0.5", "fault-model choice 1 t=0.5"]
 
+    def test_ignore_n_answers_one_choice(self):
+        with FaultServer(ignore_n=True) as url:
+            sdk = openai.OpenAI(base_url=url, api_key="x", max_retries=0)
+            assert len(chat(sdk, n=3).choices) == 1
+
     def test_requests_are_counted_and_recorded(self):
         server = FaultServer()
         with server as url:
