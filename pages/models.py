@@ -64,13 +64,13 @@ except PlaygroundError as exc:
 known = catalog.details(model, prices)
 facts = catalog.facts(model)
 
-cells = st.columns(4)
+cells = st.columns(3)
 cells[0].metric("Context length", f"{known['context_length']:,}" if known["context_length"] else "unknown")
-cells[1].metric("Endpoints", ", ".join(known["endpoints"]) or "unknown")
-for cell, label, column in ((cells[2], "Input $/1M tokens", "input_per_million"),
-                            (cells[3], "Output $/1M tokens", "output_per_million")):
+for cell, label, column in ((cells[1], "Input $/1M tokens", "input_per_million"),
+                            (cells[2], "Output $/1M tokens", "output_per_million")):
     cell.metric(label, "unknown" if known[column] is None else f"${known[column]:.3f}",
                 help="From the price list below: estimates you can edit.")
+st.caption(plain(f"Endpoints: {', '.join(known['endpoints']) or 'not reported'}"))
 
 buttons = st.columns(len(SEND_TO))
 for cell, (title, page, endpoint) in zip(buttons, SEND_TO):

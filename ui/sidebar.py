@@ -82,8 +82,7 @@ def _resolve(conn: Connection) -> Connection:
         typed_key=typed_key, typed_base_url=typed_base_url,
         secrets=secrets, environment=environment,
     )
-    source = key_source(conn, typed_key, secrets, environment)
-    st.caption(plain(f"Key: {connection.mask_key(resolved.api_key)} ({source})"))
+    st.caption(plain(key_caption(resolved, typed_key, secrets, environment)))
     st.caption(plain(f"Endpoint: {resolved.base_url}"))
     return resolved
 
@@ -96,16 +95,18 @@ def read_secrets() -> dict[str, str]:
             if isinstance(value, (str, int, float))}
 
 
-def key_source(conn: Connection, typed_key: str | None, secrets: Mapping[str, str],
-               environment: Mapping[str, str]) -> str:
-    """Where ``connection.resolve`` took the key from, in its order of precedence."""
+def key_caption(conn: Connection, typed_key: str | None, secrets: Mapping[str, str],
+                environment: Mapping[str, str]) -> str:
+    """The masked key and where ``connection.resolve`` took it from, in its order."""
+    if not conn.api_key:
+        return "Key: not set" if conn.needs_key else "Key: none (this server may not need one)"
     if typed_key:
-        return "typed in the sidebar"
-    if conn.needs_key and secrets.get("OPENAI_API_KEY"):
-        return "from .streamlit/secrets.toml"
-    if conn.needs_key and environment.get("OPENAI_API_KEY"):
-        return "from OPENAI_API_KEY in the environment or .env"
-    return "none set" if conn.needs_key else "not needed by this connection"
+        source = "typed in the sidebar"
+    elif secrets.get("OPENAI_API_KEY") == conn.api_key:
+        source = "from .streamlit/secrets.toml"
+    else:
+        source = "from OPENAI_API_KEY in the environment or .env"
+    return f"Key: {connection.mask_key(conn.api_key)} ({source})"
 
 
 def _save_or_delete(conn: Connection) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 
 import pytest
 
@@ -42,8 +43,11 @@ def test_details_show_retrieve_and_gguf_metadata(models_page):
     details = models_page.json[0].value
     assert '"id": "gemma-3-270m"' in details
     assert '"context_length"' in details
-    metric_labels = [metric.label for metric in models_page.metric]
-    assert metric_labels[:2] == ["Context length", "Endpoints"]
+    metrics = {metric.label: metric.value for metric in models_page.metric}
+    assert re.fullmatch(r"\d{1,3}(,\d{3})+", metrics["Context length"])
+    assert metrics["Input $/1M tokens"] == "$0.000"
+    captions = " ".join(caption.value.replace("\\", "") for caption in models_page.caption)
+    assert "Endpoints: completions" in captions
     gguf = models_page.dataframe[1].value
     assert list(gguf.columns) == ["key", "value"] and len(gguf) > 0
 

@@ -51,7 +51,7 @@ def test_openai_without_a_key_says_so_and_shows_no_traceback(app):
     assert not app.exception
     key_input = app.sidebar.text_input(key=state.connection_field("api_key", "OpenAI"))
     assert key_input.proto.type == TextInputProto.PASSWORD
-    assert "Key: (none) (none set)" in _captions(app)
+    assert "Key: not set" in _captions(app)
     assert "needs an API key" in _text(app.sidebar.error)
     # Without a model list the id can still be typed.
     assert app.sidebar.text_input(key=f"{state.MODEL_TYPED}::OpenAI")
@@ -94,6 +94,11 @@ def test_key_from_a_dotenv_file(app, clean_environment):
     (clean_environment / ".env").write_text("OPENAI_API_KEY=sk-dotenv-0000000003333\n")
     _choose(app, "OpenAI")
     assert "Key: sk-…3333 (from OPENAI_API_KEY in the environment or .env)" in _captions(app)
+
+
+def test_a_keyless_server_says_it_may_not_need_a_key(app):
+    _choose(app, "Ollama")
+    assert "Key: none (this server may not need one)" in _captions(app)
 
 
 def test_delete_a_saved_connection_falls_back_to_local(app, local_env, data_dir):
