@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -128,8 +129,13 @@ def client_for(conn: Connection) -> openai.OpenAI:
             hint="Type it in the sidebar, or set OPENAI_API_KEY in the environment, .env "
                  "or .streamlit/secrets.toml.",
         )
-    return _client(base_url_of(conn), conn.api_key or KEYLESS, conn.organization,
-                   conn.timeout, conn.max_retries)
+    settings = (base_url_of(conn), conn.api_key or KEYLESS, conn.organization,
+                conn.timeout, conn.max_retries)
+    with _client_lock:  # threads asking at once must share one client, not build several
+        return _client(*settings)
+
+
+_client_lock = threading.Lock()
 
 
 @lru_cache(maxsize=32)

@@ -88,12 +88,12 @@ def run(conn: Connection, endpoint: str, request: dict[str, Any], *,
     result = RunResult(endpoint, request)
     try:
         response = create(**request)
+        if not request.get("stream"):
+            result.latency = time.perf_counter() - started
+            _read_response(result, response.model_dump())
+            return result
     except Exception as exc:  # noqa: BLE001 - every SDK failure is translated
         raise errors.from_openai(exc) from exc
-    if not request.get("stream"):
-        result.latency = time.perf_counter() - started
-        _read_response(result, response.model_dump())
-        return result
     _read_stream(result, response, started, on_text, should_stop)
     return result
 
