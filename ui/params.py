@@ -26,7 +26,11 @@ STOP_HELP = " One per line; write \\n for a line break and \\t for a tab."
 
 @dataclass
 class ParamInputs:
-    """What the widgets hold, and a place under each one for its error."""
+    """What the user set, and a place under each widget for its error.
+
+    A widget left at the API's default gives None ("not set"), like a parameter never
+    sent: otherwise best_of's default of 1 would fail "best_of >= n" as soon as n is 2.
+    """
 
     values: dict[str, Any] = field(default_factory=dict)
     slots: dict[str, Any] = field(default_factory=dict)
@@ -57,7 +61,8 @@ def _grid(endpoint: str, specs: list[ParamSpec], inputs: ParamInputs, columns: i
     cells = st.columns(columns)
     for position, spec in enumerate(specs):
         with cells[position % columns]:
-            inputs.values[spec.name] = _widget(endpoint, spec)
+            value = _widget(endpoint, spec)
+            inputs.values[spec.name] = None if value == spec.default else value
             inputs.slots[spec.name] = st.container()
 
 

@@ -30,6 +30,18 @@ def test_runs_one_completion_on_the_local_model(app):
     assert any("finish_reason: " in caption.value.replace("\\", "") for caption in app.caption)
 
 
+def test_several_choices_are_shown_one_by_one(app):
+    app.text_area(key="completions.prompt").input("A colour:")
+    _field(app, "max_tokens").set_value(4)
+    _field(app, "n").set_value(2)
+    _field(app, "seed").set_value(7)
+    _run_button(app).click().run()
+    assert not app.exception and not app.error
+    assert len(app.code) == 2
+    assert [md.value for md in app.markdown if md.value.startswith("**Choice")] == [
+        "**Choice 0**", "**Choice 1**"]
+
+
 def test_streams_and_keeps_usage(app):
     app.text_area(key="completions.prompt").input("Once upon a time")
     _field(app, "max_tokens").set_value(6)
