@@ -48,7 +48,7 @@ def python_snippet(endpoint: str, request: dict[str, Any], base_url: str | None,
     client_lines = []
     if not _is_openai_default(base_url):
         client_lines.append(f"{_INDENT}base_url={_py_str(base_url)},")
-    note = "" if required else "  # this endpoint needs no key"
+    note = "" if required else "  # keyless servers accept any key"
     client_lines.append(f"{_INDENT}api_key={key},{note}")
     streaming = bool(request.get("stream"))
     target = "stream" if streaming else "response"
@@ -102,7 +102,8 @@ def snippets_for(conn: Connection, endpoint: str, request: dict[str, Any], *,
                  base_url: str | None = None) -> Snippets:
     """Both snippets for a request sent through ``conn``.
 
-    The connection's key is never used: the snippets read ``OPENAI_API_KEY``. ``base_url``
+    The connection's key is never used: the snippets read ``OPENAI_API_KEY`` (required when
+    the connection has or needs a key, else with a placeholder). ``base_url``
     overrides the connection's (the local connection's address is only known while its
     server runs: pass it, or it is looked up, starting the server if needed). As a last
     guard, a key that still shows up (typed into a prompt, say) is blanked out.
@@ -114,7 +115,7 @@ def snippets_for(conn: Connection, endpoint: str, request: dict[str, Any], *,
             base_url = base_url_of(conn)
         else:
             base_url = conn.base_url
-    required = conn.needs_key or _is_openai_default(base_url)
+    required = conn.needs_key or bool(conn.api_key) or _is_openai_default(base_url)
     snippets = Snippets(
         python_snippet(endpoint, request, base_url, key_required=required),
         curl_snippet(endpoint, request, base_url, key_required=required),

@@ -202,6 +202,17 @@ def test_the_key_never_appears(local_base_url):
     assert 'Authorization: Bearer $OPENAI_API_KEY"' in snippets.curl
 
 
+def test_a_custom_endpoint_with_a_key_requires_one_in_the_snippet():
+    conn = Connection("Gateway", base_url="https://gw.example/v1", api_key=KEY)
+    snippets = snippets_for(conn, "chat", {"model": "m", "messages": []})
+    assert 'api_key=os.environ["OPENAI_API_KEY"],' in snippets.python
+    assert '"Authorization: Bearer $OPENAI_API_KEY"' in snippets.curl
+    keyless = snippets_for(Connection("Ollama", base_url="http://localhost:11434/v1"), "chat",
+                           {"model": "m", "messages": []})
+    assert 'os.environ.get("OPENAI_API_KEY", "no-key"),  # keyless servers accept any key' \
+        in keyless.python
+
+
 def test_a_key_typed_into_the_prompt_is_blanked_out():
     conn = Connection("OpenAI", kind="openai", base_url="https://api.openai.com/v1", api_key=KEY)
     request = build_request("chat", "gpt-4o-mini", {}, messages=[
