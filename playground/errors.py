@@ -21,6 +21,7 @@ see SDK exceptions or tracebacks.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def from_openai(exc: Exception) -> PlaygroundError:
         return ServerFailed("The server's answer is not in the API's format.")
     if isinstance(exc, openai.APIError):
         return ServerFailed(f"The server sent an error: {exc.message}")
-    if isinstance(exc, ValueError):  # the SDK's JSON decoding of a 200 that is not JSON
+    if isinstance(exc, json.JSONDecodeError):  # the SDK decoding a 200 that is not JSON
         return ServerFailed("The server's answer is not JSON, so it is not an OpenAI-compatible API.")
     return ServerFailed(f"Unexpected failure: {_short(exc)}.")
 

@@ -176,8 +176,6 @@ def test_500_with_an_api_error_is_server_failed(fault_server):
     assert "(500)" in str(error) and "error while processing" in str(error)
 
 
-@pytest.mark.xfail(strict=True, reason="errors._from_status treats any 5xx message containing "
-                   "'not' and 'json' as a non-JSON answer and drops the server's own message")
 def test_500_api_error_mentioning_json_keeps_its_message(fault_server):
     error = translate(fault_server, "500json")
     assert type(error) is errors.ServerFailed
