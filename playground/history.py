@@ -14,6 +14,7 @@ rather than damaged.
 
 Two tables: ``requests`` holds the narrow columns every chart aggregates, ``bodies`` the full
 request and response JSON by the same id, kept apart so scans stay small at 100,000 rows.
+The Usage page's figures are ``Ledger`` methods over ``playground.usage``, computed in SQL.
 Keys never reach the file: parameters and bodies are scrubbed of anything named like a
 credential, of values that look like OpenAI keys, and of the connection's own key.
 """
@@ -38,8 +39,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import pandas as pd
+
+from playground import usage
 from playground.errors import PlaygroundError
 from playground.settings import data_dir
+from playground.usage import TIME_FORMAT, Bucket, Filters, RunningTotal, UsageOverview
 
 if TYPE_CHECKING:
     from playground.catalog import Price
@@ -51,7 +56,6 @@ log = logging.getLogger(__name__)
 DB_VARIABLE = "PLAYGROUND_DB"
 DB_FILENAME = "history.sqlite3"
 CHARS_PER_TOKEN = 4  # the usual rule of thumb for English text with OpenAI's tokenizers
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # UTC, fixed width: sorts and buckets as text
 BATCH_SIZE = 500
 REDACTED = "[redacted]"
 
@@ -349,6 +353,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE requests ADD COLUMN session TEXT",
         "CREATE INDEX requests_by_session ON requests (session, time)",
     )),
+    Migration(3, "indexes for the Usage page's filters and their lists of values", (
+        "CREATE INDEX requests_by_model ON requests (model, time)",
+        "CREATE INDEX requests_by_connection ON requests (connection, time)",
+        "CREATE INDEX requests_by_page ON requests (page, time)",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
@@ -578,8 +587,14 @@ class Ledger:
             db.close()
 
     @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
-        """A read-only connection for queries (one per call: pages run in many threads)."""
+    def reading(self, wait: float = 1.0) -> Iterator[sqlite3.Connection]:
+        """A read-only connection (one per call: pages run in many threads).
+
+        Rows this process recorded a moment ago are waited for, up to ``wait`` seconds, so
+        a page shows its own latest request.
+        """
+        if self._pending:
+            self.flush(wait)
         with self._connection() as db:
             db.execute("PRAGMA query_only=1")
             yield db
@@ -587,6 +602,81 @@ class Ledger:
     def count(self) -> int:
         with self.reading() as db:
             return db.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+
+    def last_id(self) -> int:
+        """The newest row's id (0 when empty): changes whenever a row is added, so a page
+        can key a cache of its figures on it. One index lookup."""
+        with self.reading() as db:
+            return db.execute("SELECT COALESCE(MAX(id), 0) FROM requests").fetchone()[0]
+
+    # the Usage page's figures (see ``playground.usage``)
+
+    def totals(self, filters: Filters = usage.ALL) -> pd.DataFrame:
+        with self.reading() as db:
+            return usage.totals(db, filters)
+
+    def tokens_over_time(self, filters: Filters = usage.ALL, bucket: Bucket = "hour") -> pd.DataFrame:
+        with self.reading() as db:
+            return usage.tokens_over_time(db, filters, bucket)
+
+    def cost_over_time(self, filters: Filters = usage.ALL, bucket: Bucket = "day") -> pd.DataFrame:
+        with self.reading() as db:
+            return usage.cost_over_time(db, filters, bucket)
+
+    def by_model(self, filters: Filters = usage.ALL) -> pd.DataFrame:
+        with self.reading() as db:
+            return usage.by_model(db, filters)
+
+    def by_page(self, filters: Filters = usage.ALL) -> pd.DataFrame:
+        with self.reading() as db:
+            return usage.by_page(db, filters)
+
+    def by_connection(self, filters: Filters = usage.ALL) -> pd.DataFrame:
+        with self.reading() as db:
+            return usage.by_connection(db, filters)
+
+    def latency_by_model(self, filters: Filters = usage.ALL) -> pd.DataFrame:
+        with self.reading() as db:
+            return usage.latency_by_model(db, filters)
+
+    def distribution(self, metric: str = "latency", filters: Filters = usage.ALL,
+                     bins: int = 30) -> pd.DataFrame:
+        with self.reading() as db:
+            return usage.distribution(db, metric, filters, bins)
+
+    def requests(self, filters: Filters = usage.ALL, limit: int = 100,
+                 offset: int = 0) -> pd.DataFrame:
+        with self.reading() as db:
+            return usage.requests(db, filters, limit, offset)
+
+    def request_count(self, filters: Filters = usage.ALL) -> int:
+        with self.reading() as db:
+            return usage.request_count(db, filters)
+
+    def request_detail(self, request_id: int) -> dict[str, Any] | None:
+        with self.reading() as db:
+            return usage.request_detail(db, request_id)
+
+    def distinct_values(self, column: str) -> list[str]:
+        with self.reading() as db:
+            return usage.distinct_values(db, column)
+
+    def session_total(self, since: datetime | None = None, session: str | None = None,
+                      wait: float = 1.0) -> RunningTotal:
+        """The running total a request page shows; waits up to ``wait`` s for queued rows."""
+        with self.reading(wait) as db:
+            return usage.session_total(db, since, session)
+
+    def to_csv(self, filters: Filters = usage.ALL, *, with_bodies: bool = False) -> bytes:
+        """The filtered requests as UTF-8 CSV, ready for a download button."""
+        with self.reading() as db:
+            return usage.to_csv(db, filters, with_bodies=with_bodies).encode("utf-8")
+
+    def overview(self, filters: Filters = usage.ALL, bucket: Bucket | None = None,
+                 limit: int = 100) -> UsageOverview:
+        """Everything the Usage page draws, read through one connection."""
+        with self.reading() as db:
+            return usage.overview(db, filters, bucket, limit)
 
 
 _ledgers: dict[Path, Ledger] = {}

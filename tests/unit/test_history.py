@@ -420,6 +420,10 @@ def test_a_version_1_file_is_migrated_and_its_rows_survive(tmp_path):
                                   (2, "gemma-3-270m", 0, "error", None)]
         assert conn.execute("SELECT request FROM bodies WHERE id = 1").fetchone()[0] == \
             '{"model":"gpt-4o-mini"}'
+        indexes = {row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'requests'")}
+        assert {"requests_by_time", "requests_by_session", "requests_by_model",
+                "requests_by_connection", "requests_by_page"} <= indexes
     upgraded.record(record(session="browser-1"))
     assert upgraded.flush(10)
     assert rows(upgraded, "SELECT id, session FROM requests WHERE id = 3")[0]["session"] == \
