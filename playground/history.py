@@ -185,13 +185,14 @@ class UsageRecord:
         record = cls(
             page=page, connection=_name_of(connection), endpoint=result.endpoint,
             model=str(request.get("model") or ""), status=status,
-            params=scrub(sent_parameters(request), secrets),
+            params=_without(sent_parameters(request), secrets),
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
             tokens_estimated=estimated, latency=result.latency,
             time_to_first_token=result.time_to_first_token,
             error_kind=result.error.kind if result.error is not None else None,
             error_message=str(result.error) if result.error is not None else None,
-            request=scrub(request, secrets), response=scrub(_response_of(result), secrets),
+            request=_without(request, secrets),
+            response=_without(_response_of(result), secrets),
             time=datetime.now(timezone.utc) - timedelta(seconds=result.latency or 0.0),
             session=session,
         )
@@ -210,9 +211,9 @@ class UsageRecord:
         record = cls(
             page=page, connection=_name_of(connection), endpoint=endpoint,
             model=str(request.get("model") or ""), status="error",
-            params=scrub(sent_parameters(request), secrets), latency=latency,
-            error_kind=kind, error_message=scrub(str(error), secrets),
-            request=scrub(request, secrets),
+            params=_without(sent_parameters(request), secrets), latency=latency,
+            error_kind=kind, error_message=_without(str(error), secrets),
+            request=_without(request, secrets),
             time=datetime.now(timezone.utc) - timedelta(seconds=latency or 0.0),
             session=session,
         )
@@ -247,6 +248,11 @@ class UsageRecord:
 
 def _name_of(connection: Connection | str) -> str:
     return connection if isinstance(connection, str) else connection.name
+
+
+def _without(value: Any, secrets: tuple[str, ...]) -> Any:
+    """Scrubbed of the connection's own key now; ``to_row`` scrubs patterns again anyway."""
+    return scrub(value, secrets) if secrets else value
 
 
 def _secrets_of(connection: Connection | str) -> tuple[str, ...]:
@@ -284,8 +290,13 @@ _price_lock = threading.Lock()
 def current_prices() -> Mapping[str, Price]:
     """The user's price table, re-read only when its file changes (a stat per call)."""
     from playground.catalog import SEED_PRICES, PriceTable
+    from playground.settings import DATA_DIR_VARIABLE
 
-    table = PriceTable()
+    folder = os.environ.get(DATA_DIR_VARIABLE)
+    with _price_lock:
+        if _price_cache.get("folder", object()) != folder:  # data_dir() makes the folder: once
+            _price_cache.update(folder=folder, table=PriceTable())
+        table = _price_cache["table"]
     try:
         stamp = table.path.stat().st_mtime_ns
     except OSError:
