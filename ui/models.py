@@ -2,14 +2,20 @@
 
 Listing is a network call (and for the local connection may start the server), so the
 result is kept in session state keyed by the resolved connection; "Refresh" forgets it.
+A failure is kept too: otherwise every widget change would wait for the same refused
+connection (with the SDK's retries) again.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
 from playground import connection
 from playground.connection import Connection
+from playground.errors import PlaygroundError
 from ui import state
 
 STARTING_LOCAL = "Starting the local models…"
@@ -19,22 +25,28 @@ def _spinner_text(conn: Connection) -> str:
     return STARTING_LOCAL if conn.kind == "local" else f"Listing the models of {conn.name}…"
 
 
+def _cached(cache: dict, key, conn: Connection, fetch: Callable[[], Any]) -> Any:
+    if key not in cache:
+        with st.spinner(_spinner_text(conn)):
+            try:
+                cache[key] = fetch()
+            except PlaygroundError as exc:
+                cache[key] = exc
+    if isinstance(cache[key], PlaygroundError):
+        raise cache[key]
+    return cache[key]
+
+
 def models_of(conn: Connection) -> list[dict]:
     """The models the connection reports; raises ``PlaygroundError``."""
-    cache = st.session_state[state.MODEL_LISTS]
-    if conn not in cache:
-        with st.spinner(_spinner_text(conn)):
-            cache[conn] = connection.list_models(conn)
-    return cache[conn]
+    return _cached(st.session_state[state.MODEL_LISTS], conn, conn,
+                   lambda: connection.list_models(conn))
 
 
 def details_of(conn: Connection, model_id: str) -> dict:
     """Everything ``GET /models/{id}`` returns for one model; raises ``PlaygroundError``."""
-    cache = st.session_state[state.MODEL_DETAILS]
-    if (conn, model_id) not in cache:
-        with st.spinner(_spinner_text(conn)):
-            cache[(conn, model_id)] = connection.retrieve_model(conn, model_id)
-    return cache[(conn, model_id)]
+    return _cached(st.session_state[state.MODEL_DETAILS], (conn, model_id), conn,
+                   lambda: connection.retrieve_model(conn, model_id))
 
 
 def forget(conn: Connection) -> None:

@@ -82,7 +82,7 @@ def _resolve(conn: Connection) -> Connection:
         typed_key=typed_key, typed_base_url=typed_base_url,
         secrets=secrets, environment=environment,
     )
-    st.caption(plain(key_caption(resolved, typed_key, secrets, environment)))
+    st.caption(plain(key_caption(resolved, typed_key, secrets)))
     st.caption(plain(f"Endpoint: {resolved.base_url}"))
     return resolved
 
@@ -95,8 +95,7 @@ def read_secrets() -> dict[str, str]:
             if isinstance(value, (str, int, float))}
 
 
-def key_caption(conn: Connection, typed_key: str | None, secrets: Mapping[str, str],
-                environment: Mapping[str, str]) -> str:
+def key_caption(conn: Connection, typed_key: str | None, secrets: Mapping[str, str]) -> str:
     """The masked key and where ``connection.resolve`` took it from, in its order."""
     if not conn.api_key:
         return "Key: not set" if conn.needs_key else "Key: none (this server may not need one)"
@@ -161,6 +160,7 @@ def _delete(name: str) -> None:
 def _test(conn: Connection) -> None:
     reports = st.session_state[state.CONNECTION_REPORTS]
     if st.button("Test connection", width="stretch"):
+        models.forget(conn)  # a new test deserves a fresh model list too
         spinner = models.STARTING_LOCAL if conn.kind == "local" else f"Testing {conn.name}…"
         with st.spinner(spinner):
             reports[conn] = connection.test_connection(conn)
@@ -177,7 +177,7 @@ def _test(conn: Connection) -> None:
 
 def _pick_model(conn: Connection) -> str | None:
     try:
-        ids = [model["id"] for model in models.models_of(conn)]
+        ids = [str(model["id"]) for model in models.models_of(conn) if model.get("id")]
     except PlaygroundError as exc:
         show_error(exc)
         ids = []

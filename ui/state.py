@@ -28,8 +28,8 @@ def connection_field(field: str, connection_name: str) -> str:
 
 # Plain keys.
 PENDING_MODEL = "pending_model"        # a model another page chose, applied on the next run
-MODEL_LISTS = "model_lists"            # Connection -> list of model dicts
-MODEL_DETAILS = "model_details"        # (Connection, model id) -> retrieve() dict
+MODEL_LISTS = "model_lists"            # Connection -> list of model dicts, or the failure
+MODEL_DETAILS = "model_details"        # (Connection, model id) -> retrieve() dict, or the failure
 CONNECTION_REPORTS = "connection_reports"  # Connection -> ConnectionReport
 SIDEBAR_NOTICE = "sidebar_notice"      # a message from a sidebar callback, shown once
 COMPLETIONS_RESULT = "completions.result"  # the last RunResult of the Completions page

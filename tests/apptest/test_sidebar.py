@@ -140,3 +140,17 @@ def test_model_choice_survives_page_switches(app):
     app.switch_page("pages/models.py").run()
     app.switch_page("pages/completions.py").run()
     assert app.sidebar.selectbox(key=state.MODEL).value == "gemma-3-270m"
+
+
+def test_models_are_listed_once_until_refreshed(app, recorder):
+    _choose(app, "LM Studio")
+    app.sidebar.text_input(key=state.connection_field("base_url", "LM Studio")).input(
+        recorder.base_url).run()
+    app.switch_page("pages/models.py").run()
+    app.switch_page("pages/completions.py").run()
+    listings = [path for _, path, _ in recorder.requests if path == "/v1/models"]
+    assert listings == ["/v1/models"]
+    _button(app, "Refresh models").click().run()
+    _button(app, "Test connection").click().run()
+    listings = [path for _, path, _ in recorder.requests if path == "/v1/models"]
+    assert len(listings) == 4  # refresh lists again; the test lists, and so does the picker
