@@ -56,7 +56,7 @@ if not rows:
 
 ids = [row["id"] for row in rows]
 model_id = st.selectbox("Inspect model", ids, index=ids.index(chosen) if chosen in ids else 0)
-model = next(entry for entry in listed if entry.get("id") == model_id)
+model = {catalog.model_id(entry): entry for entry in listed}[model_id]
 try:
     model = catalog.combined(model, models.details_of(conn, model_id))
 except PlaygroundError as exc:
@@ -65,7 +65,8 @@ known = catalog.details(model, prices)
 facts = catalog.facts(model)
 
 cells = st.columns(3)
-cells[0].metric("Context length", f"{known['context_length']:,}" if known["context_length"] else "unknown")
+context = known["context_length"]
+cells[0].metric("Context length", f"{context:,}" if context else "unknown")
 for cell, label, column in ((cells[1], "Input $/1M tokens", "input_per_million"),
                             (cells[2], "Output $/1M tokens", "output_per_million")):
     cell.metric(label, "unknown" if known[column] is None else f"${known[column]:.3f}",

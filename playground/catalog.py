@@ -75,19 +75,20 @@ SEED_PRICES: dict[str, Price] = {
 }
 
 
-def lookup(table: dict[str, Any], model_id: str) -> Any:
+def lookup(table: dict[str, Any], name: str) -> Any:
     """The entry for a model id, or for its family when the id is a dated snapshot.
 
     ``gpt-4o-mini-2024-07-18`` finds ``gpt-4o-mini`` (the longest name it extends with a
     dash), not ``gpt-4o``.
     """
-    if model_id in table:
-        return table[model_id]
-    families = [name for name in table if model_id.startswith(name + "-")]
+    if name in table:
+        return table[name]
+    families = [family for family in table if name.startswith(family + "-")]
     return table[max(families, key=len)] if families else None
 
 
-def _id(model: dict[str, Any]) -> str:
+def model_id(model: dict[str, Any]) -> str:
+    """A listed model's id as text ("" when a server left it out)."""
     return str(model.get("id") or "")
 
 
@@ -98,7 +99,7 @@ def combined(listed: dict[str, Any], retrieved: dict[str, Any]) -> dict[str, Any
 
 def facts(model: dict[str, Any]) -> ModelFacts:
     """Context length and endpoints: the endpoint's own fields first, then the known table."""
-    known = lookup(KNOWN_MODELS, _id(model)) or ModelFacts()
+    known = lookup(KNOWN_MODELS, model_id(model)) or ModelFacts()
     context = model.get("context_length")
     endpoints = model.get("endpoints")
     return ModelFacts(
@@ -192,11 +193,11 @@ def price_rows(prices: dict[str, Price]) -> list[dict[str, Any]]:
 def model_rows(models: list[dict[str, Any]], prices: dict[str, Price]) -> list[dict[str, Any]]:
     """One flat row per model for the explorer's table, sorted by id."""
     rows = []
-    for model in sorted(models, key=_id):
+    for model in sorted(models, key=model_id):
         model_facts = facts(model)
-        price = lookup(prices, _id(model))
+        price = lookup(prices, model_id(model))
         rows.append({
-            "id": _id(model),
+            "id": model_id(model),
             "owned_by": model.get("owned_by"),
             "created": _created(model.get("created")),
             "context_length": model_facts.context_length,
@@ -229,7 +230,7 @@ def search(rows: list[dict[str, Any]], query: str) -> list[dict[str, Any]]:
 def details(model: dict[str, Any], prices: dict[str, Price]) -> dict[str, Any]:
     """What the app knows about one model, for the explorer's detail view."""
     model_facts = facts(model)
-    price = lookup(prices, _id(model))
+    price = lookup(prices, model_id(model))
     return {
         "context_length": model_facts.context_length,
         "endpoints": list(model_facts.endpoints),
