@@ -208,6 +208,13 @@ class TestLogProbabilities:
         assert [value for _, value in top] == pytest.approx(np.log([0.4, 0.3, 0.15]).tolist())
         assert all(isinstance(token, int) and isinstance(value, float) for token, value in top)
 
+    @pytest.mark.parametrize("size, k", [(49152, 1), (49152, 5), (49152, 20), (1000, 500)])
+    def test_top_alternatives_are_the_true_top_k_in_order(self, size, k):
+        logprobs = sampling.log_softmax(np.random.default_rng(11).normal(0, 2, size))
+        top = sampling.top_alternatives(logprobs, k)
+        assert [t for t, _ in top] == np.argsort(-logprobs, kind="stable")[:k].tolist()
+        assert [v for _, v in top] == sorted((v for _, v in top), reverse=True)
+
     def test_top_alternatives_of_zero_and_of_everything(self):
         logprobs = sampling.log_softmax(np.random.default_rng(9).normal(0, 1, 50))
         assert sampling.top_alternatives(logprobs, 0) == []
