@@ -48,7 +48,7 @@ from playground.usage import TIME_FORMAT, Bucket, Filters, RunningTotal, UsageOv
 
 if TYPE_CHECKING:
     from playground.catalog import Price
-    from playground.connection import Connection
+    from playground.connection import Connection, ConnectionReport
     from playground.runner import RunResult
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,8 @@ class UsageRecord:
 
     @property
     def tokens_per_second(self) -> float | None:
-        if self.status == "error" or not self.latency or self.latency <= 0:
+        if (self.status == "error" or self.endpoint not in ("chat", "completions")
+                or not self.latency or self.latency <= 0):
             return None
         return self.completion_tokens / self.latency
 
@@ -219,6 +220,21 @@ class UsageRecord:
         )
         record.cost = estimate_cost(record.model, 0, 0, prices)
         return record
+
+    @classmethod
+    def from_connection_test(cls, report: ConnectionReport, *, page: str,
+                             connection: Connection | str,
+                             session: str | None = None) -> UsageRecord:
+        """The record of a "Test connection" (a model listing: no model, no tokens)."""
+        return cls(
+            page=page, connection=_name_of(connection), endpoint="models", model="",
+            status="ok" if report.ok else "error", latency=report.seconds,
+            error_kind=None if report.ok else getattr(report, "error_kind", None),
+            error_message=None if report.ok else _without(report.message, _secrets_of(connection)),
+            response={"ok": report.ok, "message": report.message, "model_count": report.model_count},
+            time=datetime.now(timezone.utc) - timedelta(seconds=report.seconds or 0.0),
+            session=session,
+        )
 
     def to_row(self) -> dict[str, Any]:
         """The record as the ledger's columns; scrubbed again, JSON encoded."""
@@ -386,10 +402,11 @@ def schema_version(db: sqlite3.Connection) -> int:
 
 
 def migrate(db: sqlite3.Connection) -> int:
-    """Bring the file's schema up to ``SCHEMA_VERSION``, one migration per transaction step.
+    """Bring the file's schema up to ``SCHEMA_VERSION``; returns the version it is at.
 
-    All pending migrations run in one ``BEGIN IMMEDIATE`` transaction, so two processes
-    opening an old file at once cannot both migrate it, and a failure leaves it unchanged.
+    All pending migrations run in order in one ``BEGIN IMMEDIATE`` transaction, so two
+    processes opening an old file at once cannot both migrate it, and a failure leaves it
+    unchanged.
     """
     version = schema_version(db)
     if version > SCHEMA_VERSION:

@@ -15,8 +15,10 @@ and ``overview`` computes everything the page draws at once. No Python loop runs
   exact: SQLite hands over only those three columns and the model, for successful requests,
   and pandas' vectorised ``groupby().quantile`` interpolates linearly (numpy's default). An
   exact percentile in SQL (numbering rows with ``ROW_NUMBER()`` per metric, the best variant
-  tried) was measured about six times slower than this fetch at 100,000 rows. Failed requests are left out of
-  these figures: their latency measures the failure, not the model.
+  tried) was measured about six times slower than this fetch at 100,000 rows.
+- Latency, time to first token and tokens per second (percentiles and means) count
+  successful chat and completions requests only: a failure's latency measures the failure,
+  and a connection test's the model listing, not a model.
 - Filter choices hop through the ``(model|connection|page, time)`` indexes (a loose index
   scan), a few lookups per distinct value.
 """
@@ -51,6 +53,8 @@ LIST_COLUMNS = ("id", "time", "page", "connection", "endpoint", "model", "status
                 "error_kind", "prompt_tokens", "completion_tokens", "tokens_estimated",
                 "latency", "time_to_first_token", "tokens_per_second", "cost", "params")
 CSV_COLUMNS = (*LIST_COLUMNS, "error_message")
+# The requests whose timing describes a model: successful generations (not model listings).
+TIMED = "status = 'ok' AND endpoint IN ('chat', 'completions')"
 
 
 def utc_text(moment: datetime) -> str:
@@ -164,8 +168,8 @@ def cube(db: sqlite3.Connection, filters: Filters = ALL) -> pd.DataFrame:
     """
     where, params = filters.where()
     metric_sums = ", ".join(
-        f"TOTAL(CASE WHEN status = 'ok' THEN {m} END) AS {m}_sum, "
-        f"COUNT(CASE WHEN status = 'ok' THEN {m} END) AS {m}_n" for m in METRICS)
+        f"TOTAL(CASE WHEN {TIMED} THEN {m} END) AS {m}_sum, "
+        f"COUNT(CASE WHEN {TIMED} THEN {m} END) AS {m}_n" for m in METRICS)
     return _frame(db, f"""
         SELECT model, page, connection, COUNT(*) AS requests,
                TOTAL(status = 'ok') AS ok, TOTAL(status = 'error') AS errors,
@@ -271,7 +275,7 @@ def samples(db: sqlite3.Connection, filters: Filters = ALL) -> pd.DataFrame:
     where, params = filters.where()
     frame = _frame(db, f"""
         SELECT model, {', '.join(METRICS)} FROM {_source(filters)}
-        WHERE {where} AND status = 'ok'""", params)
+        WHERE {where} AND {TIMED}""", params)
     frame[list(METRICS)] = frame[list(METRICS)].astype("float64")
     return frame
 

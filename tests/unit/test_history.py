@@ -171,6 +171,22 @@ def test_from_error_keeps_the_kind_and_no_tokens():
     assert "slow down" in entry.error_message
 
 
+def test_from_connection_test_records_the_listing():
+    from playground.connection import ConnectionReport
+
+    ok = UsageRecord.from_connection_test(
+        ConnectionReport(True, "Connected: 2 models", model_count=2, seconds=0.3),
+        page="Sidebar", connection="Ollama", session="s")
+    assert (ok.endpoint, ok.model, ok.status, ok.latency, ok.session) == (
+        "models", "", "ok", 0.3, "s")
+    assert ok.response["model_count"] == 2 and ok.cost is None
+    failed = UsageRecord.from_connection_test(
+        ConnectionReport(False, "Could not connect", seconds=0.01), page="Sidebar",
+        connection=Connection("Mine", base_url="http://x/v1"))
+    assert (failed.status, failed.connection, failed.error_message) == (
+        "error", "Mine", "Could not connect")
+
+
 @pytest.mark.parametrize("name", ["api_key", "API_KEY", "apiKey", "x-api-key", "Authorization",
                                   "openai_api_key", "secret", "client_secret", "password",
                                   "access_token", "key", "credentials"])

@@ -176,6 +176,18 @@ def test_by_page_and_connection(ledger):
     assert connections["total_tokens"].to_dict() == {"Local models": 454, "vLLM": 48, "OpenAI": 40}
 
 
+def test_connection_tests_count_as_requests_but_not_in_latency(ledger):
+    from playground.connection import ConnectionReport
+
+    ledger.record(UsageRecord.from_connection_test(
+        ConnectionReport(True, "ok", model_count=3, seconds=9.0), page="Chat",
+        connection="Local models"))
+    row = ledger.totals().iloc[0]
+    assert (row.requests, row.ok) == (7, 5)
+    assert row.mean_latency == pytest.approx((1 + 2 + 3 + 0.5) / 4)  # 9.0 s left out
+    assert "" not in set(ledger.latency_by_model()["model"])
+
+
 def test_latency_percentiles_by_model(ledger):
     frame = ledger.latency_by_model().set_index("model")
     assert frame.index.tolist() == ["davinci-002", "gpt-4o-mini"]  # no ok request: no row
