@@ -1,0 +1,352 @@
+"""How the usage ledger scales, and what recording a request costs the request.
+
+``python -m benchmarks.ledger [--quick]`` measures two things:
+
+(a) The Usage page's data load: ``Ledger.overview`` (totals, tokens and cost over time,
+    by model, by page, latency percentiles and distributions, the first page of the request
+    table, its count, and the filter choices: every query the page makes) on a temporary
+    file filled with 1,000 and then 100,000 synthetic requests spread over 90 days, with
+    no filter and with a typical one (last 7 days, two models). The ratio 100k/1k shows how
+    the load scales with the ledger's size (100 would be linear). CSV export of all rows is
+    timed once, for scale.
+(b) The ledger write's share of a request's time: a chat request through the ``openai``
+    SDK (``playground.runner.run``) to the real local server (``python -m playground.local``
+    on a free port, model ``smollm2-135m-instruct``, ``max_tokens`` 1, the shortest request
+    the server can answer, so the share is the largest it can be), with and without
+    ``UsageRecord.from_result`` + ``Ledger.record`` after it, interleaved, medians. The share
+    is the median time spent in those two calls over the median request; the difference of
+    the two medians is printed too (it is within the noise). For comparison, the time the
+    background writer needs to commit one row (``flush`` after one ``record``) shows what a
+    synchronous write would have cost.
+
+Goals, fixed before measuring: the page's data load at 100,000 rows within 1 s (the limit
+for keeping the user's flow of thought, Nielsen's "Response times: the three important
+limits"), and recording at most 1% of the shortest request's time.
+
+Figures are printed with the machine (cores, memory) and written to
+``benchmarks/results-ledger.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results-ledger.json"
+MODEL = "smollm2-135m-instruct"
+SIZES = (1_000, 100_000)
+LOAD_GOAL = 1.0  # seconds, at 100,000 rows
+SHARE_GOAL = 0.01
+
+MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-nano", "gpt-3.5-turbo-instruct",
+          "smollm2-135m-instruct", "gemma-3-270m", "llama3.2:3b", "qwen2.5-7b")
+PAGES = ("Chat", "Chat", "Chat", "Completions", "Completions", "Compare", "Compare", "Models")
+CONNECTIONS = ("Local models", "OpenAI", "Ollama", "vLLM")
+END = datetime(2026, 1, 1, tzinfo=timezone.utc)
+SPAN = timedelta(days=90)
+
+
+def machine() -> dict:
+    try:
+        memory = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        memory = None
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"cores": os.cpu_count(), "memory_gib": memory, "cpu": cpu,
+            "system": f"{platform.system()} {platform.release()} {platform.machine()}",
+            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
+    if hasattr(os, "getloadavg"):
+        info["load_average_1m"] = round(os.getloadavg()[0], 2)
+    return info
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+# --- (a) the page's data load -----------------------------------------------------------
+
+def synthetic(count: int, seed: int = 7):
+    """Requests as the app records them, with bodies of a few hundred bytes, oldest first
+    (a ledger grows in time order, so its row ids follow time as they do here)."""
+    from playground.catalog import SEED_PRICES
+    from playground.history import UsageRecord, estimate_cost
+
+    rng = random.Random(seed)
+    moments = sorted(rng.random() for _ in range(count))
+    for moment in moments:
+        model = rng.choice(MODELS)
+        page = rng.choice(PAGES)
+        endpoint = "completions" if page == "Completions" else "chat"
+        roll = rng.random()
+        status = "error" if roll < 0.04 else "incomplete" if roll < 0.07 else "ok"
+        stream = rng.random() < 0.5
+        prompt = int(rng.lognormvariate(4.5, 1.0))
+        completion = 0 if status == "error" else int(rng.lognormvariate(4.0, 1.0))
+        latency = rng.lognormvariate(0.0, 0.8) if status != "error" else rng.uniform(0.01, 2)
+        params = {"temperature": round(rng.uniform(0, 2), 2), "max_tokens": rng.choice([16, 64, 256])}
+        if stream:
+            params["stream"] = True
+        text = "word " * rng.randint(10, 60)
+        request = {"model": model, **params,
+                   **({"prompt": text} if endpoint == "completions"
+                      else {"messages": [{"role": "user", "content": text}]})}
+        yield UsageRecord(
+            page=page, connection=rng.choice(CONNECTIONS), endpoint=endpoint, model=model,
+            status=status, params=params, prompt_tokens=prompt, completion_tokens=completion,
+            tokens_estimated=rng.random() < 0.05, latency=latency,
+            time_to_first_token=latency * rng.uniform(0.05, 0.5) if stream and status != "error" else None,
+            error_kind="RateLimited" if status == "error" else None,
+            cost=estimate_cost(model, prompt, completion, SEED_PRICES),
+            request=request,
+            response={"id": "chatcmpl-x", "model": model,
+                      "choices": [{"index": 0, "text": "word " * rng.randint(5, 40),
+                                   "finish_reason": "length"}],
+                      "usage": {"prompt_tokens": prompt, "completion_tokens": completion}},
+            time=END - SPAN * (1 - moment),
+            session=f"s{rng.randint(1, 500)}",
+        )
+
+
+def page_load(ledger, filters) -> tuple[float, float]:
+    """Wall and CPU seconds of one ``overview`` (the CPU figure resists a busy machine)."""
+    from playground.usage import FILTER_COLUMNS
+
+    started, cpu = time.perf_counter(), time.process_time()
+    view = ledger.overview(filters)
+    for column in FILTER_COLUMNS:  # the overview reads them too: the page's filter widgets
+        assert isinstance(view.choices[column], list)
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def measure_load(folder: Path, reps: dict[int, int], log=print) -> dict:
+    from playground.history import Ledger
+    from playground.usage import Filters
+
+    typical = Filters(start=END - timedelta(days=7), end=END, models=list(MODELS[:2]))
+    out: dict = {}
+    for size in SIZES:
+        ledger = Ledger(folder / f"ledger-{size}.sqlite3")
+        started = time.perf_counter()
+        ledger.insert_many(synthetic(size))
+        fill = time.perf_counter() - started
+        page_load(ledger, Filters())  # one warm-up: the file into the page cache
+        everything, everything_cpu = zip(*(page_load(ledger, Filters()) for _ in range(reps[size])))
+        filtered, filtered_cpu = zip(*(page_load(ledger, typical) for _ in range(reps[size])))
+        started = time.perf_counter()
+        csv_bytes = len(ledger.to_csv())
+        export = time.perf_counter() - started
+        out[size] = {
+            "rows": ledger.count(), "fill_seconds": round(fill, 3),
+            "file_mib": round(ledger.path.stat().st_size / 2**20, 1),
+            "load_all_median_s": round(median(everything), 4),
+            "load_all_range_s": [round(min(everything), 4), round(max(everything), 4)],
+            "load_all_cpu_median_s": round(median(everything_cpu), 4),
+            "load_filtered_median_s": round(median(filtered), 4),
+            "load_filtered_range_s": [round(min(filtered), 4), round(max(filtered), 4)],
+            "load_filtered_cpu_median_s": round(median(filtered_cpu), 4),
+            "requests_matching_filter": ledger.request_count(typical),
+            "csv_export_s": round(export, 3), "csv_mib": round(csv_bytes / 2**20, 1),
+            "reps": reps[size],
+        }
+        log(f"  {size:>7,} rows: filled in {fill:.2f} s; page load {median(everything) * 1000:.1f} ms "
+            f"(all), {median(filtered) * 1000:.1f} ms (7 days, 2 models); CSV {export:.2f} s")
+        ledger.close()
+    small, large = out[SIZES[0]], out[SIZES[-1]]
+    out["ratio_all"] = round(large["load_all_median_s"] / small["load_all_median_s"], 1)
+    out["ratio_filtered"] = round(large["load_filtered_median_s"] / small["load_filtered_median_s"], 1)
+    out["ratio_all_cpu"] = round(large["load_all_cpu_median_s"] / small["load_all_cpu_median_s"], 1)
+    return out
+
+
+# --- (b) the write's share of a request -------------------------------------------------
+
+class Server:
+    """``python -m playground.local`` on a free loopback port, stopped by its own handle."""
+
+    def __init__(self):
+        from playground.local.launcher import free_port
+
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "playground.local", "--port", str(self.port)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def __enter__(self) -> Server:
+        from playground.local.launcher import wait_healthy
+
+        try:
+            wait_healthy(self.base_url, timeout=180, process=self.process)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def measure_share(folder: Path, reps: int, log=print) -> dict:
+    from playground.connection import Connection
+    from playground.history import Ledger, UsageRecord
+    from playground.runner import build_request, run
+
+    ledger = Ledger(folder / "share.sqlite3")
+    with Server() as server:
+        conn = Connection("Benchmark", base_url=server.base_url, max_retries=0, timeout=120)
+        request = build_request("chat", MODEL, {"max_tokens": 1, "temperature": 0},
+                                messages=[{"role": "user", "content": "Say hi."}])
+        for _ in range(5):  # warm: model loaded, connection pool open, code paths imported
+            result = run(conn, "chat", request)
+            ledger.record(UsageRecord.from_result(result, page="Benchmark", connection=conn))
+        ledger.flush(30)
+        without, with_record, recording, paired = [], [], [], []
+        for rep in range(reps):
+            for recorded in ((False, True) if rep % 2 == 0 else (True, False)):
+                started = time.perf_counter()
+                result = run(conn, "chat", request)
+                if recorded:
+                    mark = time.perf_counter()
+                    ledger.record(UsageRecord.from_result(result, page="Benchmark", connection=conn))
+                    recording.append(time.perf_counter() - mark)
+                    with_record.append(time.perf_counter() - started)
+                else:
+                    without.append(time.perf_counter() - started)
+            paired.append(with_record[-1] - without[-1])
+        if result.usage is None or result.usage.get("completion_tokens") != 1:
+            raise RuntimeError(f"unexpected answer from the local server: {result.usage}")
+        assert ledger.flush(30)
+        commits = []
+        for _ in range(max(10, reps // 4)):  # what a synchronous write would have cost
+            ledger.record(UsageRecord.from_result(result, page="Benchmark", connection=conn))
+            started = time.perf_counter()
+            ledger.flush(30)
+            commits.append(time.perf_counter() - started)
+        written = ledger.count()
+    ledger.close()
+    m_without, m_with, m_record = median(without), median(with_record), median(recording)
+    quartiles = statistics.quantiles(paired, n=4)
+    out = {
+        "reps": reps, "rows_written": written,
+        "request_without_record_median_s": round(m_without, 5),
+        "request_with_record_median_s": round(m_with, 5),
+        "record_call_median_s": round(m_record, 7),
+        "record_call_max_s": round(max(recording), 6),
+        "share": round(m_record / m_with, 6),
+        "difference_of_medians_s": round(m_with - m_without, 6),
+        "difference_share": round((m_with - m_without) / m_without, 4),
+        "paired_difference_median_s": round(median(paired), 6),
+        "paired_difference_quartiles_s": [round(quartiles[0], 6), round(quartiles[2], 6)],
+        "request_without_quartiles_s": [round(q, 5) for q in statistics.quantiles(without, n=4)[::2]],
+        "background_commit_median_s": round(median(commits), 6),
+        "synchronous_share_would_be": round(median(commits) / m_without, 4),
+    }
+    log(f"  request {m_without * 1000:.1f} ms without, {m_with * 1000:.1f} ms with record(); "
+        f"from_result + record() {m_record * 1e6:.0f} µs = {out['share']:.4%} of the request")
+    return out
+
+
+# --- report -----------------------------------------------------------------------------
+
+def goals(load: dict, share: dict) -> list[dict]:
+    found = []
+    for name, value, bound in (
+            ("page data load at 100,000 rows (s)", load[SIZES[-1]]["load_all_median_s"], LOAD_GOAL),
+            ("record share of the shortest request", share["share"], SHARE_GOAL)):
+        found.append({"name": name, "value": value, "at_most": bound, "met": value <= bound})
+    return found
+
+
+def report(result: dict) -> str:
+    load, share = result["load"], result["share"]
+    m = result["machine"]
+    lines = [f"Machine: {m['cores']} cores, {m['memory_gib']} GiB, {m['cpu']}, Python "
+             f"{m['python']}, SQLite {m['sqlite']}, load {m.get('load_average_1m')}", "",
+             "(a) Usage page data load (Ledger.overview: every query the page makes)"]
+    for size in SIZES:
+        row = load[size]
+        lines.append(f"  {size:>7,} rows ({row['file_mib']} MiB): all {row['load_all_median_s'] * 1000:8.1f} ms"
+                     f" (CPU {row['load_all_cpu_median_s'] * 1000:.1f} ms)"
+                     f"   7 days x 2 models ({row['requests_matching_filter']:,} rows) "
+                     f"{row['load_filtered_median_s'] * 1000:7.1f} ms   CSV export {row['csv_export_s']:.2f} s")
+    lines += [f"  ratio 100k/1k: {load['ratio_all']}x (all; CPU {load['ratio_all_cpu']}x), "
+              f"{load['ratio_filtered']}x (filtered);"
+              f" 100x would be linear", "",
+              "(b) Ledger write's share of a request (local server, max_tokens 1)",
+              f"  request median: {share['request_without_record_median_s'] * 1000:.2f} ms without, "
+              f"{share['request_with_record_median_s'] * 1000:.2f} ms with record ({share['reps']} interleaved pairs)",
+              f"  from_result + record(): median {share['record_call_median_s'] * 1e6:.0f} µs, "
+              f"max {share['record_call_max_s'] * 1e6:.0f} µs -> share {share['share']:.4%}",
+              f"  difference of the medians: {share['difference_of_medians_s'] * 1000:+.2f} ms "
+              f"({share['difference_share']:+.2%}); paired (with - without, same repetition): "
+              f"median {share['paired_difference_median_s'] * 1000:+.2f} ms, quartiles "
+              f"{share['paired_difference_quartiles_s'][0] * 1000:+.2f} .. "
+              f"{share['paired_difference_quartiles_s'][1] * 1000:+.2f} ms",
+              f"  request without record, quartiles: "
+              f"{share['request_without_quartiles_s'][0] * 1000:.2f} .. "
+              f"{share['request_without_quartiles_s'][1] * 1000:.2f} ms",
+              f"  a synchronous commit would have cost {share['background_commit_median_s'] * 1000:.2f} ms "
+              f"({share['synchronous_share_would_be']:.2%} of the request)", "", "Goals (fixed before measuring):"]
+    for goal in result["goals"]:
+        lines.append(f"  {goal['name']}: {goal['value']:g} (goal <= {goal['at_most']:g}) "
+                     f"{'met' if goal['met'] else 'NOT met'}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ledger", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (same sizes)")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    reps = {1_000: 5, 100_000: 3} if args.quick else {1_000: 20, 100_000: 7}
+    share_reps = 40 if args.quick else 200
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as folder:
+        os.environ["PLAYGROUND_DATA_DIR"] = folder  # price table and logs stay out of home
+        print("Machine:", json.dumps(machine()))
+        print("(a) filling and loading")
+        load = measure_load(Path(folder), reps)
+        print("(b) requests to the local server")
+        share = measure_share(Path(folder), share_reps)
+    result = {"benchmark": "ledger", "quick": args.quick,
+              "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "machine": machine(), "load": load, "share": share}
+    result["goals"] = goals(load, share)
+    print()
+    print(report(result))
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    shown = args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output
+    print(f"\nWritten to {shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
