@@ -262,7 +262,8 @@ def validate(endpoint: str, values: dict[str, Any]) -> list[FieldError]:
 def _check_combinations(endpoint: str, values: dict[str, Any], checker: _Checker) -> None:
     failed = {error.field for error in checker.errors}
     n, best_of = values.get("n"), values.get("best_of")
-    if endpoint == "completions" and best_of is not None and not {"n", "best_of"} & failed:
+    # best_of at its default (1) is never sent, so it cannot conflict with n.
+    if endpoint == "completions" and best_of not in (None, 1) and not {"n", "best_of"} & failed:
         if best_of < (n or 1):
             checker.fail("best_of", f"best_of must be at least n ({n}); got {best_of}.")
         if best_of > 1 and values.get("stream"):

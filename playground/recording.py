@@ -1,0 +1,42 @@
+"""Run a request and write it to the usage ledger: the one path every page sends through.
+
+``Recorder(page=...).run(...)`` behaves exactly like ``runner.run`` (same result, same
+errors) and records the outcome, success or failure, without waiting on the disk: the
+ledger writes from its own thread.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from playground import history, runner
+from playground.connection import Connection
+from playground.errors import PlaygroundError
+
+
+@dataclass(frozen=True)
+class Recorder:
+    page: str
+    session: str | None = None  # the browser session, for its running total
+    ledger_path: Path | str | None = None  # None: PLAYGROUND_DB or the data folder
+
+    @property
+    def ledger(self) -> history.Ledger:
+        return history.ledger(self.ledger_path)
+
+    def run(self, conn: Connection, endpoint: str, request: dict[str, Any],
+            **options) -> runner.RunResult:
+        started = time.perf_counter()
+        try:
+            result = runner.run(conn, endpoint, request, **options)
+        except PlaygroundError as error:
+            self.ledger.record(history.UsageRecord.from_error(
+                error, endpoint=endpoint, request=request, page=self.page, connection=conn,
+                latency=time.perf_counter() - started, session=self.session))
+            raise
+        self.ledger.record(history.UsageRecord.from_result(
+            result, page=self.page, connection=conn, session=self.session))
+        return result

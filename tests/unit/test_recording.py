@@ -1,0 +1,40 @@
+"""Every request sent through a Recorder lands in the ledger, failures included."""
+
+from __future__ import annotations
+
+import pytest
+
+from playground import runner
+from playground.connection import Connection
+from playground.errors import ConnectionFailed
+from playground.recording import Recorder
+
+
+@pytest.fixture
+def recorder(data_dir):
+    return Recorder(page="Completions", session="s-1", ledger_path=data_dir / "ledger.sqlite3")
+
+
+def test_a_successful_request_is_recorded_with_its_usage(recorder, local_base_url):
+    conn = Connection("Test local", base_url=local_base_url, api_key="sk-secret-never-stored")
+    request = runner.build_request("completions", "smollm2-135m-instruct",
+                                   {"max_tokens": 3, "temperature": 0}, prompt="Hello")
+    result = recorder.run(conn, "completions", request)
+    assert recorder.ledger.flush()
+    rows = recorder.ledger.requests()
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert (row["page"], row["connection"], row["model"], row["status"]) == (
+        "Completions", "Test local", "smollm2-135m-instruct", "ok")
+    assert row["completion_tokens"] == result.usage["completion_tokens"]
+    assert b"sk-secret-never-stored" not in recorder.ledger.path.read_bytes()
+
+
+def test_a_failed_request_is_recorded_and_still_raised(recorder):
+    conn = Connection("Nowhere", base_url="http://127.0.0.1:9/v1", max_retries=0)
+    request = runner.build_request("completions", "m", {}, prompt="Hello")
+    with pytest.raises(ConnectionFailed):
+        recorder.run(conn, "completions", request)
+    assert recorder.ledger.flush()
+    row = recorder.ledger.requests().iloc[0]
+    assert (row["status"], row["error_kind"]) == ("error", "ConnectionFailed")
