@@ -33,6 +33,8 @@ MODEL_DETAILS = "model_details"        # (Connection, model id) -> retrieve() di
 CONNECTION_REPORTS = "connection_reports"  # Connection -> ConnectionReport
 SIDEBAR_NOTICE = "sidebar_notice"      # a message from a sidebar callback, shown once
 COMPLETIONS_RESULT = "completions.result"  # the last RunResult of the Completions page
+SESSION_ID = "session_id"              # random id of this browser session (ledger rows)
+LEDGER_PATH = "ledger_path"            # the usage database chosen in the sidebar, or unset
 
 
 def default_connection_name() -> str:

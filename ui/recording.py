@@ -1,0 +1,23 @@
+"""The Recorder a page sends its requests through, tied to this browser session."""
+
+from __future__ import annotations
+
+import uuid
+
+import streamlit as st
+
+from playground.recording import Recorder
+from ui import state
+
+
+def session_id() -> str:
+    """A random id for this browser session, so its running total can be told apart."""
+    if state.SESSION_ID not in st.session_state:
+        st.session_state[state.SESSION_ID] = uuid.uuid4().hex
+    return st.session_state[state.SESSION_ID]
+
+
+def recorder(page: str) -> Recorder:
+    """Records to the ledger file chosen in the sidebar (``LEDGER_PATH``), else the default."""
+    return Recorder(page=page, session=session_id(),
+                    ledger_path=st.session_state.get(state.LEDGER_PATH) or None)
