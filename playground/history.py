@@ -191,7 +191,7 @@ class UsageRecord:
             tokens_estimated=estimated, latency=result.latency,
             time_to_first_token=result.time_to_first_token,
             error_kind=result.error.kind if result.error is not None else None,
-            error_message=str(result.error) if result.error is not None else None,
+            error_message=_without(str(result.error), secrets) if result.error is not None else None,
             request=_without(request, secrets),
             response=_without(_response_of(result), secrets),
             time=datetime.now(timezone.utc) - timedelta(seconds=result.latency or 0.0),
