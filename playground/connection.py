@@ -157,6 +157,7 @@ class ConnectionReport:
     hint: str = ""
     model_count: int = 0
     seconds: float = 0.0
+    error_kind: str | None = None  # the PlaygroundError class name when ok is False
 
 
 def test_connection(conn: Connection) -> ConnectionReport:
@@ -168,7 +169,7 @@ def test_connection(conn: Connection) -> ConnectionReport:
     except Exception as exc:  # noqa: BLE001 - every failure becomes a report
         error = errors.from_openai(exc)
         return ConnectionReport(False, str(error), error.hint,
-                                seconds=time.perf_counter() - started)
+                                seconds=time.perf_counter() - started, error_kind=error.kind)
     seconds = time.perf_counter() - started
     return ConnectionReport(True, f"Connected: {count} models, answered in {seconds:.2f} s.",
                             model_count=count, seconds=seconds)
