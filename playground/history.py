@@ -416,6 +416,11 @@ def migrate(db: sqlite3.Connection) -> int:
             hint="Update the app, or choose another history file in the sidebar.")
     if version == SCHEMA_VERSION:
         return version
+    if version == 0 and _has_tables(db):
+        # Our migrations are all-or-nothing, so a version 0 file with tables is not ours.
+        raise PlaygroundError(
+            "That file is a database of some other application, not a usage history.",
+            hint="Choose a new file name, or an existing usage history.")
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("BEGIN IMMEDIATE")
     try:
@@ -430,6 +435,11 @@ def migrate(db: sqlite3.Connection) -> int:
         db.execute("ROLLBACK")
         raise
     return schema_version(db)
+
+
+def _has_tables(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                      "AND name NOT LIKE 'sqlite_%' LIMIT 1").fetchone() is not None
 
 
 def insert_rows(db: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
@@ -688,6 +698,11 @@ class Ledger:
     def distinct_values(self, column: str) -> list[str]:
         with self.reading() as db:
             return usage.distinct_values(db, column)
+
+    def span(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        """When the first and the last request were made (UTC); Nones when empty."""
+        with self.reading() as db:
+            return usage.span(db)
 
     def session_total(self, since: datetime | None = None, session: str | None = None,
                       wait: float = 1.0) -> RunningTotal:

@@ -393,6 +393,16 @@ def distinct_values(db: sqlite3.Connection, column: str) -> list[str]:
         SELECT value FROM hop WHERE value IS NOT NULL""")]
 
 
+def span(db: sqlite3.Connection) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """The first and last request's time (UTC), or Nones: two lookups in the time index."""
+    # Two subqueries: SQLite answers a lone MIN or MAX from the index, but scans for both.
+    first, last = db.execute("SELECT (SELECT MIN(time) FROM requests), "
+                             "(SELECT MAX(time) FROM requests)").fetchone()
+    if first is None:
+        return None, None
+    return pd.Timestamp(first, tz="UTC"), pd.Timestamp(last, tz="UTC")
+
+
 @dataclass(frozen=True)
 class RunningTotal:
     """The small total a request page shows for the current session."""
@@ -450,6 +460,32 @@ def to_csv(db: sqlite3.Connection, filters: Filters = ALL, *, with_bodies: bool 
     return out.getvalue()
 
 
+# About how long each bucket is, to count the bars a span would draw.
+BUCKET_WIDTH: dict[str, timedelta] = {
+    "minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1),
+    "week": timedelta(weeks=1), "month": timedelta(days=30.44),
+}
+MAX_BUCKETS = 1500
+
+
+def coarsen(bucket: Bucket, first: datetime | None, last: datetime | None,
+            max_buckets: int = MAX_BUCKETS) -> Bucket:
+    """``bucket``, or the finest coarser one that draws at most ``max_buckets`` bars.
+
+    Minutes over three months would be 130,000 bars: too many to send to a browser, and
+    unreadable anyway. Months always fit.
+    """
+    _bucket(bucket)
+    if first is None or last is None or pd.isna(first) or pd.isna(last):
+        return bucket
+    span = last - first
+    names = list(BUCKET_WIDTH)
+    for name in names[names.index(bucket):]:
+        if span / BUCKET_WIDTH[name] <= max_buckets:
+            return name  # type: ignore[return-value]
+    return "month"
+
+
 def suggest_bucket(first: datetime | None, last: datetime | None) -> Bucket:
     """A bucket that gives a readable number of bars for the span shown."""
     if first is None or last is None or pd.isna(first) or pd.isna(last):
@@ -491,15 +527,15 @@ def overview(db: sqlite3.Connection, filters: Filters = ALL, bucket: Bucket | No
     """All of the page's figures from three passes over the rows (the cube, the time series
     and the samples) plus index lookups for the table and the filter choices.
 
-    ``bucket`` None picks one from the span shown (the filter's, else the data's).
+    ``bucket`` None picks one from the span shown (the filter's, else the data's); one too
+    fine for that span is coarsened (see ``coarsen``): ``UsageOverview.bucket`` says which.
     """
     summed = cube(db, filters)
     total = totals_from(summed)
-    if bucket is None:
-        start, end = filters.bounds()
-        first = pd.Timestamp(start, tz="UTC") if start else total["first"].iloc[0]
-        last = pd.Timestamp(end, tz="UTC") if end else total["last"].iloc[0]
-        bucket = suggest_bucket(first, last)
+    start, end = filters.bounds()
+    first = pd.Timestamp(start, tz="UTC") if start else total["first"].iloc[0]
+    last = pd.Timestamp(end, tz="UTC") if end else total["last"].iloc[0]
+    bucket = suggest_bucket(first, last) if bucket is None else coarsen(bucket, first, last)
     timeline = series(db, filters, bucket)
     sample = samples(db, filters)
     return UsageOverview(

@@ -377,6 +377,26 @@ def test_a_file_from_a_newer_version_is_refused_untouched(tmp_path):
     assert path.read_bytes() == before
 
 
+def test_another_applications_database_is_refused_untouched(tmp_path):
+    path = tmp_path / "notes.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(errors.PlaygroundError, match="some other application"):
+        Ledger(path)
+    assert path.read_bytes() == before
+
+
+def test_an_empty_file_becomes_a_ledger(tmp_path):
+    path = tmp_path / "empty.sqlite3"
+    path.touch()
+    opened = Ledger(path)
+    assert opened.count() == 0
+    opened.close()
+
+
 def test_opening_twice_does_not_migrate_twice(tmp_path):
     Ledger(tmp_path / "h.sqlite3").close()
     again = Ledger(tmp_path / "h.sqlite3")

@@ -306,6 +306,39 @@ def test_suggest_bucket(span, bucket):
     assert usage.suggest_bucket(None, None) == "hour"
 
 
+@pytest.mark.parametrize("bucket, span, expected", [
+    ("minute", timedelta(hours=20), "minute"),   # 1,200 bars
+    ("minute", timedelta(days=2), "hour"),       # 2,880 minutes: too many; 48 hours
+    ("hour", timedelta(days=90), "day"),         # 2,160 hours: too many
+    ("minute", timedelta(days=3650), "week"),    # 521 weeks
+    ("month", timedelta(days=1), "month"),       # coarser than needed is kept
+    ("minute", timedelta(days=100_000), "month"),  # months always fit
+])
+def test_coarsen_keeps_the_bars_countable(bucket, span, expected):
+    start = at("2026-01-01 00:00:00")
+    assert usage.coarsen(bucket, start, start + span) == expected
+    assert usage.coarsen(bucket, None, None) == bucket
+
+
+def test_coarsen_refuses_an_unknown_bucket():
+    with pytest.raises(ValueError, match="bucket must be one of"):
+        usage.coarsen("fortnight", None, None)
+
+
+def test_overview_coarsens_a_bucket_too_fine_for_the_span(ledger):
+    assert ledger.overview(bucket="minute").bucket == "hour"  # 3 days of minutes: 3,600+
+    assert ledger.overview(Filters(start=date(2026, 3, 1), end=date(2026, 3, 1)),
+                           bucket="minute").bucket == "minute"  # one day: 1,440
+
+
+def test_span_is_the_first_and_last_request(ledger, tmp_path):
+    assert ledger.span() == (pd.Timestamp("2026-03-01 10:15:00", tz="UTC"),
+                             pd.Timestamp("2026-03-03 23:59:59.999999", tz="UTC"))
+    empty = Ledger(tmp_path / "empty.sqlite3")
+    assert empty.span() == (None, None)
+    empty.close()
+
+
 def test_an_empty_ledger_gives_empty_figures(tmp_path):
     empty = Ledger(tmp_path / "empty.sqlite3")
     view = empty.overview()
