@@ -35,6 +35,19 @@ SIDEBAR_NOTICE = "sidebar_notice"      # a message from a sidebar callback, show
 COMPLETIONS_RESULT = "completions.result"  # the last RunResult of the Completions page
 SESSION_ID = "session_id"              # random id of this browser session (ledger rows)
 LEDGER_PATH = "ledger_path"            # the usage database chosen in the sidebar, or unset
+LEDGER_NOTICE = "ledger_notice"        # why the typed usage database was refused, shown once
+
+# Widget keys of the sidebar's Data expander and the Usage page.
+LEDGER_INPUT = "sidebar.ledger_path"
+USAGE_PERIOD = "usage.period"
+USAGE_DATES = "usage.dates"
+USAGE_MODELS = "usage.models"
+USAGE_CONNECTIONS = "usage.connections"
+USAGE_PAGES = "usage.pages"
+USAGE_BUCKET = "usage.bucket"
+USAGE_TABLE = "usage.table"            # the request table's row selection
+USAGE_TABLE_PAGE = "usage.table_page"
+USAGE_CSV_BODIES = "usage.csv_bodies"
 
 
 def default_connection_name() -> str:
