@@ -728,7 +728,11 @@ _ledgers_lock = threading.Lock()
 
 def ledger(path: Path | str | None = None) -> Ledger:
     """The process-wide ledger for a file (default ``default_path()``), opened once."""
-    resolved = (Path(path).expanduser() if path else default_path()).resolve()
+    try:
+        resolved = (Path(path).expanduser() if path else default_path()).resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, ~nosuchuser, a loop
+        raise PlaygroundError(f"{str(path)!r} cannot be used as a file name: {exc}",
+                              hint="Type the path of a file, for example ~/usage.sqlite3.") from exc
     with _ledgers_lock:
         found = _ledgers.get(resolved)
         if found is None or found._closing:

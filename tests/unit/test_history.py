@@ -80,6 +80,19 @@ def test_ledger_returns_one_instance_per_file(tmp_path):
         ledger(tmp_path / "b.sqlite3").close()
 
 
+@pytest.mark.parametrize("name", ["bad\x00name.sqlite3", "~no-such-user-here/h.sqlite3"])
+def test_a_name_that_is_no_path_is_a_clear_error(name):
+    with pytest.raises(errors.PlaygroundError, match="cannot be used as a file name"):
+        ledger(name)
+
+
+def test_a_folder_that_cannot_be_created_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(errors.PlaygroundError, match="could not be opened") as caught:
+        ledger(tmp_path / "file" / "inside" / "h.sqlite3")
+    assert "Choose another file" in caught.value.hint
+
+
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
     path = tmp_path / "not.sqlite3"
     path.write_bytes(b"this is not sqlite" * 100)
