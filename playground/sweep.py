@@ -37,9 +37,17 @@ values it sends, its model and the name of its connection.
   long as the slowest one.
 
 ``on_cell_done`` is called in the calling thread (never a worker), as each cell ends: a
-page can update its widgets from it. Results are dataclasses; ``GridResult.to_frame()`` has
-one row per cell and sample (a failed cell has one row with its error), ``cells_frame()``
-one row per cell, and ``to_records()``/``to_json()``/``to_csv()`` serve the exports.
+page can update its widgets from it. If it (or ``should_cancel``) raises, as Streamlit does
+to interrupt a script whose user clicked a button, the run stops as on cancel but returns at
+once: requests in flight finish in the background and their results are dropped. With a
+``recorder`` every request goes through ``Recorder.run`` and lands in the usage ledger.
+
+Results are dataclasses; ``GridResult.to_frame()`` has one row per cell and sample (a failed
+cell has one row with its error), ``cells_frame()`` one row per cell, and
+``to_records()``/``to_json()``/``to_csv()`` serve the exports. ``GridResult.to_dict()`` and
+``GridResult.from_dict()`` round-trip a run (grid, samples with their log-probabilities,
+errors as ``SavedError``) for saving it. ``differences(baseline)`` says, cell by cell, which
+settings and texts differ from a chosen baseline cell.
 """
 
 from __future__ import annotations
@@ -63,6 +71,7 @@ from playground import errors, metrics, runner
 from playground.catalog import lookup
 from playground.connection import Connection, client_for
 from playground.params import FieldError, spec, validate
+from playground.recording import Recorder
 
 AXIS_NAMES: tuple[str, ...] = ("temperature", "top_p", "frequency_penalty",
                                "presence_penalty", "max_tokens", "model", "seed")
@@ -337,6 +346,27 @@ class Grid:
         if found := self.problems():
             raise errors.InvalidParameters(found)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, model axis values as ``"model @ connection"``; see ``from_dict``."""
+        return {"endpoint": self.endpoint, "model": self.model, "connection": self.connection,
+                "prompt": self.prompt, "messages": self.messages,
+                "base_values": self.base_values,
+                "axes": [{"name": axis.name, "values": [str(v) if axis.name == "model" else v
+                                                        for v in axis.values]}
+                         for axis in self.axes],
+                "samples_per_cell": self.samples_per_cell, "fixed_seed": self.fixed_seed,
+                "sampling": self.sampling, "max_cells": self.max_cells}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Grid:
+        return cls(endpoint=data["endpoint"], base_values=dict(data.get("base_values") or {}),
+                   axes=[Axis(axis["name"], tuple(axis["values"])) for axis in data["axes"]],
+                   samples_per_cell=data.get("samples_per_cell", 1),
+                   fixed_seed=data.get("fixed_seed"), model=data.get("model") or "",
+                   connection=data.get("connection") or "", prompt=data.get("prompt"),
+                   messages=data.get("messages"), sampling=data.get("sampling", "n"),
+                   max_cells=data.get("max_cells", DEFAULT_MAX_CELLS))
+
 
 def _request_values(grid: Grid, cell: Cell, first_sample: int) -> dict[str, Any]:
     """The values of the request that produces samples from ``first_sample`` on."""
@@ -456,6 +486,18 @@ def estimate(grid: Grid, prompt_tokens: int, prices: PriceTable | None = None) -
 
 # -- results ------------------------------------------------------------------------------
 
+class SavedError(errors.PlaygroundError):
+    """A cell's error read back from a saved run: the kind, message and hint it had."""
+
+    def __init__(self, kind: str, message: str, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self._kind = kind
+
+    @property
+    def kind(self) -> str:
+        return self._kind
+
+
 @dataclass
 class Sample:
     """One output of a cell."""
@@ -535,9 +577,9 @@ class CellResult:
         return row
 
     def to_record(self) -> dict[str, Any]:
-        """JSON-ready: the cell, its samples with metrics, its error."""
+        """JSON-ready: the cell, its samples with metrics, its error; see ``from_record``."""
         return {
-            "cell": self.cell.id, "label": self.cell.label,
+            "cell": self.cell.id, "index": self.cell.index, "label": self.cell.label,
             "settings": {k: format_value(v) if k == "model" else v
                          for k, v in self.cell.settings.items()},
             "values": self.cell.values, "model": self.cell.model,
@@ -545,12 +587,30 @@ class CellResult:
             "error": None if self.error is None else {
                 "kind": self.error.kind, "message": str(self.error), "hint": self.error.hint},
             "latency": self.latency, "requests": self.requests, "usage": self.usage,
-            "n_ignored": self.n_ignored,
+            "n_ignored": self.n_ignored, "attempts": self.attempts,
             "agreement": {"identical_share": self.agreement.identical_share,
                           "mean_similarity": self.agreement.mean_similarity},
             "samples": [{"index": s.index, "text": s.text, "finish_reason": s.finish_reason,
-                         "latency": s.latency, **s.metrics.as_dict()} for s in self.samples],
+                         "latency": s.latency, **s.metrics.as_dict(), "logprobs": s.logprobs}
+                        for s in self.samples],
         }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> CellResult:
+        settings = {name: ModelRef.parse(value) if name == "model" else value
+                    for name, value in record["settings"].items()}
+        cell = Cell(record["cell"], record["index"], settings, dict(record["values"]),
+                    record["model"], record["connection"])
+        error = record.get("error")
+        return cls(
+            cell, status=record["status"],
+            samples=[Sample(s["index"], s["text"], s.get("finish_reason"), s.get("logprobs"),
+                            s.get("tokens"), s.get("latency")) for s in record["samples"]],
+            error=None if error is None else SavedError(error["kind"], error["message"],
+                                                        error.get("hint")),
+            latency=record.get("latency", 0.0), usage=dict(record.get("usage") or {}),
+            requests=record.get("requests", 0), n_ignored=record.get("n_ignored", False),
+            attempts=record.get("attempts", 0))
 
 
 _METRIC_NAMES = tuple(metrics.TextMetrics.__dataclass_fields__)
@@ -564,6 +624,19 @@ def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
         if name in frame:
             frame[name] = pd.to_numeric(frame[name])
     return frame
+
+
+@dataclass(frozen=True)
+class Difference:
+    """How one cell differs from a baseline cell.
+
+    ``same_text`` and ``similarity`` (mean over samples paired by index) are None when
+    either cell has no samples.
+    """
+
+    settings: dict[str, tuple[Any, Any]]  # axis -> (this cell's value, the baseline's)
+    same_text: bool | None
+    similarity: float | None
 
 
 @dataclass
@@ -607,12 +680,63 @@ class GridResult:
     def to_records(self) -> list[dict[str, Any]]:
         return [result.to_record() for result in self.cells]
 
+    def to_dict(self) -> dict[str, Any]:
+        """The run, grid included, as JSON-ready data; ``from_dict`` reads it back."""
+        return {"endpoint": self.grid.endpoint,
+                "samples_per_cell": self.grid.samples_per_cell,
+                "fixed_seed": self.grid.fixed_seed,
+                "wall_time": self.wall_time, "cancelled": self.cancelled,
+                "grid": self.grid.to_dict(), "cells": self.to_records()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GridResult:
+        return cls(Grid.from_dict(data["grid"]),
+                   [CellResult.from_record(record) for record in data["cells"]],
+                   data.get("wall_time", 0.0), data.get("cancelled", False))
+
     def to_json(self) -> str:
-        return json.dumps({"endpoint": self.grid.endpoint,
-                           "samples_per_cell": self.grid.samples_per_cell,
-                           "fixed_seed": self.grid.fixed_seed,
-                           "wall_time": self.wall_time, "cancelled": self.cancelled,
-                           "cells": self.to_records()}, indent=2, default=str)
+        return json.dumps(self.to_dict(), indent=2, default=str)
+
+    # A page keeps one GridResult while its cells run, so that a run interrupted halfway
+    # still shows the cells that finished.
+
+    @classmethod
+    def starting(cls, grid: Grid, cells: Iterable[Cell]) -> GridResult:
+        """Every cell pending, before a run."""
+        return cls(grid, [CellResult(cell) for cell in cells])
+
+    def update(self, result: CellResult) -> None:
+        """Put a cell's new result in place of its old one."""
+        for position, old in enumerate(self.cells):
+            if old.cell.id == result.cell.id:
+                self.cells[position] = result
+                return
+        raise KeyError(result.cell.id)
+
+    def settle(self) -> bool:
+        """After a run that never returned: its pending cells become cancelled.
+        True when there were any."""
+        pending = [position for position, r in enumerate(self.cells) if r.status == "pending"]
+        for position in pending:
+            self.cells[position] = CellResult(self.cells[position].cell, status="cancelled")
+        if pending:
+            self.cancelled = True
+        return bool(pending)
+
+    def differences(self, baseline: str) -> dict[str, Difference]:
+        """Cell id -> how that cell differs from the ``baseline`` cell."""
+        base = self.result(baseline)
+        found = {}
+        for result in self.cells:
+            settings = {name: (value, base.cell.settings.get(name))
+                        for name, value in result.cell.settings.items()
+                        if value != base.cell.settings.get(name)}
+            pairs = list(zip(result.texts, base.texts))
+            similarity = (sum(metrics.similarity(a, b) for a, b in pairs) / len(pairs)
+                          if pairs else None)
+            same = result.texts == base.texts if pairs else None
+            found[result.cell.id] = Difference(settings, same, similarity)
+        return found
 
     def to_csv(self) -> str:
         return self.to_frame().to_csv(index=False)
@@ -624,8 +748,9 @@ ResolveConnection = Callable[[str], Connection]
 
 
 def _run_cell(grid: Grid, cell: Cell, conn: Connection, stop: threading.Event,
-              attempts: int) -> CellResult:
+              attempts: int, recorder: Recorder | None) -> CellResult:
     """Every request of one cell, in a worker thread. Never raises."""
+    send = recorder.run if recorder is not None else runner.run
     result = CellResult(cell, status="failed", attempts=attempts)
     started = time.perf_counter()
     want = grid.samples_per_cell
@@ -639,7 +764,7 @@ def _run_cell(grid: Grid, cell: Cell, conn: Connection, stop: threading.Event,
             request = runner.build_request(grid.endpoint, cell.model, values,
                                            prompt=grid.prompt, messages=grid.messages)
             result.requests += 1
-            outcome = runner.run(conn, grid.endpoint, request, should_stop=stop.is_set)
+            outcome = send(conn, grid.endpoint, request, should_stop=stop.is_set)
             for key, count in (outcome.usage or {}).items():
                 if isinstance(count, int):
                     result.usage[key] = result.usage.get(key, 0) + count
@@ -676,13 +801,15 @@ def run_grid(grid: Grid, resolve_connection: ResolveConnection, *, max_workers: 
              cells: Iterable[Cell] | None = None,
              per_model_limit: int | None = None,
              rate_limit_requeues: int = 1,
-             poll_interval: float = 0.05) -> GridResult:
+             poll_interval: float = 0.05,
+             recorder: Recorder | None = None) -> GridResult:
     """Run the grid's cells (or just ``cells``) on a pool of ``max_workers`` threads.
 
     Raises ``InvalidParameters`` before sending anything when the grid does not check.
     ``resolve_connection(name)`` gives the connection, key resolved, for a cell's
     connection name. ``per_model_limit`` caps the cells in flight per (connection, model);
-    by default 1 for the embedded local server and unlimited otherwise.
+    by default 1 for the embedded local server and unlimited otherwise. ``recorder``
+    records every request in the usage ledger.
     """
     if max_workers < 1:
         raise _refuse("max_workers", "The pool needs at least one worker.")
@@ -737,7 +864,9 @@ def run_grid(grid: Grid, resolve_connection: ResolveConnection, *, max_workers: 
             return item
         return None
 
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sweep") as pool:
+    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sweep")
+    interrupted = False
+    try:
         while pending or running:
             if not stop.is_set() and should_cancel is not None and should_cancel():
                 stop.set()
@@ -746,7 +875,8 @@ def run_grid(grid: Grid, resolve_connection: ResolveConnection, *, max_workers: 
                 cell, attempt = item
                 key = (cell.connection, cell.model)
                 in_flight[key] = in_flight.get(key, 0) + 1
-                future = pool.submit(_run_cell, grid, cell, conns[cell.connection], stop, attempt)
+                future = pool.submit(_run_cell, grid, cell, conns[cell.connection], stop,
+                                     attempt, recorder)
                 running[future] = item
             if not running:
                 if stop.is_set() or not pending:
@@ -767,6 +897,14 @@ def run_grid(grid: Grid, resolve_connection: ResolveConnection, *, max_workers: 
                         pending.append((cell, attempt + 1))
                         continue
                 finish(result)
+    except BaseException:
+        # A callback raised: typically Streamlit interrupting its script for a rerun.
+        # Streaming cells stop at their next chunk; nobody waits for the rest.
+        interrupted = True
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=True)
     for cell, attempt in pending:
         results[cell.id] = CellResult(cell, status="cancelled", attempts=attempt - 1)
     ordered = [results[cell.id] for cell in todo]

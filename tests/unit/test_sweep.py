@@ -16,8 +16,10 @@ from fault_server import FaultServer
 from playground import errors
 from playground.catalog import Price
 from playground.connection import Connection
+from playground.recording import Recorder
 from playground.sweep import (
-    DEFAULT_MAX_CELLS, Axis, Grid, ModelRef, estimate, rerun_failed, run_grid,
+    DEFAULT_MAX_CELLS, Axis, Difference, Grid, GridResult, ModelRef, estimate, rerun_failed,
+    run_grid,
 )
 
 MESSAGES = [{"role": "user", "content": "Name a colour."}]
@@ -477,6 +479,100 @@ class TestConcurrency:
             assert server.request_count == 0
             again = rerun_failed(grid, result, connect(server), include_cancelled=True)
         assert [r.status for r in again.cells] == ["ok"] * 3
+
+
+class TestInterruption:
+    def test_a_raising_callback_returns_at_once_and_sends_nothing_more(self):
+        server = FaultServer(latency=0.5)
+        polls = []
+
+        def should_cancel():
+            polls.append(1)
+            if len(polls) > 1:
+                raise KeyboardInterrupt("the page reran")
+            return False
+
+        with server:
+            grid = chat_grid(Axis.from_range("seed", 1, 6, 1))
+            started = time.perf_counter()
+            with pytest.raises(KeyboardInterrupt):
+                run_grid(grid, connect(server), max_workers=2, should_cancel=should_cancel)
+            assert time.perf_counter() - started < 0.4, "it did not wait for the two in flight"
+            time.sleep(0.7)
+            assert server.request_count == 2, "no cell was started after the interruption"
+
+
+class TestRecording:
+    def test_every_request_lands_in_the_ledger(self, fault, tmp_path):
+        recorder = Recorder(page="Compare", session="s-1", ledger_path=tmp_path / "l.sqlite3")
+        grid = chat_grid(Axis.parse("temperature", "0, 1"), Axis("model", ("fault-model", "nope")),
+                         samples_per_cell=2, sampling="repeat")
+        run_grid(grid, connect(fault), recorder=recorder)
+        assert recorder.ledger.flush()
+        rows = recorder.ledger.requests()
+        assert len(rows) == fault.request_count == 2 * 2 + 2, "failed cells stop at one request"
+        assert set(rows["page"]) == {"Compare"}
+        assert sorted(rows["status"]) == ["error"] * 2 + ["ok"] * 4
+
+
+class TestSavingAndProgress:
+    def test_a_run_round_trips_through_json(self, fault):
+        grid = chat_grid(Axis.parse("temperature", "0, 1"),
+                         Axis("model", ("fault-model", ModelRef("nope", "fault"))),
+                         base_values={"logprobs": True, "max_tokens": 3}, samples_per_cell=2,
+                         fixed_seed=4)
+        result = run_grid(grid, connect(fault))
+        again = GridResult.from_dict(json.loads(result.to_json()))
+        assert again.grid.to_dict() == grid.to_dict()
+        assert [c.cell.settings for c in again.cells] == [c.cell.settings for c in result.cells]
+        assert again.to_frame().equals(result.to_frame())
+        assert again.cells_frame().equals(result.cells_frame())
+        failed = again.cells[1]
+        assert (failed.status, failed.error.kind) == ("failed", "ModelNotFound")
+        assert failed.error.hint == result.cells[1].error.hint
+        assert again.cells[0].samples[0].metrics.mean_logprob == pytest.approx(-0.2)
+
+    def test_a_reopened_run_reruns_its_failed_cells(self):
+        server = FaultServer(faults_by_model={"fault-model-b": "503"})
+        with server:
+            grid = chat_grid(Axis("model", ("fault-model", "fault-model-b")))
+            saved = json.loads(run_grid(grid, connect(server)).to_json())
+            server.faults_by_model.clear()
+            reopened = GridResult.from_dict(saved)
+            again = rerun_failed(reopened.grid, reopened, connect(server))
+        assert [r.status for r in again.cells] == ["ok", "ok"]
+        assert server.request_count == 3
+
+    def test_updates_while_running_and_settling_an_interrupted_run(self, fault):
+        grid = chat_grid(Axis.parse("seed", "1, 2, 3"))
+        live = GridResult.starting(grid, grid.cells())
+        assert [r.status for r in live.cells] == ["pending"] * 3
+        run_grid(grid, connect(fault), cells=grid.cells()[:1], on_cell_done=live.update)
+        assert [r.status for r in live.cells] == ["ok", "pending", "pending"]
+        assert live.settle() and live.cancelled
+        assert [r.status for r in live.cells] == ["ok", "cancelled", "cancelled"]
+        assert not live.settle()
+
+
+class TestDifferences:
+    def test_settings_and_texts_against_a_baseline(self):
+        server = FaultServer(reply=lambda body, i: "same text" if body.get("temperature") == 0
+                             else "other words entirely")
+        with server:
+            grid = chat_grid(Axis.parse("temperature", "0, 1"), Axis.parse("seed", "1, 2"))
+            result = run_grid(grid, connect(server))
+        found = result.differences("c1")
+        assert found["c1"] == Difference({}, True, 1.0)
+        assert found["c2"] == Difference({"seed": (2, 1)}, True, 1.0)
+        far = found["c4"]
+        assert far.settings == {"temperature": (1.0, 0.0), "seed": (2, 1)}
+        assert far.same_text is False and 0 < far.similarity < 1
+
+    def test_cells_without_samples_have_no_text_verdict(self, fault):
+        grid = chat_grid(Axis("model", ("fault-model", "missing")))
+        found = run_grid(grid, connect(fault)).differences("c1")
+        assert (found["c2"].same_text, found["c2"].similarity) == (None, None)
+        assert found["c2"].settings == {"model": (ModelRef("missing"), ModelRef("fault-model"))}
 
 
 # -- running against the real local server ------------------------------------------------
