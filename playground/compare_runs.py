@@ -1,0 +1,162 @@
+"""Saved Compare runs: a grid and its results, kept in the usage ledger's SQLite file.
+
+A run is stored whole, as the JSON of ``GridResult.to_dict()`` (grid, cells, samples with
+their log-probabilities, errors), next to a few summary columns for the list of saved runs.
+Runs live in the same file as the ledger (``history.default_path()`` or a given path), in
+tables of their own prefixed ``compare_``. Their schema has its own version, in the
+one-row table ``compare_schema``: the file's ``PRAGMA user_version`` belongs to the ledger,
+whose own migrations run first (the ledger refuses a new file that already has tables).
+Migrations run in order in one ``BEGIN IMMEDIATE`` transaction, like the ledger's, and a
+file whose runs were written by a newer version is refused rather than damaged.
+
+Every failure (a locked, unreadable or newer file; a run that is gone) is a
+``PlaygroundError`` saying what to do. Saved data is scrubbed like the ledger's bodies:
+nothing named like a credential, no key-like strings, none of the given ``secrets``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from playground import history
+from playground.errors import PlaygroundError
+from playground.sweep import GridResult
+
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (1, (
+        "CREATE TABLE compare_schema (version INTEGER NOT NULL)",
+        "INSERT INTO compare_schema (version) VALUES (0)",
+        """CREATE TABLE compare_runs (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            created TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            cells INTEGER NOT NULL,
+            ok INTEGER NOT NULL,
+            failed INTEGER NOT NULL,
+            data TEXT NOT NULL
+        )""",
+    )),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+MAX_NAME_CHARS = 200
+
+_HINT = "Check that the history file is readable and writable, or choose another in the sidebar."
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """One line of the list of saved runs."""
+
+    id: int
+    name: str
+    created: str  # UTC, ISO 8601
+    endpoint: str
+    cells: int
+    ok: int
+    failed: int
+
+    @property
+    def title(self) -> str:
+        return (f"#{self.id} {self.name} · {self.created[:16].replace('T', ' ')} UTC · "
+                f"{self.cells} cells, {self.ok} ok, {self.failed} failed")
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'compare_schema'").fetchone():
+        return 0
+    return db.execute("SELECT version FROM compare_schema").fetchone()[0]
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Bring the ``compare_`` tables up to ``SCHEMA_VERSION``; returns the version."""
+    version = schema_version(db)
+    if version > SCHEMA_VERSION:
+        raise PlaygroundError(
+            f"The saved Compare runs were written by a newer version of the app (schema "
+            f"{version}; this one knows up to {SCHEMA_VERSION}).",
+            hint="Update the app, or choose another history file in the sidebar.")
+    if version == SCHEMA_VERSION:
+        return version
+    db.execute("PRAGMA journal_mode=WAL")  # the ledger writes to the same file meanwhile
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = schema_version(db)
+        for target, statements in MIGRATIONS:
+            if target > version:
+                for statement in statements:
+                    db.execute(statement)
+                db.execute("UPDATE compare_schema SET version = ?", (target,))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return schema_version(db)
+
+
+class RunStore:
+    """Saved Compare runs in one SQLite file (default: the usage ledger's)."""
+
+    def __init__(self, path: Path | str | None = None, *, busy_timeout: float = 5.0):
+        self.path = Path(path).expanduser() if path else history.default_path()
+        self.busy_timeout = busy_timeout
+
+    @contextmanager
+    def _db(self, doing: str) -> Iterator[sqlite3.Connection]:
+        db = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            history.migrate(db)  # first: the ledger refuses a new file that has other tables
+            migrate(db)
+            yield db
+        except sqlite3.Error as exc:
+            raise PlaygroundError(f"Could not {doing} ({self.path.name}): {exc}.",
+                                  hint=_HINT) from exc
+        except OSError as exc:
+            raise PlaygroundError(f"Could not {doing}: {exc}.", hint=_HINT) from exc
+        finally:
+            if db is not None:
+                db.close()
+
+    def save(self, result: GridResult, name: str, *, secrets: Iterable[str] = ()) -> int:
+        """Store the run under ``name``; returns its id."""
+        name = " ".join(name.split())[:MAX_NAME_CHARS] or "Untitled run"
+        data = json.dumps(history.scrub(result.to_dict(), tuple(secrets)), default=str)
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self._db("save the run") as db:
+            cursor = db.execute(
+                "INSERT INTO compare_runs (name, created, endpoint, cells, ok, failed, data) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (name, created, result.grid.endpoint, len(result.cells), len(result.ok),
+                 len(result.failed), data))
+            return cursor.lastrowid
+
+    def runs(self) -> list[SavedRun]:
+        """Every saved run, newest first."""
+        with self._db("list the saved runs") as db:
+            rows = db.execute("SELECT id, name, created, endpoint, cells, ok, failed "
+                              "FROM compare_runs ORDER BY id DESC").fetchall()
+        return [SavedRun(*row) for row in rows]
+
+    def load(self, run_id: int) -> GridResult:
+        with self._db("open the run") as db:
+            row = db.execute("SELECT data FROM compare_runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise PlaygroundError(f"There is no saved run #{run_id}.",
+                                  hint="It may have been deleted; choose another.")
+        try:
+            return GridResult.from_dict(json.loads(row[0]))
+        except (ValueError, KeyError, TypeError, PlaygroundError) as exc:
+            raise PlaygroundError(f"The saved run #{run_id} cannot be read: {exc!r}.",
+                                  hint="Delete it; the other runs are not affected.") from exc
+
+    def delete(self, run_id: int) -> None:
+        with self._db("delete the run") as db:
+            db.execute("DELETE FROM compare_runs WHERE id = ?", (run_id,))
