@@ -35,6 +35,8 @@ SIDEBAR_NOTICE = "sidebar_notice"      # a message from a sidebar callback, show
 COMPLETIONS_RESULT = "completions.result"  # the last RunResult of the Completions page
 SESSION_ID = "session_id"              # random id of this browser session (ledger rows)
 LEDGER_PATH = "ledger_path"            # the usage database chosen in the sidebar, or unset
+COMPARE_RESULT = "compare.result"      # the Compare page's GridResult, filled in as cells end
+COMPARE_CANCEL = "compare.cancel"      # set by the Compare page's Cancel button
 LEDGER_NOTICE = "ledger_notice"        # why the typed usage database was refused, shown once
 
 # Widget keys of the sidebar's Data expander and the Usage page.
