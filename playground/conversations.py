@@ -1,0 +1,190 @@
+"""Saved chat conversations, in the same SQLite file as the usage ledger.
+
+The ledger owns that file's ``PRAGMA user_version``; conversations keep their own schema
+version in ``conversation_schema`` and their own tables (all named ``conversation…``), so
+the two evolve apart. The ledger's migrations run first (it refuses a new file that already
+has other tables), then ours, in order, in one ``BEGIN IMMEDIATE`` transaction; a file from a
+newer version is refused, not damaged.
+
+A conversation is a document: its whole ``Conversation.to_dict()`` is one JSON column,
+beside the few columns the list shows. A conversation has messages and a model name, never
+the connection; text that looks like a key (or is the connection's key, when given) is
+redacted before it is written, as in the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from playground import history
+from playground.chat import Conversation
+from playground.errors import PlaygroundError
+
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (1, (
+        """CREATE TABLE conversations (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            model TEXT,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            branched_from TEXT,
+            message_count INTEGER NOT NULL,
+            body TEXT NOT NULL
+        )""",
+        "CREATE INDEX conversations_by_updated ON conversations (updated)",
+    )),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One line of the list of saved conversations."""
+
+    id: str
+    title: str
+    model: str | None
+    updated: str
+    message_count: int
+    branched_from: str | None
+
+
+class ConversationStore:
+    """Conversations in ``path`` (default: the ledger's file, ``history.default_path()``)."""
+
+    def __init__(self, path: Path | str | None = None, *, busy_timeout: float = 5.0):
+        self.path = Path(path).expanduser() if path else history.default_path()
+        self.busy_timeout = busy_timeout
+        self._migrated = False
+
+    def save(self, conversation: Conversation, *, secrets: Iterable[str] = ()) -> None:
+        """Insert or replace the conversation as it is now, key-like text redacted."""
+        conversation = _redacted(conversation, tuple(s for s in secrets if s))
+        with self._writing() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO conversations (id, title, model, created, updated, "
+                "branched_from, message_count, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation.id, conversation.display_title, conversation.model,
+                 conversation.created, conversation.updated, conversation.branched_from,
+                 len(conversation.messages),
+                 json.dumps(conversation.to_dict(), ensure_ascii=False)))
+
+    def load(self, conversation_id: str) -> Conversation | None:
+        """The saved conversation, None when there is none by that id; raises
+        ``PlaygroundError`` when the stored one cannot be read."""
+        with self._reading() as db:
+            row = db.execute("SELECT body FROM conversations WHERE id = ?",
+                             (conversation_id,)).fetchone()
+        if row is None:
+            return None
+        try:
+            return Conversation.from_dict(json.loads(row[0]))
+        except (ValueError, TypeError) as exc:
+            raise PlaygroundError(f"The saved conversation cannot be read: {exc}",
+                                  hint="Delete it, or open it with a newer version of the app.")
+
+    def list(self, limit: int = 200) -> list[Summary]:
+        """The newest first."""
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT id, title, model, updated, message_count, branched_from "
+                "FROM conversations ORDER BY updated DESC, rowid DESC LIMIT ?", (limit,)).fetchall()
+        return [Summary(*row) for row in rows]
+
+    def rename(self, conversation_id: str, title: str) -> None:
+        conversation = self.load(conversation_id)
+        if conversation is not None:
+            conversation.title = title.strip()
+            conversation.touch()
+            self.save(conversation)
+
+    def delete(self, conversation_id: str) -> None:
+        with self._writing() as db:
+            db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    # -- the file ----------------------------------------------------------------------
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise _unusable(self.path, exc) from exc
+        try:
+            if not self._migrated:
+                history.migrate(db)
+                migrate(db)
+                self._migrated = True
+            yield db
+        except sqlite3.Error as exc:
+            raise _unusable(self.path, exc) from exc
+        finally:
+            db.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._connection() as db:
+            yield db
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        with self._connection() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    db.execute("CREATE TABLE IF NOT EXISTS conversation_schema (version INTEGER NOT NULL)")
+    return db.execute("SELECT COALESCE(MAX(version), 0) FROM conversation_schema").fetchone()[0]
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Bring the conversation tables up to ``SCHEMA_VERSION``; returns the version."""
+    if schema_version(db) == SCHEMA_VERSION:
+        return SCHEMA_VERSION
+    db.execute("PRAGMA journal_mode=WAL")  # the ledger writes to the same file meanwhile
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = schema_version(db)  # again: another process may have migrated meanwhile
+        if version > SCHEMA_VERSION:
+            raise PlaygroundError(
+                f"The saved conversations were written by a newer version of the app "
+                f"(schema {version}; this one knows up to {SCHEMA_VERSION}).",
+                hint="Update the app, or choose another history file.")
+        for target, statements in MIGRATIONS:
+            if target > version:
+                for statement in statements:
+                    db.execute(statement)
+                db.execute("INSERT INTO conversation_schema (version) VALUES (?)", (target,))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return schema_version(db)
+
+
+def _redacted(conversation: Conversation, secrets: tuple[str, ...]) -> Conversation:
+    """A copy whose texts are scrubbed like the ledger's (only the texts: the other fields
+    hold counts and token probabilities, whose names the ledger's scrub would drop)."""
+    def clean(messages):
+        return [replace(m, content=history.scrub(m.content, secrets)) for m in messages]
+
+    return replace(conversation, title=history.scrub(conversation.title, secrets),
+                   system=history.scrub(conversation.system, secrets),
+                   messages=clean(conversation.messages), choices=clean(conversation.choices))
+
+
+def _unusable(path: Path, exc: Exception) -> PlaygroundError:
+    return PlaygroundError(f"The conversations file {path} cannot be used: {exc}",
+                           hint="Check that the folder is writable and the file is not damaged.")

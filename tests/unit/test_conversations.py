@@ -1,0 +1,136 @@
+"""Saved conversations: their own versioned tables in the usage ledger's file."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from playground import conversations, history
+from playground.chat import Conversation, Message
+from playground.conversations import ConversationStore
+from playground.errors import PlaygroundError
+
+
+@pytest.fixture
+def path(tmp_path):
+    return tmp_path / "history.sqlite3"
+
+
+@pytest.fixture
+def store(path):
+    return ConversationStore(path)
+
+
+def talk(*texts: str, title: str = "") -> Conversation:
+    return Conversation(title=title, system="Be brief.",
+                        messages=[Message("user" if i % 2 == 0 else "assistant", text)
+                                  for i, text in enumerate(texts)])
+
+
+def test_save_list_load(store):
+    first, second = talk("Who won?"), talk("Where?", "In Texas.", title="Baseball")
+    second.messages[1].latency = 0.5
+    store.save(first)
+    second.updated = "9999-01-01T00:00:00+00:00"  # newest
+    store.save(second)
+    summaries = store.list()
+    assert [(s.title, s.message_count) for s in summaries] == [("Baseball", 2), ("Who won?", 1)]
+    assert store.load(second.id) == second
+    assert store.load("missing") is None
+
+
+def test_saving_again_replaces(store):
+    conversation = talk("Hi")
+    store.save(conversation)
+    conversation.add("assistant", "Hello")
+    store.save(conversation)
+    assert len(store.list()) == 1
+    assert [m.content for m in store.load(conversation.id).messages] == ["Hi", "Hello"]
+
+
+def test_rename_and_delete(store):
+    conversation = talk("Hi")
+    store.save(conversation)
+    store.rename(conversation.id, "  Greetings ")
+    assert store.list()[0].title == "Greetings"
+    assert store.load(conversation.id).title == "Greetings"
+    store.rename(conversation.id, "")  # back to the automatic title
+    assert store.list()[0].title == "Hi"
+    store.delete(conversation.id)
+    assert store.list() == [] and store.load(conversation.id) is None
+
+
+def test_shares_the_ledger_file_without_touching_its_schema(path, store):
+    ledger = history.Ledger(path)
+    ledger.record(history.UsageRecord(page="Chat", connection="Local", endpoint="chat",
+                                      model="m"))
+    assert ledger.flush()
+    store.save(talk("Hi"))
+    assert ledger.count() == 1 and len(store.list()) == 1
+    with sqlite3.connect(path) as db:
+        assert history.schema_version(db) == history.SCHEMA_VERSION
+        assert conversations.schema_version(db) == conversations.SCHEMA_VERSION
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"conversations", "conversation_schema"} <= tables
+    ledger.close()
+
+
+def test_conversations_first_then_the_ledger(path, store):
+    store.save(talk("Hi"))
+    ledger = history.Ledger(path)
+    assert ledger.count() == 0
+    ledger.close()
+    assert len(ConversationStore(path).list()) == 1
+
+
+def test_migrating_twice_changes_nothing(path, store):
+    store.save(talk("Hi"))
+    with sqlite3.connect(path, isolation_level=None) as db:
+        assert conversations.migrate(db) == conversations.SCHEMA_VERSION
+        assert db.execute("SELECT COUNT(*) FROM conversation_schema").fetchone()[0] == 1
+
+
+def test_a_file_from_a_newer_version_is_refused_unchanged(path, store):
+    store.save(talk("Hi"))
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO conversation_schema (version) VALUES (99)")
+    with pytest.raises(PlaygroundError, match="newer version"):
+        ConversationStore(path).list()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM conversations").fetchone()[0] == 1
+
+
+def test_a_damaged_conversation_is_reported_and_the_others_still_listed(path, store):
+    good, bad = talk("fine"), talk("broken")
+    store.save(good)
+    store.save(bad)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE conversations SET body = '{\"id\": 1}' WHERE id = ?", (bad.id,))
+    with pytest.raises(PlaygroundError, match="cannot be read"):
+        store.load(bad.id)
+    assert len(store.list()) == 2 and store.load(good.id) == good
+
+
+def test_an_unusable_path_is_a_playground_error(tmp_path):
+    with pytest.raises(PlaygroundError, match="cannot be used"):
+        ConversationStore(tmp_path).list()  # a folder, not a database file
+
+
+def test_default_path_is_the_ledgers(monkeypatch, tmp_path):
+    monkeypatch.setenv(history.DB_VARIABLE, str(tmp_path / "chosen.sqlite3"))
+    assert ConversationStore().path == tmp_path / "chosen.sqlite3"
+
+
+def test_key_like_text_is_redacted_before_it_is_written(path, store):
+    conversation = talk("my key is sk-abcdefghijklmnopqrstuvwx", "typed: hunter2-secret-key")
+    conversation.messages[1].logprobs = [{"token": "typed", "logprob": -0.1, "top_logprobs": []}]
+    conversation.messages[1].time_to_first_token = 0.2
+    store.save(conversation, secrets=["hunter2-secret-key"])
+    saved = store.load(conversation.id)
+    assert [m.content for m in saved.messages] == ["my key is [redacted]", "typed: [redacted]"]
+    assert saved.messages[1].logprobs == conversation.messages[1].logprobs
+    assert saved.messages[1].time_to_first_token == 0.2
+    written = b"".join(part.read_bytes() for part in path.parent.glob(path.name + "*"))
+    assert b"hunter2" not in written and b"sk-abcdefghij" not in written  # the WAL file too
+    assert conversation.messages[0].content.endswith("uvwx")  # the open copy is the user's
