@@ -26,13 +26,20 @@ def connection_field(field: str, connection_name: str) -> str:
     return f"sidebar.{field}::{connection_name}"
 
 
+def preset_field(field: str, endpoint: str) -> str:
+    """Keys of an endpoint's presets panel: "pick" and "name" (widgets), "link" (the
+    shared link last applied or written) and "notice" (a callback's message, shown once)."""
+    return f"presets.{field}::{endpoint}"
+
+
 # Plain keys.
 PENDING_MODEL = "pending_model"        # a model another page chose, applied on the next run
 MODEL_LISTS = "model_lists"            # Connection -> list of model dicts, or the failure
 MODEL_DETAILS = "model_details"        # (Connection, model id) -> retrieve() dict, or the failure
 CONNECTION_REPORTS = "connection_reports"  # Connection -> ConnectionReport
 SIDEBAR_NOTICE = "sidebar_notice"      # a message from a sidebar callback, shown once
-COMPLETIONS_RESULT = "completions.result"  # the last RunResult of the Completions page
+COMPLETIONS_RESULT = "completions.result"  # the last ui.output.Outcome of the Completions page
+COMPLETIONS_PROMPT = "completions.prompt"  # widget key of the Completions prompt
 SESSION_ID = "session_id"              # random id of this browser session (ledger rows)
 LEDGER_PATH = "ledger_path"            # the usage database chosen in the sidebar, or unset
 COMPARE_RESULT = "compare.result"      # the Compare page's GridResult, filled in as cells end
