@@ -28,7 +28,8 @@ def connection_field(field: str, connection_name: str) -> str:
 
 def preset_field(field: str, endpoint: str) -> str:
     """Keys of an endpoint's presets panel: "pick" and "name" (widgets), "link" (the
-    shared link last applied or written) and "notice" (a callback's message, shown once)."""
+    shared link last applied or written), "notice" (a callback's message, shown once) and
+    "saved" (the preset just saved, picked on the next run)."""
     return f"presets.{field}::{endpoint}"
 
 
