@@ -145,7 +145,10 @@ class ConversationStore:
 
 
 def schema_version(db: sqlite3.Connection) -> int:
-    db.execute("CREATE TABLE IF NOT EXISTS conversation_schema (version INTEGER NOT NULL)")
+    """The conversation tables' version; 0 before the first migration (a read only)."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                  "AND name = 'conversation_schema'").fetchone() is None:
+        return 0
     return db.execute("SELECT COALESCE(MAX(version), 0) FROM conversation_schema").fetchone()[0]
 
 
@@ -162,6 +165,7 @@ def migrate(db: sqlite3.Connection) -> int:
                 f"The saved conversations were written by a newer version of the app "
                 f"(schema {version}; this one knows up to {SCHEMA_VERSION}).",
                 hint="Update the app, or choose another history file.")
+        db.execute("CREATE TABLE IF NOT EXISTS conversation_schema (version INTEGER NOT NULL)")
         for target, statements in MIGRATIONS:
             if target > version:
                 for statement in statements:
