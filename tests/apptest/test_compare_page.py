@@ -1,0 +1,204 @@
+"""The Compare page: a grid run against a server, shown side by side, charted, kept.
+
+Most tests point the page at the fault server (instant, and its answers are chosen here);
+one runs the local models for real.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fault_server import FaultServer
+from playground import history
+from playground.sweep import Axis, Grid, GridResult
+from ui import pages, state
+
+
+def greedy_or_hot(body: dict, index: int) -> str:
+    """The same words at temperature 0, words naming the seed otherwise."""
+    if body.get("temperature") == 0:
+        return "the sea is calm"
+    return f"waves under seed {body.get('seed')}"
+
+
+@pytest.fixture
+def server():
+    server = FaultServer(reply=greedy_or_hot)
+    with server:
+        yield server
+
+
+@pytest.fixture
+def page(app, server):
+    """The Compare page on the fault server (as a vLLM connection), a user message typed."""
+    app.switch_page(pages.COMPARE).run()
+    app.sidebar.selectbox(key=state.CONNECTION_NAME).select("vLLM").run()
+    app.sidebar.text_input(key=state.connection_field("base_url", "vLLM")).input(
+        server.base_url).run()
+    assert app.sidebar.selectbox(key=state.MODEL).value == "fault-model"
+    app.text_area(key="compare.user").input("Describe the sea.").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def button(at, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def radio(at, label: str):
+    return next(r for r in at.radio if r.label == label)
+
+
+def run_grid(at):
+    button(at, "Run grid").click().run()
+    assert not at.exception, at.exception
+
+
+def plain_text(elements) -> list[str]:
+    return [element.value.replace("\\", "") for element in elements]
+
+
+def posts(server) -> list[dict]:
+    return [r.body for r in server.requests if r.method == "POST"]
+
+
+def test_a_two_by_two_grid_side_by_side_with_baseline_charts_and_ledger(page, server, data_dir):
+    assert page.multiselect(key="compare.vary").value == ["temperature", "seed"]
+    page.text_input(key="compare.axis.temperature").input("0, 1.2").run()
+    page.text_input(key="compare.axis.seed").input("1, 2").run()
+    assert any(c.startswith("4 cells, 4 requests") for c in plain_text(page.caption))
+    run_grid(page)
+
+    assert sorted((b.get("temperature"), b["seed"]) for b in posts(server)) == [
+        (0, 1), (0, 2), (1.2, 1), (1.2, 2)]
+    assert all(b["max_tokens"] == 64 and "n" not in b for b in posts(server))
+    # Columns are temperatures, rows seeds: c1 (0, 1), c3 (1.2, 1), then c2, c4.
+    assert [code.value for code in page.code] == [
+        "the sea is calm", "waves under seed 1", "the sea is calm", "waves under seed 2"]
+    badges = [md.value for md in page.markdown if "badge[" in md.value]
+    assert "Baseline" in badges[0]
+    assert "Text differs" in badges[1] and "Same text as baseline" in badges[2]
+    assert "4 cells: 4 ok, 0 failed, 0 not run" in " ".join(plain_text(page.caption))
+    assert any("finish_reason: stop · 4 tokens" in c for c in plain_text(page.caption))
+    charts = page.get("plotly_chart")
+    assert len(charts) == 4, "metric lines, heatmap, latency, tokens"
+    heatmap = json.loads(charts[1].proto.spec)["data"][0]
+    assert heatmap["type"] == "heatmap"
+
+    ledger = history.ledger(data_dir / history.DB_FILENAME)
+    assert ledger.flush()
+    assert list(ledger.requests()["page"]) == ["Compare"] * 4
+
+    # The table view highlights what differs from the baseline, chosen anew.
+    page.selectbox(key="compare.baseline").select("c3").run()
+    radio(page, "View").set_value("Table").run()
+    table = page.dataframe[0].value
+    assert list(table["cell"]) == ["c1", "c2", "c3", "c4"]
+    assert list(table["text"]) == ["the sea is calm", "the sea is calm", "waves under seed 1",
+                                   "waves under seed 2"]
+    similar = list(table["similar_to_baseline"])
+    assert similar[2] == 1.0 and similar[0] == similar[1] < similar[3] < 1.0
+
+
+def test_estimate_refusal_over_the_limit_and_nothing_sent(page, server):
+    page.text_input(key="compare.axis.temperature").input("0:2:0.1").run()
+    page.text_input(key="compare.axis.seed").input("1, 2, 3").run()
+    (refusal,) = plain_text(page.error)
+    assert "63 cells (21 temperature × 3 seed), over the limit of 48" in refusal
+    assert button(page, "Run grid").disabled
+
+    page.number_input(key="compare.max_cells").set_value(100).run()
+    assert not page.error and not button(page, "Run grid").disabled
+    metrics = {metric.label: metric.value for metric in page.metric}
+    assert (metrics["Cells"], metrics["Requests"]) == ("63", "63")
+    assert metrics["Tokens, at most"] == f"{63 * (5 + 64):,}"
+    assert posts(server) == []
+
+
+def test_bad_input_is_named_kept_and_sends_nothing(page, server):
+    page.text_input(key="compare.axis.temperature").input("0, warm").run()
+    assert "temperature: 'warm' is not a number." in plain_text(page.error)
+    assert page.text_input(key="compare.axis.temperature").value == "0, warm"
+    assert button(page, "Run grid").disabled
+
+    page.text_input(key="compare.axis.temperature").input("0, 3").run()
+    page.text_area(key="compare.user").input("").run()
+    run_grid(page)
+    errors = plain_text(page.error)
+    assert "temperature axis value 3: temperature must be 0 to 2; got 3." in errors
+    assert "messages must hold at least one message." in errors
+    assert any("nothing was sent" in w for w in plain_text(page.warning))
+    assert posts(server) == [] and not page.code
+    assert page.text_input(key="compare.axis.temperature").value == "0, 3"
+
+
+def test_a_failed_cell_shows_its_error_in_place_and_only_it_runs_again(page, server):
+    server.faults_by_model["fault-model-b"] = "404"
+    page.multiselect(key="compare.vary").set_value(["model"]).run()
+    page.multiselect(key="compare.axis.model").set_value(["fault-model", "fault-model-b"]).run()
+    run_grid(page)
+    assert [code.value for code in page.code] == ["waves under seed None"]
+    assert any("Not found (404)" in error for error in plain_text(page.error))
+    assert "2 cells: 1 ok, 1 failed" in " ".join(plain_text(page.caption))
+
+    server.faults_by_model.clear()
+    button(page, "Re-run the 1 failed cells").click().run()
+    assert not page.exception and not page.error
+    assert [b["model"] for b in posts(server)] == ["fault-model", "fault-model-b", "fault-model-b"]
+    assert len(page.code) == 2
+
+
+def test_an_interrupted_run_keeps_its_cells_and_runs_the_rest(page, server):
+    """A click during a run stops the script (see ui/compare_run.py): what it leaves behind
+    is a result whose unfinished cells are pending."""
+    grid = Grid("chat", {"max_tokens": 3}, [Axis.parse("seed", "1, 2, 3")], model="fault-model",
+                connection="vLLM", messages=[{"role": "user", "content": "Hi"}])
+    interrupted = GridResult.starting(grid, grid.cells())
+    page.session_state[state.COMPARE_RESULT] = interrupted
+    page.run()
+    assert any("Interrupted" in w and "3 cells did not run" in w for w in plain_text(page.warning))
+    assert [r.status for r in interrupted.cells] == ["cancelled"] * 3
+
+    page.session_state[state.COMPARE_CANCEL] = True
+    page.run()
+    assert any(w.startswith("Cancelled: 3 cells") for w in plain_text(page.warning))
+    button(page, "Run the 3 cells not run").click().run()
+    assert not page.warning and len(page.code) == 3
+    assert sorted(b["seed"] for b in posts(server)) == [1, 2, 3]
+
+
+def test_save_reopen_and_export(page, server, data_dir):
+    page.multiselect(key="compare.vary").set_value(["temperature"]).run()
+    run_grid(page)
+    page.text_input(key="compare.save_name").input("calm or not").run()
+    button(page, "Save run").click().run()
+    assert any("Saved as run #1" in s for s in plain_text(page.success))
+    downloads = {d.proto.label: d for d in page.get("download_button")}
+    assert set(downloads) == {"Export CSV", "Export JSON"}
+
+    del page.session_state[state.COMPARE_RESULT]
+    page.run()
+    assert not page.code
+    saved = page.selectbox(key="compare.saved")
+    assert saved.options[0].startswith("#1 calm or not · ")
+    button(page, "Open").click().run()
+    assert [code.value for code in page.code] == ["the sea is calm", "waves under seed None"]
+    assert len(posts(server)) == 2, "reopening sends nothing"
+
+    button(page, "Delete").click().run()
+    assert any("No saved runs yet" in c for c in plain_text(page.caption))
+
+
+def test_completion_mode_on_the_local_model(app):
+    app.switch_page(pages.COMPARE).run()
+    radio(app, "Mode").set_value("Completion").run()
+    app.text_area(key="compare.prompt").input("The capital of France is").run()
+    app.text_input(key="compare.axis.temperature").input("0").run()
+    app.number_input(key="compare.fixed.completions.max_tokens").set_value(4).run()
+    run_grid(app)
+    texts = [code.value for code in app.code]
+    assert len(texts) == 2 and texts[0] == texts[1] and texts[0].strip(), \
+        "greedy text is the same whatever the seed"
+    assert "2 cells: 2 ok" in " ".join(plain_text(app.caption))

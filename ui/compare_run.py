@@ -1,0 +1,147 @@
+"""Running a Compare grid on the page: progress, cells as they end, cancel, re-runs.
+
+The grid runs in the script thread, and ``run_grid`` calls back there, so its callbacks can
+draw the progress bar and each cell as it ends. Cancel is an ordinary button: clicking it
+asks Streamlit for a rerun, and Streamlit interrupts the running script at its next call
+into Streamlit, which is the run's ``should_cancel`` poll of session state; ``run_grid``
+then returns at once. The run's ``GridResult`` is in session state from the start and each
+cell is put in as it ends, so the finished cells survive the interruption; ``current()``
+marks the others cancelled on the next script run. Any other click during a run
+interrupts it the same way (that is how Streamlit runs scripts), and the page says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from playground import connection, sweep
+from playground.connection import Connection
+from playground.errors import ConnectionFailed, InvalidParameters
+from playground.sweep import Cell, CellResult, Grid, GridResult
+from ui import compare_view, sidebar, state
+from ui.recording import recorder
+from ui.text import plain
+
+PAGE = "Compare"
+
+
+def current() -> GridResult | None:
+    """The page's run, with the cells of an interrupted run marked cancelled."""
+    result = st.session_state.get(state.COMPARE_RESULT)
+    if result is not None:
+        result.settle()
+    return result
+
+
+def start(grid: Grid, conn: Connection, workers: int, problems_area) -> None:
+    """Run every cell of the grid; if it does not check, say why in ``problems_area``."""
+    if _checks(grid, problems_area):
+        cells = grid.cells()
+        _run(GridResult.starting(grid, cells), cells, conn, workers)
+
+
+def rerun(result: GridResult, statuses: set[str], conn: Connection, workers: int) -> None:
+    """Run again the cells of ``result`` whose status is in ``statuses``."""
+    cells = [cell_result.cell for cell_result in result.cells if cell_result.status in statuses]
+    if cells and _checks(result.grid, st):
+        _run(result, cells, conn, workers)
+
+
+def _checks(grid: Grid, problems_area) -> bool:
+    """Nothing is sent, and the page's previous result stays, when the grid fails this."""
+    try:
+        grid.check()
+    except InvalidParameters as exc:
+        for problem in exc.errors:
+            problems_area.error(plain(problem.message))
+        problems_area.warning(plain(exc.hint))
+        return False
+    return True
+
+
+def _run(result: GridResult, cells: list[Cell], conn: Connection, workers: int) -> None:
+    st.session_state[state.COMPARE_RESULT] = result
+    st.session_state[state.COMPARE_CANCEL] = False
+    result.cancelled = False
+    for cell in cells:
+        result.update(CellResult(cell))
+    area = st.empty()
+    with area.container():
+        bar = st.progress(0.0, text=f"0 of {len(cells)} cells done")
+        st.button("Cancel", icon=":material/stop:", on_click=_cancel,
+                  help="Stops sending cells; requests already sent are not waited for.")
+        finished = st.container()
+    done = 0
+
+    def on_cell_done(cell_result: CellResult) -> None:
+        nonlocal done
+        done += 1
+        result.update(cell_result)
+        bar.progress(done / len(cells), text=f"{done} of {len(cells)} cells done")
+        with finished:
+            compare_view.card(cell_result, heading=cell_result.cell.label)
+
+    final = sweep.run_grid(result.grid, resolver(conn), max_workers=workers, cells=cells,
+                           on_cell_done=on_cell_done, should_cancel=_cancel_requested,
+                           recorder=recorder(PAGE))
+    for cell_result in final.cells:
+        result.update(cell_result)
+    result.wall_time, result.cancelled = final.wall_time, final.cancelled
+    area.empty()
+
+
+def _cancel() -> None:
+    st.session_state[state.COMPARE_CANCEL] = True
+
+
+def _cancel_requested() -> bool:
+    # Reading session state is also where Streamlit stops a script whose user clicked.
+    return bool(st.session_state[state.COMPARE_CANCEL])
+
+
+def cancelled_by_user() -> bool:
+    return bool(st.session_state.get(state.COMPARE_CANCEL))
+
+
+def resolver(current_conn: Connection) -> Callable[[str], Connection]:
+    """Connection name -> connection with its key, resolved as the sidebar resolves it:
+    what was typed for it in this session, then secrets.toml, the environment, the preset."""
+    def resolve(name: str) -> Connection:
+        if name == current_conn.name:
+            return current_conn
+        found = {conn.name: conn for conn in connection.all_connections()}.get(name)
+        if found is None:
+            raise ConnectionFailed(f"There is no connection named {name!r}.",
+                                   hint="Use a connection listed in the sidebar, or save it "
+                                        "there under that name.")
+        return connection.resolve(found, typed_key=_typed("api_key", name),
+                                  typed_base_url=_typed("base_url", name),
+                                  secrets=sidebar.read_secrets(),
+                                  environment=connection.environment_settings())
+    return resolve
+
+
+def _typed(field: str, name: str) -> str | None:
+    return (st.session_state.get(state.connection_field(field, name)) or "").strip() or None
+
+
+def status(result: GridResult, conn: Connection, workers: int) -> None:
+    """What the run came to, and buttons to run again the cells that failed or never ran."""
+    counts = {name: len(result.by_status(name)) for name in ("ok", "failed", "cancelled")}
+    st.caption(plain(f"{len(result.cells)} cells: {counts['ok']} ok, {counts['failed']} failed, "
+                     f"{counts['cancelled']} not run · {result.wall_time:.1f} s"))
+    if counts["cancelled"]:
+        st.warning(plain(
+            f"Cancelled: {counts['cancelled']} cells did not run." if cancelled_by_user() else
+            f"Interrupted: the page changed while the grid ran, and {counts['cancelled']} "
+            f"cells did not run."), icon=":material/stop_circle:")
+    left, right = st.columns(2)
+    failed = counts["failed"] and left.button(f"Re-run the {counts['failed']} failed cells",
+                                              icon=":material/replay:")
+    not_run = counts["cancelled"] and right.button(f"Run the {counts['cancelled']} cells not run",
+                                                   icon=":material/play_arrow:")
+    if failed or not_run:
+        rerun(result, {"failed"} if failed else {"cancelled"}, conn, workers)
+        st.rerun()  # redraw this summary, now out of date, with the new results

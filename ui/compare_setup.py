@@ -1,0 +1,243 @@
+"""The Compare page's inputs: mode, prompt or messages, axes, fixed settings, run options.
+
+``render(conn, model)`` draws them and returns a ``Setup``: the grid (None while an axis
+cannot be read), the estimate, and the pool size. Every widget keeps its value for the
+session (``persist_state``), so nothing typed is lost on a rerun or a visit to another page.
+Axes are typed as text and read by ``Axis.parse``: a list ``0, 0.5, 1`` or a range
+``0:1:0.25`` (start:stop:step, stop included); a text that cannot be read is named under
+its field and the grid waits for it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import streamlit as st
+
+from playground import history
+from playground.connection import Connection
+from playground.errors import InvalidParameters, PlaygroundError
+from playground.params import ParamSpec, spec, specs_for
+from playground.sweep import (
+    AXIS_NAMES, DEFAULT_MAX_CELLS, MAX_SAMPLES, Axis, Estimate, Grid, estimate,
+)
+from ui import models, state
+from ui.text import plain
+
+MODES = {"Chat": "chat", "Completion": "completions"}
+AXIS_EXAMPLES = {"temperature": "0, 1.2", "top_p": "0.5, 0.9, 1", "frequency_penalty": "0:2:1",
+                 "presence_penalty": "0:2:1", "max_tokens": "16, 64", "seed": "1, 2"}
+DEFAULT_AXES = ["temperature", "seed"]
+AXIS_HELP = ("A list such as 0, 0.5, 1 or a range start:stop:step such as 0:1:0.25 "
+             "(the stop value is included).")
+MODEL_AXIS_HELP = ("Models of the sidebar's connection, and of other connections whose "
+                   "models were listed in this session. Type model @ connection for any "
+                   "other saved connection.")
+# Samples per cell replaces n, and the fixed seed option replaces a fixed seed value.
+NOT_FIXED = frozenset({"n", "seed"})
+# A grid multiplies every token it asks for, so the page starts max_tokens at a small bound
+# instead of "unbounded"; the field shows it and the user may clear it.
+START_MAX_TOKENS = 64
+SAMPLING = {"n": "n choices per request", "repeat": "one request per sample"}
+
+
+@dataclass
+class Setup:
+    grid: Grid | None       # None while some input cannot be read (shown under its field)
+    estimate: Estimate | None
+    workers: int
+
+    @property
+    def runnable(self) -> bool:
+        return self.grid is not None and self.estimate is not None \
+            and self.estimate.over_limit is None
+
+
+def axis_label(endpoint: str, name: str) -> str:
+    return "Model" if name == "model" else spec(endpoint, name).label
+
+
+def render(conn: Connection, model: str | None) -> Setup:
+    mode = st.radio("Mode", list(MODES), key="compare.mode", horizontal=True,
+                    persist_state=state.PERSIST,
+                    help="Chat sends messages to /v1/chat/completions; Completion sends a "
+                         "prompt to the legacy /v1/completions.")
+    endpoint = MODES[mode]
+    prompt, messages = _text_inputs(endpoint)
+    axes, readable = _axes(endpoint, conn)
+    fixed = _fixed_values(endpoint, {axis.name for axis in axes})
+    samples, sampling, fixed_seed, workers, limit = _run_options("seed" in
+                                                                 {a.name for a in axes})
+    if not readable:
+        return Setup(None, None, workers)
+    grid = Grid(endpoint, fixed, axes, samples_per_cell=samples, fixed_seed=fixed_seed,
+                model=model or "", connection=conn.name, prompt=prompt, messages=messages,
+                sampling=sampling, max_cells=limit)
+    text = prompt or "".join(message["content"] for message in messages or [])
+    figures = estimate(grid, history.estimate_tokens(text), history.current_prices())
+    _show_estimate(figures)
+    return Setup(grid, figures, workers)
+
+
+def _text_inputs(endpoint: str) -> tuple[str | None, list[dict] | None]:
+    if endpoint == "completions":
+        prompt = st.text_area("Prompt", key="compare.prompt", persist_state=state.PERSIST,
+                              height=120, placeholder="Once upon a time",
+                              help="The same prompt goes to every cell.")
+        return prompt, None
+    system = st.text_area("System message (optional)", key="compare.system", height=68,
+                          persist_state=state.PERSIST)
+    user = st.text_area("User message", key="compare.user", height=100,
+                        persist_state=state.PERSIST, placeholder="Write a haiku about the sea.",
+                        help="The same messages go to every cell.")
+    messages = [{"role": role, "content": text} for role, text in
+                (("system", system), ("user", user)) if text and text.strip()]
+    return None, messages
+
+
+def _axes(endpoint: str, conn: Connection) -> tuple[list[Axis], bool]:
+    """The axes chosen, and whether every one could be read."""
+    chosen = st.multiselect("Vary", AXIS_NAMES, default=DEFAULT_AXES, key="compare.vary",
+                            persist_state=state.PERSIST,
+                            format_func=lambda name: axis_label(endpoint, name),
+                            help="Each setting chosen here becomes an axis of the grid; "
+                                 "every combination of their values is one cell.")
+    axes, readable = [], True
+    columns = st.columns(max(1, min(len(chosen), 3)))
+    for position, name in enumerate(chosen):
+        with columns[position % len(columns)]:
+            try:
+                axes.append(_axis(endpoint, name, conn))
+            except InvalidParameters as exc:
+                readable = False
+                st.error(plain(exc.message))
+    return axes, readable
+
+
+def _axis(endpoint: str, name: str, conn: Connection) -> Axis:
+    label = axis_label(endpoint, name)
+    if name != "model":
+        text = st.text_input(label, value=AXIS_EXAMPLES[name], key=f"compare.axis.{name}",
+                             persist_state=state.PERSIST, help=AXIS_HELP)
+        return Axis.parse(name, text or "")
+    chosen = st.multiselect(label, _known_models(conn), key="compare.axis.model",
+                            accept_new_options=True, persist_state=state.PERSIST,
+                            placeholder="Choose or type model @ connection",
+                            help=MODEL_AXIS_HELP)
+    return Axis.parse(name, ",".join(chosen))
+
+
+def _known_models(conn: Connection) -> list[str]:
+    """The sidebar connection's models by id; others' already listed as ``id @ name``."""
+    known = []
+    for listed_conn, listed in st.session_state[state.MODEL_LISTS].items():
+        if isinstance(listed, PlaygroundError):
+            continue
+        for entry in listed:
+            if entry.get("id"):
+                own = listed_conn.name == conn.name
+                known.append(str(entry["id"]) if own else f"{entry['id']} @ {listed_conn.name}")
+    try:
+        own_ids = [str(entry["id"]) for entry in models.models_of(conn) if entry.get("id")]
+    except PlaygroundError:
+        own_ids = []
+    return list(dict.fromkeys(own_ids + known))
+
+
+def _fixed_values(endpoint: str, axis_names: set[str]) -> dict:
+    shown = [s for name, s in specs_for(endpoint).items()
+             if name not in NOT_FIXED and name not in axis_names]
+    values = {}
+    with st.expander("Fixed settings: the same in every cell"):
+        columns = st.columns(3)
+        for position, param in enumerate(shown):
+            with columns[position % 3]:
+                value = _fixed_widget(endpoint, param)
+            values[param.name] = None if value == param.default else value
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _fixed_widget(endpoint: str, param: ParamSpec):
+    common = {"key": f"compare.fixed.{endpoint}.{param.name}", "help": param.help,
+              "persist_state": state.PERSIST}
+    if param.kind == "float":
+        return st.slider(param.label, min_value=float(param.minimum),
+                         max_value=float(param.maximum), value=float(param.default),
+                         step=param.step, **common)
+    if param.kind == "int":
+        start = START_MAX_TOKENS if param.name == "max_tokens" else param.default
+        return st.number_input(param.label, value=start, step=1,
+                               placeholder=f"not set ({param.range_text()})", **common)
+    if param.kind == "bool":
+        return st.checkbox(param.label, value=bool(param.default), **common)
+    if param.kind == "stop":
+        return parse_stop(st.text_area(param.label, height=68, **common,
+                                       placeholder="one per line; \\n is a line break"))
+    if param.kind == "logit_bias":
+        return parse_logit_bias(st.text_input(param.label, **common,
+                                              placeholder='{"50256": -100}'))
+    return st.text_input(param.label, **common) or None
+
+
+def parse_stop(text: str | None) -> list[str] | None:
+    """Stop sequences, one per line, with \\n and \\t written as escapes; None when empty."""
+    sequences = [line.replace("\\n", "\n").replace("\\t", "\t")
+                 for line in (text or "").splitlines() if line]
+    return sequences or None
+
+
+def parse_logit_bias(text: str | None):
+    """A JSON object of token id to bias. Text that is not JSON is passed on as it is, so
+    that validation names the field rather than the page guessing."""
+    if not text or not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _run_options(seed_axis: bool) -> tuple[int, str, int | None, int, int]:
+    cells = st.columns(5)
+    samples = cells[0].number_input(
+        "Samples per cell", min_value=1, max_value=MAX_SAMPLES, value=1, step=1,
+        key="compare.samples", persist_state=state.PERSIST,
+        help="Outputs per cell, to see how much one setting varies; agreement measures it.")
+    sampling = cells[1].selectbox(
+        "Samples from", list(SAMPLING), format_func=SAMPLING.get, key="compare.sampling",
+        persist_state=state.PERSIST,
+        help="n asks for all samples in one request; some servers ignore n, and the page "
+             "then tops up with more requests. Repeated requests always work.")
+    fixed_seed = cells[2].number_input(
+        "Fixed seed", min_value=0, value=None, step=1, key="compare.fixed_seed",
+        persist_state=state.PERSIST, disabled=seed_axis, placeholder="none",
+        help="The same seed in every cell, for a run you can reproduce; sample k gets "
+             "seed + k. Not used when seed is an axis.")
+    workers = cells[3].number_input(
+        "Concurrent requests", min_value=1, max_value=32, value=4, step=1,
+        key="compare.workers", persist_state=state.PERSIST,
+        help="Cells sent at the same time. The local models answer one request per model "
+             "at a time, so their cells queue whatever this is.")
+    limit = cells[4].number_input(
+        "Cell limit", min_value=1, max_value=10_000, value=DEFAULT_MAX_CELLS, step=1,
+        key="compare.max_cells", persist_state=state.PERSIST,
+        help="A grid with more cells than this is refused before anything is sent.")
+    return int(samples), sampling, None if seed_axis or fixed_seed is None else int(fixed_seed), \
+        int(workers), int(limit)
+
+
+def _show_estimate(figures: Estimate) -> None:
+    if figures.over_limit:
+        st.error(plain(figures.over_limit), icon=":material/block:")
+        return
+    cells = st.columns(4)
+    cells[0].metric("Cells", figures.cells)
+    cells[1].metric("Requests", figures.requests)
+    tokens = figures.max_total_tokens
+    cells[2].metric("Tokens, at most", "unbounded" if tokens is None else f"{tokens:,}",
+                    help="Prompt tokens estimated at four characters per token, plus "
+                         "max_tokens for every sample.")
+    cells[3].metric("Cost, at most", "unknown" if figures.cost is None else f"${figures.cost:,.4f}",
+                    help="From the price list on the Models page.")
+    st.caption(plain(figures.summary()))
