@@ -38,9 +38,11 @@ def show(result: GridResult) -> None:
     left.plotly_chart(px.bar(frame, x="cell", y="cell_latency", hover_name="label",
                              labels={"cell_latency": "Latency (s)", "cell": "Cell"},
                              title="Latency per cell"))
-    tokens = px.bar(frame, x="cell", y=["prompt_tokens", "completion_tokens"],
-                    hover_name="label", title="Tokens per cell",
-                    labels={"value": "Tokens", "cell": "Cell", "variable": ""})
+    tokens = px.bar(frame.rename(columns={"prompt_tokens": "prompt",
+                                          "completion_tokens": "completion"}),
+                    x="cell", y=["prompt", "completion"], hover_name="label",
+                    title="Tokens per cell", labels={"value": "Tokens", "cell": "Cell",
+                                                     "variable": ""})
     right.plotly_chart(tokens)
 
 
@@ -66,6 +68,10 @@ def _metric_charts(frame: pd.DataFrame, varying: list[str]) -> None:
     if len(varying) == 2:
         grid = measured.pivot_table(index=varying[1], columns=varying[0], values=metric,
                                     aggfunc="mean")
+        # Settings as categories: a numeric axis would space 0, 1.2 as a continuous scale.
+        grid.index = [format_value(v) for v in grid.index]
+        grid.columns = [format_value(v) for v in grid.columns]
         st.plotly_chart(px.imshow(grid, text_auto=".2f", aspect="auto",
-                                  labels={"color": METRICS[metric]},
+                                  labels={"x": varying[0], "y": varying[1],
+                                          "color": METRICS[metric]},
                                   title=f"{METRICS[metric]}: {varying[0]} × {varying[1]}"))

@@ -10,7 +10,6 @@ its field and the grid waits for it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import streamlit as st
@@ -18,11 +17,11 @@ import streamlit as st
 from playground import history
 from playground.connection import Connection
 from playground.errors import InvalidParameters, PlaygroundError
-from playground.params import ParamSpec, spec, specs_for
+from playground.params import spec
 from playground.sweep import (
     AXIS_NAMES, DEFAULT_MAX_CELLS, MAX_SAMPLES, Axis, Estimate, Grid, estimate,
 )
-from ui import models, state
+from ui import compare_fixed, models, state
 from ui.text import plain
 
 MODES = {"Chat": "chat", "Completion": "completions"}
@@ -34,11 +33,6 @@ AXIS_HELP = ("A list such as 0, 0.5, 1 or a range start:stop:step such as 0:1:0.
 MODEL_AXIS_HELP = ("Models of the sidebar's connection, and of other connections whose "
                    "models were listed in this session. Type model @ connection for any "
                    "other saved connection.")
-# Samples per cell replaces n, and the fixed seed option replaces a fixed seed value.
-NOT_FIXED = frozenset({"n", "seed"})
-# A grid multiplies every token it asks for, so the page starts max_tokens at a small bound
-# instead of "unbounded"; the field shows it and the user may clear it.
-START_MAX_TOKENS = 64
 SAMPLING = {"n": "n choices per request", "repeat": "one request per sample"}
 
 
@@ -65,19 +59,24 @@ def render(conn: Connection, model: str | None) -> Setup:
                          "prompt to the legacy /v1/completions.")
     endpoint = MODES[mode]
     prompt, messages = _text_inputs(endpoint)
-    axes, readable = _axes(endpoint, conn)
-    fixed = _fixed_values(endpoint, {axis.name for axis in axes})
-    samples, sampling, fixed_seed, workers, limit = _run_options("seed" in
-                                                                 {a.name for a in axes})
-    if not readable:
-        return Setup(None, None, workers)
-    grid = Grid(endpoint, fixed, axes, samples_per_cell=samples, fixed_seed=fixed_seed,
-                model=model or "", connection=conn.name, prompt=prompt, messages=messages,
-                sampling=sampling, max_cells=limit)
+    chosen = st.multiselect("Vary", AXIS_NAMES, default=DEFAULT_AXES, key="compare.vary",
+                            persist_state=state.PERSIST,
+                            format_func=lambda name: axis_label(endpoint, name),
+                            help="Each setting chosen here becomes an axis of the grid; "
+                                 "every combination of their values is one cell.")
+    axes = _axes(endpoint, chosen, conn)
+    fixed = compare_fixed.render(endpoint, set(chosen))
+    options = _run_options(seed_axis="seed" in chosen)
+    if axes is None:
+        return Setup(None, None, options.workers)
+    grid = Grid(endpoint, fixed, axes, samples_per_cell=options.samples,
+                fixed_seed=options.fixed_seed, model=model or "", connection=conn.name,
+                prompt=prompt, messages=messages, sampling=options.sampling,
+                max_cells=options.max_cells)
     text = prompt or "".join(message["content"] for message in messages or [])
     figures = estimate(grid, history.estimate_tokens(text), history.current_prices())
     _show_estimate(figures)
-    return Setup(grid, figures, workers)
+    return Setup(grid, figures, options.workers)
 
 
 def _text_inputs(endpoint: str) -> tuple[str | None, list[dict] | None]:
@@ -96,13 +95,8 @@ def _text_inputs(endpoint: str) -> tuple[str | None, list[dict] | None]:
     return None, messages
 
 
-def _axes(endpoint: str, conn: Connection) -> tuple[list[Axis], bool]:
-    """The axes chosen, and whether every one could be read."""
-    chosen = st.multiselect("Vary", AXIS_NAMES, default=DEFAULT_AXES, key="compare.vary",
-                            persist_state=state.PERSIST,
-                            format_func=lambda name: axis_label(endpoint, name),
-                            help="Each setting chosen here becomes an axis of the grid; "
-                                 "every combination of their values is one cell.")
+def _axes(endpoint: str, chosen: list[str], conn: Connection) -> list[Axis] | None:
+    """The axes typed, or None when some text cannot be read (said under its field)."""
     axes, readable = [], True
     columns = st.columns(max(1, min(len(chosen), 3)))
     for position, name in enumerate(chosen):
@@ -112,7 +106,7 @@ def _axes(endpoint: str, conn: Connection) -> tuple[list[Axis], bool]:
             except InvalidParameters as exc:
                 readable = False
                 st.error(plain(exc.message))
-    return axes, readable
+    return axes if readable else None
 
 
 def _axis(endpoint: str, name: str, conn: Connection) -> Axis:
@@ -129,76 +123,27 @@ def _axis(endpoint: str, name: str, conn: Connection) -> Axis:
 
 
 def _known_models(conn: Connection) -> list[str]:
-    """The sidebar connection's models by id; others' already listed as ``id @ name``."""
-    known = []
-    for listed_conn, listed in st.session_state[state.MODEL_LISTS].items():
-        if isinstance(listed, PlaygroundError):
-            continue
-        for entry in listed:
-            if entry.get("id"):
-                own = listed_conn.name == conn.name
-                known.append(str(entry["id"]) if own else f"{entry['id']} @ {listed_conn.name}")
+    """The sidebar connection's models by id; other connections' listed ones as ``id @ name``."""
     try:
-        own_ids = [str(entry["id"]) for entry in models.models_of(conn) if entry.get("id")]
+        known = [str(entry["id"]) for entry in models.models_of(conn) if entry.get("id")]
     except PlaygroundError:
-        own_ids = []
-    return list(dict.fromkeys(own_ids + known))
+        known = []
+    for other, listed in st.session_state[state.MODEL_LISTS].items():
+        if other.name != conn.name and not isinstance(listed, PlaygroundError):
+            known += [f"{entry['id']} @ {other.name}" for entry in listed if entry.get("id")]
+    return list(dict.fromkeys(known))
 
 
-def _fixed_values(endpoint: str, axis_names: set[str]) -> dict:
-    shown = [s for name, s in specs_for(endpoint).items()
-             if name not in NOT_FIXED and name not in axis_names]
-    values = {}
-    with st.expander("Fixed settings: the same in every cell"):
-        columns = st.columns(3)
-        for position, param in enumerate(shown):
-            with columns[position % 3]:
-                value = _fixed_widget(endpoint, param)
-            values[param.name] = None if value == param.default else value
-    return {name: value for name, value in values.items() if value is not None}
+@dataclass
+class RunOptions:
+    samples: int
+    sampling: str
+    fixed_seed: int | None
+    workers: int
+    max_cells: int
 
 
-def _fixed_widget(endpoint: str, param: ParamSpec):
-    common = {"key": f"compare.fixed.{endpoint}.{param.name}", "help": param.help,
-              "persist_state": state.PERSIST}
-    if param.kind == "float":
-        return st.slider(param.label, min_value=float(param.minimum),
-                         max_value=float(param.maximum), value=float(param.default),
-                         step=param.step, **common)
-    if param.kind == "int":
-        start = START_MAX_TOKENS if param.name == "max_tokens" else param.default
-        return st.number_input(param.label, value=start, step=1,
-                               placeholder=f"not set ({param.range_text()})", **common)
-    if param.kind == "bool":
-        return st.checkbox(param.label, value=bool(param.default), **common)
-    if param.kind == "stop":
-        return parse_stop(st.text_area(param.label, height=68, **common,
-                                       placeholder="one per line; \\n is a line break"))
-    if param.kind == "logit_bias":
-        return parse_logit_bias(st.text_input(param.label, **common,
-                                              placeholder='{"50256": -100}'))
-    return st.text_input(param.label, **common) or None
-
-
-def parse_stop(text: str | None) -> list[str] | None:
-    """Stop sequences, one per line, with \\n and \\t written as escapes; None when empty."""
-    sequences = [line.replace("\\n", "\n").replace("\\t", "\t")
-                 for line in (text or "").splitlines() if line]
-    return sequences or None
-
-
-def parse_logit_bias(text: str | None):
-    """A JSON object of token id to bias. Text that is not JSON is passed on as it is, so
-    that validation names the field rather than the page guessing."""
-    if not text or not text.strip():
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def _run_options(seed_axis: bool) -> tuple[int, str, int | None, int, int]:
+def _run_options(seed_axis: bool) -> RunOptions:
     cells = st.columns(5)
     samples = cells[0].number_input(
         "Samples per cell", min_value=1, max_value=MAX_SAMPLES, value=1, step=1,
@@ -219,12 +164,13 @@ def _run_options(seed_axis: bool) -> tuple[int, str, int | None, int, int]:
         key="compare.workers", persist_state=state.PERSIST,
         help="Cells sent at the same time. The local models answer one request per model "
              "at a time, so their cells queue whatever this is.")
-    limit = cells[4].number_input(
+    max_cells = cells[4].number_input(
         "Cell limit", min_value=1, max_value=10_000, value=DEFAULT_MAX_CELLS, step=1,
         key="compare.max_cells", persist_state=state.PERSIST,
         help="A grid with more cells than this is refused before anything is sent.")
-    return int(samples), sampling, None if seed_axis or fixed_seed is None else int(fixed_seed), \
-        int(workers), int(limit)
+    return RunOptions(int(samples), sampling,
+                      None if seed_axis or fixed_seed is None else int(fixed_seed),
+                      int(workers), int(max_cells))
 
 
 def _show_estimate(figures: Estimate) -> None:

@@ -137,17 +137,20 @@ def test_bad_input_is_named_kept_and_sends_nothing(page, server):
 def test_a_failed_cell_shows_its_error_in_place_and_only_it_runs_again(page, server):
     server.faults_by_model["fault-model-b"] = "404"
     page.multiselect(key="compare.vary").set_value(["model"]).run()
-    page.multiselect(key="compare.axis.model").set_value(["fault-model", "fault-model-b"]).run()
+    page.multiselect(key="compare.axis.model").set_value(
+        ["fault-model", "fault-model-b", "fault-model @ Nowhere"]).run()
     run_grid(page)
     assert [code.value for code in page.code] == ["waves under seed None"]
-    assert any("Not found (404)" in error for error in plain_text(page.error))
-    assert "2 cells: 1 ok, 1 failed" in " ".join(plain_text(page.caption))
+    errors = plain_text(page.error)
+    assert any("Not found (404)" in error for error in errors)
+    assert "There is no connection named 'Nowhere'." in errors
+    assert "3 cells: 1 ok, 2 failed" in " ".join(plain_text(page.caption))
 
     server.faults_by_model.clear()
-    button(page, "Re-run the 1 failed cells").click().run()
-    assert not page.exception and not page.error
+    button(page, "Re-run the 2 failed cells").click().run()
+    assert not page.exception
     assert [b["model"] for b in posts(server)] == ["fault-model", "fault-model-b", "fault-model-b"]
-    assert len(page.code) == 2
+    assert len(page.code) == 2 and len(page.error) == 1
 
 
 def test_an_interrupted_run_keeps_its_cells_and_runs_the_rest(page, server):
