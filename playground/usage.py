@@ -48,7 +48,7 @@ BUCKETS: dict[str, str] = {
 FILTER_COLUMNS = ("model", "connection", "page")
 DISTINCT_COLUMNS = ("model", "connection", "page", "endpoint", "status", "error_kind")
 METRICS = ("latency", "time_to_first_token", "tokens_per_second")
-PERCENTILES = (0.5, 0.9, 0.99)
+PERCENTILES = (0.01, 0.25, 0.5, 0.75, 0.9, 0.99)  # a box plot's quartiles and whiskers, and tails
 LIST_COLUMNS = ("id", "time", "page", "connection", "endpoint", "model", "status",
                 "error_kind", "prompt_tokens", "completion_tokens", "tokens_estimated",
                 "latency", "time_to_first_token", "tokens_per_second", "cost", "params")
@@ -306,7 +306,8 @@ def percentiles_from(sample: pd.DataFrame, ps: Sequence[float] = PERCENTILES) ->
 def latency_by_model(db: sqlite3.Connection, filters: Filters = ALL,
                      ps: Sequence[float] = PERCENTILES) -> pd.DataFrame:
     """Per model: latency, time to first token and tokens per second, each with count,
-    mean, min, p50, p90, p99 and max (columns ``latency_p50``, ``time_to_first_token_p90``...)."""
+    mean, min, p1, p25, p50, p75, p90, p99 and max (columns ``latency_p50``,
+    ``time_to_first_token_p90``...)."""
     return percentiles_from(samples(db, filters), ps)
 
 
@@ -515,15 +516,13 @@ class UsageOverview:
     by_page: pd.DataFrame
     by_connection: pd.DataFrame
     latency_by_model: pd.DataFrame
-    latency_distribution: pd.DataFrame
-    time_to_first_token_distribution: pd.DataFrame
     requests: pd.DataFrame
     request_count: int
     choices: dict[str, list[str]] = field(default_factory=dict)
 
 
 def overview(db: sqlite3.Connection, filters: Filters = ALL, bucket: Bucket | None = None,
-             limit: int = 100, bins: int = 30) -> UsageOverview:
+             limit: int = 100) -> UsageOverview:
     """All of the page's figures from three passes over the rows (the cube, the time series
     and the samples) plus index lookups for the table and the filter choices.
 
@@ -544,8 +543,6 @@ def overview(db: sqlite3.Connection, filters: Filters = ALL, bucket: Bucket | No
         by_model=grouped_from(summed, "model"), by_page=grouped_from(summed, "page"),
         by_connection=grouped_from(summed, "connection"),
         latency_by_model=percentiles_from(sample),
-        latency_distribution=distribution_from(sample, "latency", bins),
-        time_to_first_token_distribution=distribution_from(sample, "time_to_first_token", bins),
         requests=requests(db, filters, limit), request_count=int(total["requests"].iloc[0]),
         choices={column: distinct_values(db, column) for column in FILTER_COLUMNS},
     )

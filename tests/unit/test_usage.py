@@ -196,6 +196,9 @@ def test_latency_percentiles_by_model(ledger):
     assert (mini.latency_min, mini.latency_p50, mini.latency_max) == (0.5, 1.0, 2.0)
     assert mini.latency_p90 == pytest.approx(1.8)  # position 0.9 * 2 = 1.8: 1.0 + 0.8 * 1.0
     assert mini.latency_p99 == pytest.approx(1.98)
+    # The box plot's: p25 at position 0.5, p75 at 1.5, p1 at 0.02 (0.5 + 0.02 * 0.5).
+    assert (mini.latency_p25, mini.latency_p75) == pytest.approx((0.75, 1.5))
+    assert mini.latency_p1 == pytest.approx(0.51)
     assert mini.latency_mean == pytest.approx(3.5 / 3)
     assert mini.time_to_first_token_p50 == pytest.approx(0.2)  # 0.1, 0.2, 0.4
     assert mini.tokens_per_second_p50 == pytest.approx(50.0)  # 6, 50, 50
@@ -228,7 +231,7 @@ def test_percentiles_match_numpy(latencies):
                      for model, values in latencies.items() for value in values])
     frame = usage.latency_by_model(db).set_index("model")
     for model, values in latencies.items():
-        for p in (50, 90, 99):
+        for p in (1, 25, 50, 75, 90, 99):
             assert frame.loc[model, f"latency_p{p}"] == pytest.approx(
                 np.percentile(values, p), rel=1e-9, abs=1e-9)
     db.close()
@@ -292,7 +295,7 @@ def test_overview_holds_every_figure(ledger):
     assert view.tokens_over_time["prompt_tokens"].sum() == 351
     assert view.choices["model"] == ["davinci-002", "gpt-4o-mini", "unknown-model"]
     assert set(view.latency_by_model["model"]) == {"davinci-002", "gpt-4o-mini"}
-    assert not view.time_to_first_token_distribution.empty
+    assert view.latency_by_model.set_index("model").loc["gpt-4o-mini", "latency_p25"] == 0.75
     narrow = ledger.overview(Filters(start=date(2026, 3, 1), end=date(2026, 3, 1)), limit=1)
     assert narrow.bucket == "hour" and narrow.request_count == 3 and len(narrow.requests) == 1
 
@@ -344,7 +347,7 @@ def test_an_empty_ledger_gives_empty_figures(tmp_path):
     view = empty.overview()
     assert view.totals["requests"].iloc[0] == 0
     for frame in (view.tokens_over_time, view.cost_over_time, view.by_model, view.by_page,
-                  view.latency_by_model, view.latency_distribution, view.requests):
+                  view.latency_by_model, view.requests):
         assert frame.empty
     assert "prompt_tokens" in view.tokens_over_time.columns
     empty.close()
