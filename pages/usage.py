@@ -1,14 +1,100 @@
-"""Usage page: not built yet; it loads with the sidebar and says what is coming."""
+"""Usage: every recorded request, totalled and charted, filtered, listed and exported."""
 
 import streamlit as st
 
-from ui import sidebar
+from playground.errors import PlaygroundError
+from ui import pages, sidebar, usage_charts, usage_data, usage_filters, usage_table
+from ui.errors import show_error
+from ui.text import plain
+from ui.usage_format import count, money, rate, seconds
 
-sidebar.render()
+sidebar.render(running_total=False)
 st.title("Usage")
-st.info(
-    "The Usage page is coming: every request made here, charted: tokens, latency and cost, "
-    "over time and by model. "
-    "Meanwhile the Completions and Models pages work.",
-    icon=":material/construction:",
-)
+
+try:
+    snapshot = usage_data.snapshot()
+except PlaygroundError as exc:
+    show_error(exc)
+    st.stop()
+
+if snapshot.empty:
+    st.info("No requests recorded yet. Every request made from the playground lands here: "
+            "run a prompt, or test the connection in the sidebar, and come back.",
+            icon=":material/monitoring:")
+    st.page_link(pages.COMPLETIONS, label="Run a completion", icon=":material/edit_note:")
+    st.page_link(pages.CHAT, label="Chat with a model", icon=":material/forum:")
+    st.caption(plain(f"Recording to {snapshot.path}"))
+    st.stop()
+
+filters, bucket = usage_filters.render(snapshot.choices(), snapshot.span())
+try:
+    view = snapshot.overview(filters, bucket)
+except PlaygroundError as exc:
+    show_error(exc)
+    st.stop()
+totals = view.totals.iloc[0]
+if view.request_count == 0:
+    st.info("No requests match these filters. Widen the period or clear a filter.",
+            icon=":material/filter_alt_off:")
+    st.stop()
+
+first_row, second_row = st.columns(3), st.columns(3)
+first_row[0].metric("Requests", count(totals["requests"]), help=(
+    f"{count(totals['errors'])} failed, {count(totals['incomplete'])} cut short."))
+first_row[1].metric("Prompt tokens", count(totals["prompt_tokens"]))
+first_row[2].metric("Completion tokens", count(totals["completion_tokens"]))
+second_row[0].metric("Estimated cost", money(totals["cost"]),
+                     help="From the price table on the Models page, per million tokens.")
+second_row[1].metric("Mean latency", seconds(totals["mean_latency"]),
+                     help="Over successful completions and chats.")
+second_row[2].metric("Mean tokens/s", rate(totals["mean_tokens_per_second"]),
+                     help="Completion tokens over the whole latency, successful requests.")
+notes = []
+if totals["estimated"]:
+    notes.append(f"{count(totals['estimated'])} requests had no token counts from the server: "
+                 "their tokens are estimated (about 4 characters a token).")
+if totals["unpriced"]:
+    notes.append(f"{count(totals['unpriced'])} requests used models without a price: they "
+                 "are not in the cost. Prices are on the Models page.")
+if bucket and view.bucket != bucket:
+    notes.append(f"Grouped by {view.bucket}: by {bucket} this period would draw too many bars.")
+for note in notes:
+    st.caption(note)
+
+tokens, breakdown, speed, cost, table = st.tabs(
+    ["Tokens", "By model and page", "Latency", "Cost", "Requests"])
+with tokens:
+    st.plotly_chart(usage_charts.tokens_over_time(view.tokens_over_time, view.bucket))
+with breakdown:
+    left, right = st.columns(2)
+    left.markdown("**Tokens by model**")
+    left.plotly_chart(usage_charts.tokens_by(view.by_model, "model"))
+    right.markdown("**Tokens by page**")
+    right.plotly_chart(usage_charts.tokens_by(view.by_page, "page"))
+with speed:
+    if view.latency_by_model.empty:
+        st.info("No successful completions or chats in this selection: latency is measured "
+                "on those.", icon=":material/timer_off:")
+    else:
+        st.caption("Per model: the box spans the middle half of the requests around the "
+                   "median, the whiskers reach the 1st and 99th percentiles, the dashed line "
+                   "is the mean.")
+        left, right = st.columns(2)
+        left.markdown("**Latency**")
+        left.plotly_chart(usage_charts.boxes(view.latency_by_model, "latency", "s"))
+        right.markdown("**Time to first token**")
+        if view.latency_by_model["time_to_first_token_count"].sum() == 0:
+            right.caption("Measured on streamed requests only; none in this selection.")
+        else:
+            right.plotly_chart(usage_charts.boxes(view.latency_by_model,
+                                                  "time_to_first_token", "s"))
+        st.markdown("**Completion tokens per second** (over the whole latency)")
+        st.plotly_chart(usage_charts.boxes(view.latency_by_model, "tokens_per_second",
+                                           "tokens/s"))
+        with st.expander("Percentiles per model"):
+            st.dataframe(usage_table.percentiles(view.latency_by_model), hide_index=True)
+with cost:
+    st.plotly_chart(usage_charts.cost_over_time(view.cost_over_time, view.bucket))
+with table:
+    usage_table.render(snapshot, filters, view.requests, view.request_count)
+    usage_table.export(snapshot, filters, view.request_count)

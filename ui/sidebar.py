@@ -18,13 +18,14 @@ from typing import NamedTuple
 
 import streamlit as st
 
-from playground import connection
-from playground.connection import LOCAL_NAME, Connection, SavedConnections
+from playground import connection, history
+from playground.connection import LOCAL_NAME, Connection, ConnectionReport, SavedConnections
 from playground.errors import PlaygroundError
-from ui import models, state
+from ui import models, recording, state, usage_data, usage_total
 from ui.errors import show_error
 from ui.text import plain
 
+TEST_PAGE = "Test connection"  # the page a connection test is recorded under
 KEY_HELP = ("Kept in this browser session only; never written to disk. Leave empty to use "
             "OPENAI_API_KEY from .streamlit/secrets.toml, the environment or .env.")
 
@@ -34,8 +35,12 @@ class Selection(NamedTuple):
     model: str | None
 
 
-def render() -> Selection:
-    """Draw the sidebar; returns the resolved connection and the chosen model."""
+def render(*, running_total: bool = True) -> Selection:
+    """Draw the sidebar; returns the resolved connection and the chosen model.
+
+    ``running_total`` shows this session's requests at its foot (the Usage page, which
+    shows every total in full, turns it off).
+    """
     state.init()
     with st.sidebar:
         conn = _pick_connection()
@@ -44,6 +49,8 @@ def render() -> Selection:
             _save_or_delete(conn)
         _test(resolved)
         model = _pick_model(resolved)
+        _data_settings()
+        usage_total.show(running_total)
     return Selection(resolved, model)
 
 
@@ -164,6 +171,7 @@ def _test(conn: Connection) -> None:
         spinner = models.STARTING_LOCAL if conn.kind == "local" else f"Testing {conn.name}…"
         with st.spinner(spinner):
             reports[conn] = connection.test_connection(conn)
+        _record_test(reports[conn], conn)
     report = reports.get(conn)
     if report is None:
         return
@@ -173,6 +181,28 @@ def _test(conn: Connection) -> None:
         st.error(plain(report.message), icon=":material/error:")
         if report.hint:
             st.caption(plain(report.hint))
+
+
+def _record_test(report: ConnectionReport, conn: Connection) -> None:
+    """A test is a request too: it goes to the usage ledger (page "Test connection")."""
+    try:
+        usage_data.ledger().record(history.UsageRecord.from_connection_test(
+            report, page=TEST_PAGE, connection=conn, session=recording.session_id()))
+    except PlaygroundError as exc:
+        st.caption(plain(f"Not recorded in the usage history: {exc.message}"))
+
+
+def _data_settings() -> None:
+    with st.expander("Data"):
+        st.text_input("Usage database", key=state.LEDGER_INPUT, persist_state=state.PERSIST,
+                      on_change=usage_data.choose_path,
+                      placeholder=usage_data.default_path_text(),
+                      help="The SQLite file every request is recorded in; created if need be. "
+                           f"Empty: {history.DB_VARIABLE} if set, else history.sqlite3 in "
+                           "the data folder.")
+        notice = st.session_state.pop(state.LEDGER_NOTICE, None)
+        if notice:
+            st.error(plain(notice), icon=":material/error:")
 
 
 def _pick_model(conn: Connection) -> str | None:

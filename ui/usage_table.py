@@ -1,0 +1,128 @@
+"""The Usage page's table of requests, one request in full, and the CSV export."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from playground.usage import Filters
+from ui import state
+from ui.text import plain
+from ui.usage_data import TABLE_ROWS, Snapshot
+from ui.usage_format import count, money, rate, seconds
+
+COLUMNS = {
+    "id": st.column_config.NumberColumn("#", format="%d", width="small"),
+    "time": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+    "page": "Page",
+    "connection": "Connection",
+    "endpoint": "Endpoint",
+    "model": "Model",
+    "status": "Status",
+    "error_kind": "Error",
+    "prompt_tokens": st.column_config.NumberColumn("Prompt tokens", format="localized"),
+    "completion_tokens": st.column_config.NumberColumn("Completion tokens", format="localized"),
+    "tokens_estimated": st.column_config.CheckboxColumn(
+        "Estimated", help="The server reported no token counts: about 4 characters a token."),
+    "latency": st.column_config.NumberColumn("Latency (s)", format="%.3f"),
+    "time_to_first_token": st.column_config.NumberColumn("First token (s)", format="%.3f"),
+    "tokens_per_second": st.column_config.NumberColumn("Tokens/s", format="%.1f"),
+    "cost": st.column_config.NumberColumn("Cost ($)", format="%.6f",
+                                          help="Estimated from the price table; empty: no price."),
+    "params": st.column_config.TextColumn("Parameters sent"),
+}
+
+
+def percentiles(frame: pd.DataFrame) -> pd.DataFrame:
+    """The per-model percentiles a reader compares: requests, median, p90 and p99 of each."""
+    columns = {"model": "Model", "latency_count": "Requests"}
+    for metric, label in (("latency", "latency s"), ("time_to_first_token", "first token s"),
+                          ("tokens_per_second", "tokens/s")):
+        columns |= {f"{metric}_{p}": f"{p} {label}" for p in ("p50", "p90", "p99")}
+    return frame[list(columns)].rename(columns=columns).round(3)
+
+
+def render(snapshot: Snapshot, filters: Filters, first_rows: pd.DataFrame, total: int) -> None:
+    """The matching requests, newest first, a page at a time; a selected row in full."""
+    pages = max(1, math.ceil(total / TABLE_ROWS))
+    page = 0
+    if pages > 1:
+        if st.session_state.get(state.USAGE_TABLE_PAGE, 1) > pages:
+            st.session_state[state.USAGE_TABLE_PAGE] = pages
+        page = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages,
+                               key=state.USAGE_TABLE_PAGE) - 1
+    rows = first_rows if page == 0 else snapshot.requests(filters, page)
+    if rows.empty:
+        return
+    event = st.dataframe(rows, key=table_key(rows), on_select="rerun",
+                         selection_mode="single-row", hide_index=True,
+                         column_config=COLUMNS, column_order=list(COLUMNS))
+    shown = page * TABLE_ROWS
+    st.caption(f"Requests {shown + 1:,}–{shown + len(rows):,} of {total:,}, newest first. "
+               "Select a row to see the request and response in full.")
+    picked = [row for row in event.selection.rows if 0 <= row < len(rows)]
+    if picked:
+        detail = snapshot.detail(int(rows["id"].iloc[picked[0]]))
+        if detail is not None:
+            show_detail(detail)
+
+
+def table_key(rows: pd.DataFrame) -> str:
+    """The table's widget key names the requests it shows, so a selection never moves to
+    another request when new rows arrive or the filters change."""
+    return f"{state.USAGE_TABLE}.{rows['id'].iloc[0]}-{rows['id'].iloc[-1]}-{len(rows)}"
+
+
+def show_detail(detail: dict[str, Any]) -> None:
+    """One request: what it was, what it cost, and the bodies sent and received."""
+    with st.container(border=True):
+        st.subheader(f"Request #{detail['id']}")
+        when = detail["time"].astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        st.caption(plain(" · ".join(str(part) for part in (
+            when, detail["page"], detail["connection"], detail["endpoint"],
+            detail["model"] or "no model", detail["status"]) if part)))
+        if detail.get("error_kind") or detail.get("error_message"):
+            st.error(plain(f"{detail.get('error_kind') or 'Error'}: "
+                           f"{detail.get('error_message') or ''}"), icon=":material/error:")
+        estimated = "≈" if detail["tokens_estimated"] else ""
+        cells = st.columns(6)
+        cells[0].metric("Prompt tokens", estimated + count(detail["prompt_tokens"]))
+        cells[1].metric("Completion tokens", estimated + count(detail["completion_tokens"]))
+        cells[2].metric("Latency", seconds(detail["latency"]))
+        cells[3].metric("First token", seconds(detail["time_to_first_token"]))
+        cells[4].metric("Tokens per second", rate(detail["tokens_per_second"]))
+        cells[5].metric("Cost", money(detail["cost"]))
+        if estimated:
+            st.caption("The server reported no token counts: these are estimated.")
+        sent, received = st.columns(2)
+        with sent:
+            st.markdown("**Request sent**")
+            _body(detail.get("request"), "The request body was not recorded.")
+        with received:
+            st.markdown("**Response**")
+            _body(detail.get("response"), "No response was received.")
+
+
+def _body(value: Any, missing: str) -> None:
+    if value is None:
+        st.caption(missing)
+    elif isinstance(value, (dict, list)):
+        st.json(value, expanded=2)
+    else:  # st.json would parse a string as JSON
+        st.code(json.dumps(value, ensure_ascii=False), language="json", wrap_lines=True)
+
+
+def export(snapshot: Snapshot, filters: Filters, total: int) -> None:
+    """A download of every matching request; the CSV is made only when clicked."""
+    with_bodies = st.checkbox("With request and response bodies", key=state.USAGE_CSV_BODIES,
+                              persist_state=state.PERSIST,
+                              help="Adds the JSON sent and received: a much larger file.")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
+    st.download_button(f"Download {total:,} requests as CSV", snapshot.csv(filters, with_bodies),
+                       file_name=f"usage-{stamp}.csv", mime="text/csv", on_click="ignore",
+                       icon=":material/download:")

@@ -1,0 +1,53 @@
+"""The small running total of this browser session's requests, at the foot of the sidebar.
+
+The sidebar draws before the page sends its request, so ``show`` keeps the slot it drew
+into and ``refresh`` redraws it: a page calls it after a request to include that request
+at once rather than on the next rerun.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import streamlit as st
+
+from playground.errors import PlaygroundError
+from playground.usage import RunningTotal
+from ui import recording, usage_data
+from ui.text import plain
+from ui.usage_format import count, money
+
+_slot = threading.local()  # this script run's placeholder (one thread runs a session's script)
+
+
+def show(enabled: bool = True) -> None:
+    """Draw the total into a new slot of the current container (the sidebar); with
+    ``enabled`` False, draw nothing and forget the previous run's slot."""
+    _slot.placeholder = st.empty() if enabled else None
+    refresh()
+
+
+def refresh() -> None:
+    placeholder = getattr(_slot, "placeholder", None)
+    if placeholder is None:
+        return
+    try:
+        total = usage_data.ledger().session_total(session=recording.session_id())
+    except PlaygroundError as exc:
+        placeholder.caption(plain(f"Usage not recorded: {exc.message}"))
+        return
+    placeholder.caption(plain(describe(total)), help="Requests sent from this browser tab since it "
+                        "opened. Every request is on the Usage page.")
+
+
+def describe(total: RunningTotal) -> str:
+    """``This session: 3 requests · 1,234 tokens · $0.0012``, with what is estimated."""
+    if total.requests == 0:
+        return "This session: no requests yet"
+    noun = "request" if total.requests == 1 else "requests"
+    tokens = f"{'≈' if total.estimated else ''}{count(total.total_tokens)} tokens"
+    if total.unpriced == total.requests:
+        cost = "cost unknown"
+    else:
+        cost = money(total.cost) + (" + unpriced" if total.unpriced else "")
+    return f"This session: {count(total.requests)} {noun} · {tokens} · {cost}"
