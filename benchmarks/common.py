@@ -1,4 +1,6 @@
-"""Helpers shared by the benchmarks: the machine's description, medians, goals, tables."""
+"""Helpers shared by the benchmarks: the machine's description, medians, goals, figures,
+interleaved repetitions, and what one run of several benchmarks shares (a data folder,
+one local model server)."""
 
 from __future__ import annotations
 
@@ -6,13 +8,19 @@ import json
 import math
 import os
 import platform
+import shutil
 import statistics
 import sys
-from dataclasses import asdict, dataclass
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 
 
 def machine() -> dict:
@@ -115,3 +123,184 @@ def _finite(value):
 
 def python() -> str:
     return sys.executable
+
+
+# -- load and time ----------------------------------------------------------------------
+
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages, or None where the system has none."""
+    if not hasattr(os, "getloadavg"):
+        return None
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def timestamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+# -- interleaved repetitions --------------------------------------------------------------
+
+def interleave(runs: dict[str, Callable[[], Any]], reps: int, *, warmup: int = 0,
+               after_each: Callable[[int], None] | None = None) -> dict[str, list]:
+    """Call every run once per repetition, rotating the order so that none always goes
+    first or after the same neighbour; a change in the machine's load then hits every
+    side alike. ``warmup`` rounds run first and are not kept."""
+    names = list(runs)
+    for _ in range(warmup):
+        for name in names:
+            runs[name]()
+    samples: dict[str, list] = {name: [] for name in names}
+    for rep in range(reps):
+        shift = rep % len(names)
+        for name in names[shift:] + names[:shift]:
+            samples[name].append(runs[name]())
+        if after_each is not None:
+            after_each(rep)
+    return samples
+
+
+def quartiles(values: list[float]) -> list[float]:
+    """First and third quartile (the values themselves when there are fewer than two)."""
+    if len(values) < 2:
+        return [values[0], values[0]] if values else [float("nan")] * 2
+    q = statistics.quantiles(values, n=4)
+    return [q[0], q[2]]
+
+
+# -- figures --------------------------------------------------------------------------------
+
+@dataclass
+class Figure:
+    """One line of the report: a measured value and, when one was fixed beforehand, its goal.
+
+    ``unit`` is ``"x"`` for a ratio, ``"s"`` for seconds (shown as ms below one second),
+    ``"us"`` for microseconds, or any other label shown as is. ``direction`` is
+    ``"at_most"`` or ``"at_least"``; ``bound`` None means the figure is reported, not judged.
+    """
+
+    name: str
+    value: float | None
+    unit: str = "x"
+    bound: float | None = None
+    direction: str = "at_most"
+    detail: str = ""
+    benchmark: str = ""
+
+    @property
+    def measured(self) -> bool:
+        return self.value is not None and math.isfinite(self.value)
+
+    @property
+    def met(self) -> bool | None:
+        if self.bound is None or not self.measured:
+            return None
+        return self.value <= self.bound if self.direction == "at_most" else self.value >= self.bound
+
+    @property
+    def goal_text(self) -> str:
+        if self.bound is None:
+            return "-"
+        sign = "<=" if self.direction == "at_most" else ">="
+        return f"{sign} {format_value(self.bound, self.unit)}"
+
+    @property
+    def verdict(self) -> str:
+        """``met``, ``missed by <amount> (<percent>)``, ``not measured`` or ``-`` (no goal)."""
+        if not self.measured:
+            return "not measured"
+        if self.bound is None:
+            return "-"
+        if self.met:
+            return "met"
+        gap = abs(self.value - self.bound)
+        return f"missed by {format_value(gap, self.unit)} ({gap / abs(self.bound):.1%})"
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data.update(goal=self.goal_text, met=self.met, verdict=self.verdict,
+                    shown=format_value(self.value, self.unit))
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Figure:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+def format_value(value: float | None, unit: str) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if unit == "x":
+        return f"{value:.3f}"
+    if unit == "s":
+        return f"{value * 1000:.1f} ms" if abs(value) < 1 else f"{value:.2f} s"
+    if unit == "us":
+        return f"{value:.0f} µs"
+    return f"{value:.3g} {unit}".rstrip()
+
+
+def figure_rows(figures: list[Figure]) -> list[tuple[str, str, str, str]]:
+    return [(f.name, format_value(f.value, f.unit), f.goal_text, f.verdict) for f in figures]
+
+
+def text_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    """A plain-text table with aligned columns, for the terminal."""
+    everything = [header, *rows]
+    widths = [max(len(row[i]) for row in everything) for i in range(len(header))]
+    line = lambda row: "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+    return "\n".join([line(header), line(tuple("-" * w for w in widths)), *map(line, rows)])
+
+
+def markdown_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    escape = lambda cell: cell.replace("|", "\\|")
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(escape(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# -- what one run shares ------------------------------------------------------------------
+
+@dataclass
+class Shared:
+    """A private data folder (ledger, prices, logs stay out of the user's) and one local
+    model server, started on first use, for the benchmarks of one run.
+
+    Use as a context manager; it sets ``PLAYGROUND_DATA_DIR`` for its duration."""
+
+    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="playground-bench-")))
+    _server: Any = None
+    _previous: str | None = None
+
+    def __enter__(self) -> Shared:
+        self._previous = os.environ.get("PLAYGROUND_DATA_DIR")
+        os.environ["PLAYGROUND_DATA_DIR"] = str(self.folder)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def local_url(self) -> str:
+        """Base URL (``.../v1``) of a ``python -m playground.local`` started for this run,
+        with its chat model loaded (the first request waits for the load)."""
+        if self._server is None:
+            from benchmarks.local_server import MODEL, Server
+
+            server = Server(threads=None)
+            try:
+                server.wait_healthy()
+                server.client().chat.completions.create(
+                    model=MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=1)
+            except BaseException:
+                server.stop()
+                raise
+            self._server = server
+        return self._server.base_url
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._previous is None:
+            os.environ.pop("PLAYGROUND_DATA_DIR", None)
+        else:
+            os.environ["PLAYGROUND_DATA_DIR"] = self._previous
+        shutil.rmtree(self.folder, ignore_errors=True)
