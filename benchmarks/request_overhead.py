@@ -1,0 +1,325 @@
+"""What the playground's core adds to a request, against the raw ``openai`` SDK.
+
+``python -m benchmarks.request_overhead [--quick]`` starts the test fault server (an
+OpenAI-compatible loopback server) with no latency, so that whatever the client side costs
+is as large a share of the request as it can be, and measures in one run, interleaved
+(the order alternates every repetition), medians:
+
+(a) one chat request through the core: ``runner.build_request`` (validation, only the
+    values the user set) then ``Recorder.run`` (the cached client, the SDK call, the
+    response read into a ``RunResult``, the usage record queued for the ledger's writer
+    thread), against the same keyword arguments sent with ``client.chat.completions.create``
+    on an ``openai.OpenAI`` client made once with the same settings. Ratio core/SDK (goal at
+    most 1.05) and the absolute microseconds added. A third side, build and ``runner.run``
+    without the ledger, splits what is added between the runner and the usage record.
+    After each request through the core, once its clock has stopped, the ledger's writer is
+    let to commit, as it does between a person's requests, so that its commit never lands
+    in the next timed request.
+(b) the same request streamed: time to first token through the core (build, then
+    ``Recorder.run`` with ``on_text``; the clock stops at the first ``on_text`` call) against
+    the raw SDK stream (the clock stops at the first chunk with content). Ratio (goal at most
+    1.05); the whole stream's time is reported beside it.
+
+The core's own steps are also timed apart, without the network, to show where the added
+time goes: ``build_request``, reading the response (``model_dump``), and the usage record
+(``UsageRecord.from_result`` + ``Ledger.record``). Results are printed and written to
+``benchmarks/results-request-overhead.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.common import (HERE, Figure, Shared, format_value, interleave, machine,
+                               median, quartiles, text_table, timestamp, write_json)
+
+RESULTS = HERE / "results-request-overhead.json"
+MODEL = "fault-model"
+ENDPOINT = "chat"
+MESSAGES = [{"role": "user", "content": "Describe the sea in one sentence."}]
+VALUES = {"max_tokens": 16, "temperature": 0.7}  # what a user set on the page
+RATIO_GOAL = 1.05
+TTFT_GOAL = 1.05
+
+
+class Sides:
+    """The two ways of sending the same request, against one server."""
+
+    def __init__(self, base_url: str, folder: Path):
+        import openai
+
+        from playground.connection import Connection
+        from playground.recording import Recorder
+
+        self.conn = Connection("Benchmark", base_url=base_url, max_retries=0, timeout=30.0)
+        self.recorder = Recorder(page="Benchmark", session="benchmark",
+                                 ledger_path=folder / "request-overhead.sqlite3")
+        # The core's client_for builds its client with these settings too.
+        self.client = openai.OpenAI(base_url=base_url, api_key="no-key", max_retries=0,
+                                    timeout=openai.Timeout(30.0, connect=5.0))
+        self.sent = self._build(VALUES)
+        self.sent_stream = self._build({**VALUES, "stream": True})
+        self.core_requests = 0
+
+    @staticmethod
+    def _build(values: dict) -> dict:
+        from playground import runner
+
+        return runner.build_request(ENDPOINT, MODEL, values, messages=MESSAGES)
+
+    # (a) a whole request
+
+    def core(self) -> float:
+        started = time.perf_counter()
+        request = self._build(VALUES)
+        result = self.recorder.run(self.conn, ENDPOINT, request)
+        seconds = time.perf_counter() - started
+        assert result.text, "the core got no text back"
+        self.core_requests += 1
+        self.settle()
+        return seconds
+
+    def runner_only(self) -> float:
+        """The core without the ledger: build and ``runner.run``, nothing recorded."""
+        from playground import runner
+
+        started = time.perf_counter()
+        request = self._build(VALUES)
+        result = runner.run(self.conn, ENDPOINT, request)
+        seconds = time.perf_counter() - started
+        assert result.text, "the runner got no text back"
+        return seconds
+
+    def settle(self) -> None:
+        """After the clock stopped: let the ledger's writer commit what was recorded, as it
+        does between a person's requests, so its commit does not land inside the next
+        timed request (which is the other side's as often as not)."""
+        self.recorder.ledger.flush(30)
+
+    def sdk(self) -> float:
+        started = time.perf_counter()
+        response = self.client.chat.completions.create(**self.sent)
+        seconds = time.perf_counter() - started
+        assert response.choices[0].message.content, "the SDK got no text back"
+        return seconds
+
+    # (b) a stream
+
+    def core_stream(self) -> tuple[float, float]:
+        first = None
+
+        def on_text(index: int, delta: str) -> None:
+            nonlocal first
+            if first is None:
+                first = time.perf_counter()
+
+        started = time.perf_counter()
+        request = self._build({**VALUES, "stream": True})
+        result = self.recorder.run(self.conn, ENDPOINT, request, on_text=on_text)
+        total = time.perf_counter() - started
+        assert first is not None and result.usage, "the core's stream brought no text or usage"
+        self.core_requests += 1
+        self.settle()
+        return first - started, total
+
+    def sdk_stream(self) -> tuple[float, float]:
+        first = None
+        started = time.perf_counter()
+        for chunk in self.client.chat.completions.create(**self.sent_stream):
+            if first is None and chunk.choices and chunk.choices[0].delta.content:
+                first = time.perf_counter()
+        total = time.perf_counter() - started
+        assert first is not None, "the SDK's stream brought no text"
+        return first - started, total
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def quiet(server) -> None:
+    """The SDK closes a connection when a stream ends; the fault server's handler thread
+    then meets a reset while waiting for the next request and prints its traceback. Not
+    a failure of anything measured: keep it off the report."""
+    import socketserver
+
+    httpd = server._httpd
+    default = socketserver.BaseServer.handle_error
+
+    def handle_error(request, client_address):
+        import sys as _sys
+
+        if isinstance(_sys.exc_info()[1], ConnectionError):
+            return
+        default(httpd, request, client_address)
+
+    httpd.handle_error = handle_error
+
+
+def breakdown(sides: Sides, reps: int) -> dict:
+    """The core's steps without the network, each timed over many calls (median, µs)."""
+    from playground import history
+    from playground.connection import client_for
+
+    response = sides.client.chat.completions.create(**sides.sent)
+    result = sides.recorder.run(sides.conn, ENDPOINT, sides.sent)
+    ledger = sides.recorder.ledger
+
+    def timed(call) -> float:
+        values = []
+        for _ in range(reps):
+            started = time.perf_counter()
+            call()
+            values.append(time.perf_counter() - started)
+        return median(values) * 1e6
+
+    steps = {
+        "build_request_us": timed(lambda: sides._build(VALUES)),
+        "client_for_us": timed(lambda: client_for(sides.conn)),
+        "response_model_dump_us": timed(response.model_dump),
+        "usage_record_from_result_us": timed(lambda: history.UsageRecord.from_result(
+            result, page="Benchmark", connection=sides.conn, session="benchmark")),
+    }
+    record = history.UsageRecord.from_result(result, page="Benchmark", connection=sides.conn)
+    steps["ledger_record_call_us"] = timed(lambda: ledger.record(record))
+    ledger.flush(30)
+    return steps
+
+
+def benchmark(quick: bool = False, shared: Shared | None = None, log=print, *,
+              reps: int | None = None, stream_reps: int | None = None,
+              warmup: int = 20) -> dict:
+    """Both measures; returns the figures and the details (written by ``main``)."""
+    from tests.fault_server import FaultServer
+
+    reps = reps or (300 if quick else 2000)
+    stream_reps = stream_reps or (200 if quick else 1000)
+    own = shared is None
+    shared = shared or Shared().__enter__()
+    started_machine = machine()
+    try:
+        server = FaultServer(latency=0.0)
+        with server as base_url:
+            quiet(server)
+            sides = Sides(base_url, shared.folder)
+            try:
+                log(f"  (a) {reps} interleaved repetitions of a request ...")
+                whole = interleave({"core": sides.core, "sdk": sides.sdk,
+                                    "runner": sides.runner_only}, reps, warmup=warmup)
+                log(f"  (b) {stream_reps} interleaved pairs of streams ...")
+                streams = interleave({"core": sides.core_stream, "sdk": sides.sdk_stream},
+                                     stream_reps, warmup=warmup)
+                ledger = sides.recorder.ledger
+                flushed = ledger.flush(30)
+                recorded = ledger.count()
+                steps = breakdown(sides, min(reps, 200 if quick else 1000))
+            finally:
+                sides.close()
+            received = server.request_count
+    finally:
+        if own:
+            shared.close()
+    return summarise(whole, streams, steps, reps, stream_reps, started_machine,
+                     recorded=recorded, flushed=flushed, core_requests=sides.core_requests,
+                     received=received, quick=quick)
+
+
+def summarise(whole: dict, streams: dict, steps: dict, reps: int, stream_reps: int,
+              started_machine: dict, **counts) -> dict:
+    core, sdk = whole["core"], whole["sdk"]
+    paired = [c - s for c, s in zip(core, sdk)]
+    ttft_core = [first for first, _ in streams["core"]]
+    ttft_sdk = [first for first, _ in streams["sdk"]]
+    total_core = [total for _, total in streams["core"]]
+    total_sdk = [total for _, total in streams["sdk"]]
+    medians = {
+        "core_seconds": median(core),
+        "sdk_seconds": median(sdk),
+        "ratio_core_over_sdk": median(core) / median(sdk),
+        "ratio_per_pair_median": median([c / s for c, s in zip(core, sdk)]),
+        "added_us_difference_of_medians": (median(core) - median(sdk)) * 1e6,
+        "added_us_paired_median": median(paired) * 1e6,
+        "added_us_paired_quartiles": [q * 1e6 for q in quartiles(paired)],
+        "runner_only_seconds": median(whole["runner"]),
+        "added_us_by_runner": (median(whole["runner"]) - median(sdk)) * 1e6,
+        "added_us_by_recording": (median(core) - median(whole["runner"])) * 1e6,
+        "core_quartiles_seconds": quartiles(core),
+        "sdk_quartiles_seconds": quartiles(sdk),
+        "stream_ttft_core_seconds": median(ttft_core),
+        "stream_ttft_sdk_seconds": median(ttft_sdk),
+        "stream_ttft_ratio": median(ttft_core) / median(ttft_sdk),
+        "stream_ttft_ratio_per_pair_median": median([c / s for c, s in zip(ttft_core, ttft_sdk)]),
+        "stream_ttft_added_us": (median(ttft_core) - median(ttft_sdk)) * 1e6,
+        "stream_total_core_seconds": median(total_core),
+        "stream_total_sdk_seconds": median(total_sdk),
+        "stream_total_ratio": median(total_core) / median(total_sdk),
+    }
+    figures = [
+        Figure("Request through the core / raw SDK", medians["ratio_core_over_sdk"], "x",
+               RATIO_GOAL, "at_most",
+               f"core {format_value(medians['core_seconds'], 's')} vs SDK "
+               f"{format_value(medians['sdk_seconds'], 's')}; median of {reps} interleaved pairs"),
+        Figure("Request: time the core adds", medians["added_us_difference_of_medians"], "us",
+               detail=f"paired median {medians['added_us_paired_median']:.0f} µs; build + runner "
+                      f"{medians['added_us_by_runner']:.0f} µs, usage record "
+                      f"{medians['added_us_by_recording']:.0f} µs"),
+        Figure("Stream: first token, core / raw SDK", medians["stream_ttft_ratio"], "x",
+               TTFT_GOAL, "at_most",
+               f"core {format_value(medians['stream_ttft_core_seconds'], 's')} vs SDK "
+               f"{format_value(medians['stream_ttft_sdk_seconds'], 's')}; "
+               f"{stream_reps} interleaved pairs"),
+        Figure("Stream: first token, time the core adds", medians["stream_ttft_added_us"], "us"),
+        Figure("Stream: whole stream, core / raw SDK", medians["stream_total_ratio"], "x",
+               detail=f"core {format_value(medians['stream_total_core_seconds'], 's')} vs SDK "
+                      f"{format_value(medians['stream_total_sdk_seconds'], 's')}"),
+    ]
+    for figure in figures:
+        figure.benchmark = "request_overhead"
+    ended = machine()
+    return {
+        "benchmark": "request_overhead",
+        "when": timestamp(),
+        "machine": {**started_machine, "load_average_1m_at_end": ended.get("load_average_1m")},
+        "config": {"server": "tests/fault_server.py FaultServer, latency 0", "endpoint": ENDPOINT,
+                   "model": MODEL, "values": VALUES, "messages": MESSAGES,
+                   "repetitions": reps, "stream_repetitions": stream_reps,
+                   "quick": counts.pop("quick")},
+        "medians": medians,
+        "core_steps_median_us": steps,
+        "checks": counts,
+        "figures": [figure.as_dict() for figure in figures],
+    }
+
+
+def report(result: dict) -> str:
+    m, steps = result["medians"], result["core_steps_median_us"]
+    rows = [(f["name"], f["shown"], f["goal"], f["verdict"]) for f in result["figures"]]
+    lines = [text_table(rows, ("figure", "value", "goal", "verdict")), "",
+             f"  added per request, paired median {m['added_us_paired_median']:.0f} µs "
+             f"(quartiles {m['added_us_paired_quartiles'][0]:.0f} .. "
+             f"{m['added_us_paired_quartiles'][1]:.0f} µs)",
+             "  the core's steps alone (median µs): "
+             + ", ".join(f"{name.removesuffix('_us')} {value:.0f}" for name, value in steps.items()),
+             f"  ledger rows written {result['checks']['recorded']} for "
+             f"{result['checks']['core_requests']} requests through the core"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.request_overhead",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    result = benchmark(args.quick)
+    print()
+    print(report(result))
+    write_json(args.output, result)
+    print(f"\nWritten to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
