@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from playground.sweep import CellResult, Difference, GridResult, format_value
+from playground.sweep import CellResult, Difference, GridResult, Sample, format_value
 from ui.errors import show_error
 from ui.output import show_text
 from ui.text import plain
@@ -33,18 +33,16 @@ def show(result: GridResult) -> None:
     if view == SIDE_BY_SIDE and varying:
         _side_by_side(result, varying, differences, baseline)
     elif view == SIDE_BY_SIDE:
-        card(result.cells[0], heading="The only cell")
+        card(result.cells[0], heading=result.cells[0].cell.label)
     else:
         _table(result, differences, baseline)
 
 
 def _pick_baseline(result: GridResult) -> str:
-    ids = [cell_result.cell.id for cell_result in result.cells]
-    if st.session_state.get("compare.baseline") not in ids:
-        st.session_state["compare.baseline"] = ids[0]
     labels = {cell_result.cell.id: f"{cell_result.cell.id}: {cell_result.cell.label}"
               for cell_result in result.cells}
-    return st.selectbox("Baseline cell", ids, key="compare.baseline", format_func=labels.get,
+    return st.selectbox("Baseline cell", list(labels), key="compare.baseline",
+                        format_func=labels.get,
                         help="Every other cell is compared with this one: its settings and "
                              "whether its text is the same.")
 
@@ -87,8 +85,6 @@ def card(result: CellResult, difference: Difference | None = None, is_baseline: 
             show_error(result.error)
         elif result.status == "cancelled":
             st.caption("Not run: the run was cancelled or interrupted.")
-        elif result.status == "pending":
-            st.caption("Waiting to run.")
         for sample in result.samples:
             show_text(sample.text)
             st.caption(plain(_sample_facts(sample)))
@@ -108,18 +104,21 @@ def _difference_badge(difference: Difference) -> None:
         st.caption(plain(changed))
 
 
-def _sample_facts(sample) -> str:
+def _sample_facts(sample: Sample) -> str:
     tokens = "? tokens" if sample.tokens is None else f"{sample.tokens} tokens"
     latency = "" if sample.latency is None else f" · {sample.latency:.2f} s"
     return f"finish_reason: {sample.finish_reason or 'none'} · {tokens}{latency}"
 
 
 def _metrics_line(result: CellResult) -> str:
+    """The cell's metrics, averaged over its samples; those without a value left out."""
     row = result.summary_row([])
-    parts = [f"distinct-1 {_number(row['distinct_1'])}", f"distinct-2 {_number(row['distinct_2'])}",
+    parts = [f"{row['words']:g} words", f"distinct-1 {_number(row['distinct_1'])}",
+             f"distinct-2 {_number(row['distinct_2'])}",
              f"repetition {_number(row['repetition'])}"]
-    if row["perplexity"] is not None:
-        parts.append(f"perplexity {_number(row['perplexity'])}")
+    if row["mean_logprob"] is not None:
+        parts.append(f"mean logprob {_number(row['mean_logprob'])}, "
+                     f"perplexity {_number(row['perplexity'])}")
     if row["identical_share"] is not None:
         parts.append(f"identical samples {row['identical_share']:.0%}, "
                      f"similarity {row['mean_similarity']:.0%}")
@@ -130,7 +129,7 @@ def _number(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def table_frame(result: GridResult, differences: dict[str, Difference]) -> pd.DataFrame:
+def _table_frame(result: GridResult, differences: dict[str, Difference]) -> pd.DataFrame:
     """One row per cell: settings, first text, facts, metrics and likeness to the baseline."""
     frame = result.cells_frame()
     frame.insert(frame.columns.get_loc("status") + 1, "text",
@@ -142,7 +141,7 @@ def table_frame(result: GridResult, differences: dict[str, Difference]) -> pd.Da
 
 
 def _table(result: GridResult, differences: dict[str, Difference], baseline: str) -> None:
-    frame = table_frame(result, differences)
+    frame = _table_frame(result, differences)
     compared = [name for name in ("model", "connection", *(a.name for a in result.grid.axes),
                                   "text", "finish_reason") if name in frame]
     base = frame[frame["cell"] == baseline].iloc[0]

@@ -174,7 +174,10 @@ def test_an_interrupted_run_keeps_its_cells_and_runs_the_rest(page, server):
 
 def test_save_reopen_and_export(page, server, data_dir):
     page.multiselect(key="compare.vary").set_value(["temperature"]).run()
+    page.checkbox(key="compare.fixed.chat.logprobs").check().run()
     run_grid(page)
+    perplexities = [c for c in plain_text(page.caption) if "mean logprob" in c]
+    assert len(perplexities) == 2 and "mean logprob -0.25, perplexity 1.28" in perplexities[0]
     page.text_input(key="compare.save_name").input("calm or not").run()
     button(page, "Save run").click().run()
     assert any("Saved as run #1" in s for s in plain_text(page.success))
@@ -188,6 +191,7 @@ def test_save_reopen_and_export(page, server, data_dir):
     assert saved.options[0].startswith("#1 calm or not · ")
     button(page, "Open").click().run()
     assert [code.value for code in page.code] == ["the sea is calm", "waves under seed None"]
+    assert [c for c in plain_text(page.caption) if "mean logprob" in c] == perplexities
     assert len(posts(server)) == 2, "reopening sends nothing"
 
     button(page, "Delete").click().run()
