@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from playground import errors
+from playground import errors, logprobs
 from playground.connection import Connection, client_for
 from playground.history import estimate_tokens
 from playground.runner import RunResult
@@ -262,37 +262,23 @@ def replies_from(result: RunResult) -> list[Message]:
     """
     usage = result.usage or {}
     single = len(result.choices) == 1
+    fields = logprobs.by_choice(result)  # a stream's pieces put back together
     replies = []
     for choice in result.choices:
-        logprobs = choice_logprobs(result, choice.index)
+        field = fields.get(choice.index)
+        entries = (field.get("content") or None) if isinstance(field, dict) else None
         tokens = usage.get("completion_tokens") if single else None
-        if tokens is None and logprobs is not None:
-            tokens = len(logprobs)
+        if tokens is None and entries is not None:
+            tokens = len(entries)
         replies.append(Message(
             "assistant", choice.text, model=result.request.get("model"),
             tokens=tokens if isinstance(tokens, int) else None, tokens_exact=isinstance(tokens, int),
             latency=result.latency, time_to_first_token=result.time_to_first_token,
             prompt_tokens=usage.get("prompt_tokens"), finish_reason=choice.finish_reason,
-            incomplete=result.incomplete, logprobs=logprobs,
+            incomplete=result.incomplete, logprobs=entries,
             error=str(result.error) if result.error is not None else None,
         ))
     return replies
-
-
-def choice_logprobs(result: RunResult, index: int) -> list[dict] | None:
-    """The chat token log-probabilities of one choice (``logprobs.content``).
-
-    A streamed answer carries them a few tokens per chunk; they are put back together here.
-    """
-    if isinstance(result.raw, list):
-        parts = [item.get("logprobs") for chunk in result.raw for item in chunk.get("choices") or []
-                 if item.get("index") == index]
-        content = [entry for part in parts if isinstance(part, dict)
-                   for entry in part.get("content") or []]
-        return content or None
-    choice = next((c for c in result.choices if c.index == index), None)
-    logprobs = choice.logprobs if choice is not None else None
-    return (logprobs.get("content") or None) if isinstance(logprobs, dict) else None
 
 
 class LiveReply:
