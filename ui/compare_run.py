@@ -3,8 +3,9 @@
 The grid runs in the script thread, and ``run_grid`` calls back there, so its callbacks can
 draw the progress bar and each cell as it ends. Cancel is an ordinary button: clicking it
 asks Streamlit for a rerun, and Streamlit interrupts the running script at its next call
-into Streamlit, which is the run's ``should_cancel`` poll of session state; ``run_grid``
-then returns at once. The run's ``GridResult`` is in session state from the start and each
+into Streamlit, which is the run's ``should_cancel`` poll of session state; the exception
+Streamlit raises there goes through ``run_grid``, which stops at once without waiting for
+requests in flight. The run's ``GridResult`` is in session state from the start and each
 cell is put in as it ends, so the finished cells survive the interruption; ``current()``
 marks the others cancelled on the next script run. Any other click during a run
 interrupts it the same way (that is how Streamlit runs scripts), and the page says so.
