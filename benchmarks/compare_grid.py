@@ -29,7 +29,7 @@ import argparse
 import os
 import time
 
-from benchmarks.common import HERE, Goal, machine, median, table, write_json
+from benchmarks.common import HERE, Figure, Goal, machine, median, table, write_json
 from playground.connection import Connection
 from playground.sweep import Axis, Grid, GridResult, run_grid
 from tests.fault_server import FaultServer
@@ -77,11 +77,9 @@ def repetition(grid: Grid, conn: Connection) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="two repetitions instead of five")
-    args = parser.parse_args(argv)
-    repetitions = 2 if args.quick else 5
+def benchmark(quick: bool = False, log=print) -> dict:
+    """The whole measure; returns its results, ``figures`` included (``main`` writes them)."""
+    repetitions = 2 if quick else 5
     info = machine()
     grid = make_grid()
     server = FaultServer(latency=LATENCY)
@@ -93,8 +91,8 @@ def main(argv: list[str] | None = None) -> dict:
         runs = []
         for index in range(repetitions):
             runs.append(repetition(grid, conn))
-            print(f"repetition {index + 1}/{repetitions}: wall {runs[-1]['wall_seconds']:.3f} s, "
-                  f"wall/slowest {runs[-1]['wall_over_slowest_in_run']:.3f}", flush=True)
+            log(f"repetition {index + 1}/{repetitions}: wall {runs[-1]['wall_seconds']:.3f} s, "
+                f"wall/slowest {runs[-1]['wall_over_slowest_in_run']:.3f}")
         requests = server.request_count
     if hasattr(os, "getloadavg"):
         info["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
@@ -103,14 +101,24 @@ def main(argv: list[str] | None = None) -> dict:
     goal = Goal("wall / slowest cell of the grid", medians["wall_over_slowest_in_run"],
                 RATIO_GOAL, "at_most")
     ideal_share = 1 / CELLS
-    results = {
+    figures = [
+        Figure(f"Compare grid: wall / slowest cell ({CELLS} cells, {LATENCY * 1000:.0f} ms each)",
+               medians["wall_over_slowest_in_run"], "x", RATIO_GOAL, "at_most",
+               f"wall {medians['wall_seconds']:.3f} s, slowest cell "
+               f"{medians['slowest_cell_in_run_seconds']:.3f} s; {repetitions} repetitions",
+               "compare_grid"),
+        Figure("Compare grid: wall / one-by-one sum", medians["wall_over_sequential_sum"], "x",
+               detail=f"sum {medians['sequential_sum_seconds']:.2f} s; perfect overlap "
+                      f"{ideal_share:.3f}", benchmark="compare_grid"),
+    ]
+    return {
         "benchmark": "compare_grid",
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": info,
         "config": {"latency_seconds": LATENCY, "cells": CELLS, "workers": WORKERS,
                    "samples_per_cell": grid.samples_per_cell, "endpoint": grid.endpoint,
                    "max_tokens": grid.base_values["max_tokens"], "repetitions": repetitions,
-                   "quick": args.quick, "requests_sent": requests},
+                   "quick": quick, "requests_sent": requests},
         "cold_first_grid": {"wall_seconds": cold.wall_time, "measured_outside_seconds": cold_wall,
                             "slowest_cell_seconds": max(r.latency for r in cold.cells),
                             "wall_over_latency": cold.wall_time / LATENCY},
@@ -118,8 +126,19 @@ def main(argv: list[str] | None = None) -> dict:
         "runs": runs,
         "goals": [goal.as_dict()],
         "ideal_wall_over_sequential_sum": ideal_share,
+        "figures": [figure.as_dict() for figure in figures],
     }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="two repetitions instead of five")
+    args = parser.parse_args(argv)
+    results = benchmark(args.quick, log=lambda line: print(line, flush=True))
     write_json(RESULTS, results)
+    info, medians, cold = results["machine"], results["medians"], results["cold_first_grid"]
+    repetitions, ideal_share = results["config"]["repetitions"], results["ideal_wall_over_sequential_sum"]
+    goal = Goal(**{k: results["goals"][0][k] for k in ("name", "value", "bound", "direction", "unit")})
 
     print()
     print(f"Compare grid: {CELLS} cells, {LATENCY * 1000:.0f} ms per request, pool of {WORKERS}, "
@@ -135,8 +154,8 @@ def main(argv: list[str] | None = None) -> dict:
         ("wall / latency", f"{medians['wall_over_latency']:.3f}"),
         ("wall / sequential sum", f"{medians['wall_over_sequential_sum']:.3f} "
                                   f"(perfect overlap: {ideal_share:.3f})"),
-        ("first grid of the process", f"{cold.wall_time:.3f} s "
-                                      f"({cold.wall_time / LATENCY:.2f} x the latency; "
+        ("first grid of the process", f"{cold['wall_seconds']:.3f} s "
+                                      f"({cold['wall_over_latency']:.2f} x the latency; "
                                       f"SDK start-up, not in the medians)"),
     ]))
     print(goal.describe())

@@ -34,7 +34,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import HERE, Goal, machine, median, table, write_json
+from benchmarks.common import HERE, Figure, Goal, machine, median, table, write_json
 
 MODEL = "smollm2-135m-instruct"
 PROMPT = "The history of the printing press"
@@ -238,6 +238,19 @@ def summarise(samples: dict, reps: int, threads: dict, started_machine: dict) ->
              "at_most", " s"),
     ]
     ended_machine = machine()
+    figures = [
+        Figure("Local server / llama.cpp in-process, tokens per second",
+               server_tps / direct_tps, "x", RATIO_GOAL, "at_least",
+               f"{server_tps:.1f} vs {direct_tps:.1f} tokens/s; {reps} interleaved repetitions"),
+        Figure("Local server: time to first token (stream)", ttft, "s", TTFT_GOAL, "at_most",
+               f"llama.cpp in-process: {direct_ttft * 1000:.0f} ms"),
+        Figure("Local server: spawn to first answer (model load)", cold["spawn_to_answer"], "s",
+               FIRST_ANSWER_GOAL, "at_most",
+               f"spawn to /health {cold['spawn_to_healthy']:.2f} s, then {cold['healthy_to_answer']:.2f} s "
+               f"to a one-token answer (warm: {warm_one:.2f} s)"),
+    ]
+    for figure in figures:
+        figure.benchmark = "local_server"
     return {
         "benchmark": "local_server",
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -274,6 +287,7 @@ def summarise(samples: dict, reps: int, threads: dict, started_machine: dict) ->
         },
         "same_text_server_and_direct": samples["server"][0]["text"] == samples["direct"][0]["text"],
         "goals": [goal.as_dict() for goal in goals],
+        "figures": [figure.as_dict() for figure in figures],
         "samples": {name: [{k: v for k, v in s.items() if k != "text"} if isinstance(s, dict) else s
                               for s in runs]
                     for name, runs in samples.items()},
@@ -342,6 +356,16 @@ def _rate(medians: dict, side: str) -> str:
     return (f"{medians[f'{side}_tokens_per_second']:.1f}  (range {low:.1f}-{high:.1f}; median "
             f"{medians[f'{side}_completion_tokens']:.0f} tokens, "
             f"{medians[f'{side}_seconds_per_request']:.2f} s per request)")
+
+
+def benchmark(quick: bool = False, threads: int | None = None, reps: int | None = None,
+              cold: int | None = None, log=print) -> dict:
+    """The whole measure; returns its results, ``figures`` included (``main`` writes them)."""
+    reps = reps or (3 if quick else 7)
+    cold = min(reps, cold if cold is not None else (1 if quick else 3))
+    result = measure(reps, cold, threads, log=log)
+    result["config"]["quick"] = quick
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
