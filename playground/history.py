@@ -731,7 +731,8 @@ def ledger(path: Path | str | None = None) -> Ledger:
     try:
         resolved = (Path(path).expanduser() if path else default_path()).resolve()
     except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, ~nosuchuser, a loop
-        raise PlaygroundError(f"{str(path)!r} cannot be used as a file name: {exc}",
+        name = repr(str(path)) if path else f"The default ({DB_VARIABLE} or the data folder)"
+        raise PlaygroundError(f"{name} cannot be used as a file name: {exc}",
                               hint="Type the path of a file, for example ~/usage.sqlite3.") from exc
     with _ledgers_lock:
         found = _ledgers.get(resolved)

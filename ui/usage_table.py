@@ -55,7 +55,7 @@ def render(snapshot: Snapshot, filters: Filters, first_rows: pd.DataFrame, total
         if st.session_state.get(state.USAGE_TABLE_PAGE, 1) > pages:
             st.session_state[state.USAGE_TABLE_PAGE] = pages
         page = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages,
-                               key=state.USAGE_TABLE_PAGE) - 1
+                               key=state.USAGE_TABLE_PAGE, width=180) - 1
     rows = first_rows if page == 0 else snapshot.requests(filters, page)
     if rows.empty:
         return

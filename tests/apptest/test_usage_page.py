@@ -201,3 +201,44 @@ def test_test_connection_is_recorded_and_counted_for_the_session(app, data_dir):
 
 def _sidebar_captions(app) -> str:
     return " ".join(caption.value.replace("\\", "") for caption in app.sidebar.caption)
+
+
+def test_the_table_pages_through_many_requests(app, data_dir):
+    many = [_row(_today(0, 0) - timedelta(minutes=n), "Chat", "Local models", "m", 1, 1, 0.1)
+            for n in range(150)]
+    history.ledger(data_dir / history.DB_FILENAME).insert_many(many)
+    _usage(app)
+    assert app.main.dataframe[-1].value["id"].tolist()[:2] == [1, 2]  # newest first
+    app.number_input(key=state.USAGE_TABLE_PAGE).set_value(2).run()
+    second = app.main.dataframe[-1].value["id"].tolist()
+    assert (len(second), second[0], second[-1]) == (50, 101, 150)
+    assert "Requests 101–150 of 150" in " ".join(caption.value for caption in app.main.caption)
+
+
+def test_an_unusable_database_is_a_message_not_a_crash(app, tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv(history.DB_VARIABLE, str(tmp_path / "a-file" / "usage.sqlite3"))
+    _usage(app)
+    assert "could not be opened" in app.main.error[0].value.replace("\\", "")
+    app.switch_page(pages.COMPLETIONS).run()
+    assert not app.exception
+    assert "Usage not recorded" in _sidebar_captions(app)
+
+
+def test_the_running_total_in_words():
+    from playground.usage import RunningTotal
+    from ui.usage_total import describe
+
+    assert describe(RunningTotal()) == "This session: no requests yet"
+    assert describe(RunningTotal(requests=2, prompt_tokens=1000, completion_tokens=234,
+                                 cost=0.0012, unpriced=1, estimated=1)) == \
+        "This session: 2 requests · ≈1,234 tokens · $0.0012 + unpriced"
+
+
+@pytest.mark.parametrize("dollars, shown", [
+    (0, "$0"), (1234.5, "$1,234.50"), (0.51, "$0.51"), (0.000123, "$0.000123"),
+    (0.0000012, "$1.20e-06"), (None, "–"), (float("nan"), "–")])
+def test_money(dollars, shown):
+    from ui.usage_format import money
+
+    assert money(dollars) == shown
