@@ -215,13 +215,27 @@ class Server:
                 self.process.kill()
 
 
-def measure_share(folder: Path, reps: int, log=print) -> dict:
+class _Running:
+    """A local server someone else started (and will stop)."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+
+    def __enter__(self) -> _Running:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def measure_share(folder: Path, reps: int, log=print, base_url: str | None = None) -> dict:
+    """``base_url``: a local server already running; else one is started for the measure."""
     from playground.connection import Connection
     from playground.history import Ledger, UsageRecord
     from playground.runner import build_request, run
 
     ledger = Ledger(folder / "share.sqlite3")
-    with Server() as server:
+    with (Server() if base_url is None else _Running(base_url)) as server:
         conn = Connection("Benchmark", base_url=server.base_url, max_retries=0, timeout=120)
         request = build_request("chat", MODEL, {"max_tokens": 1, "temperature": 0},
                                 messages=[{"role": "user", "content": "Say hi."}])
@@ -277,11 +291,12 @@ def measure_share(folder: Path, reps: int, log=print) -> dict:
 
 # --- report -----------------------------------------------------------------------------
 
-def goals(load: dict, share: dict) -> list[dict]:
+def goals(load: dict, share: dict | None) -> list[dict]:
     found = []
-    for name, value, bound in (
-            ("page data load at 100,000 rows (s)", load[SIZES[-1]]["load_all_median_s"], LOAD_GOAL),
-            ("record share of the shortest request", share["share"], SHARE_GOAL)):
+    measured = [("page data load at 100,000 rows (s)", load[SIZES[-1]]["load_all_median_s"], LOAD_GOAL)]
+    if share is not None:
+        measured.append(("record share of the shortest request", share["share"], SHARE_GOAL))
+    for name, value, bound in measured:
         found.append({"name": name, "value": value, "at_most": bound, "met": value <= bound})
     return found
 
@@ -322,24 +337,64 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
+def figures(result: dict) -> list[dict]:
+    from benchmarks.common import Figure
+
+    load, share = result["load"], result.get("share")
+    small, large = load[SIZES[0]], load[SIZES[-1]]
+    found = [
+        Figure("Usage page data load, 100,000 rows / 1,000 rows", load["ratio_all"], "x",
+               detail=f"{small['load_all_median_s'] * 1000:.1f} ms vs "
+                      f"{large['load_all_median_s'] * 1000:.1f} ms; 100 would be linear",
+               benchmark="ledger"),
+        Figure("Usage page data load at 100,000 rows", large["load_all_median_s"], "s",
+               LOAD_GOAL, "at_most",
+               f"7 days x 2 models: {large['load_filtered_median_s'] * 1000:.1f} ms",
+               benchmark="ledger"),
+    ]
+    if share is not None:
+        found.append(Figure("Ledger write's share of the shortest local request", share["share"],
+                            "x", SHARE_GOAL, "at_most",
+                            f"from_result + record() {share['record_call_median_s'] * 1e6:.0f} µs "
+                            f"of {share['request_with_record_median_s'] * 1000:.0f} ms",
+                            benchmark="ledger"))
+    return [figure.as_dict() for figure in found]
+
+
+def benchmark(quick: bool = False, *, share: bool = True, base_url: str | None = None,
+              folder: Path | None = None, log=print) -> dict:
+    """(a), and (b) unless ``share`` is False; returns the results, ``figures`` included.
+
+    ``base_url``: a local server to use for (b) instead of starting one; ``folder``: where
+    the temporary ledgers go (a temporary folder by default)."""
+    reps = {1_000: 5, 100_000: 3} if quick else {1_000: 20, 100_000: 7}
+    share_reps = 40 if quick else 200
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-", dir=folder) as where:
+        started = machine()
+        log("(a) filling and loading")
+        load = measure_load(Path(where), reps, log=log)
+        measured_share = None
+        if share:
+            log("(b) requests to the local server")
+            measured_share = measure_share(Path(where), share_reps, log=log, base_url=base_url)
+    result = {"benchmark": "ledger", "quick": quick,
+              "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "machine": {**started, "load_average_1m_at_end": machine().get("load_average_1m")},
+              "load": load, "share": measured_share}
+    result["goals"] = goals(load, measured_share)
+    result["figures"] = figures(result)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ledger", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (same sizes)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    reps = {1_000: 5, 100_000: 3} if args.quick else {1_000: 20, 100_000: 7}
-    share_reps = 40 if args.quick else 200
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as folder:
         os.environ["PLAYGROUND_DATA_DIR"] = folder  # price table and logs stay out of home
         print("Machine:", json.dumps(machine()))
-        print("(a) filling and loading")
-        load = measure_load(Path(folder), reps)
-        print("(b) requests to the local server")
-        share = measure_share(Path(folder), share_reps)
-    result = {"benchmark": "ledger", "quick": args.quick,
-              "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine(), "load": load, "share": share}
-    result["goals"] = goals(load, share)
+        result = benchmark(args.quick, folder=Path(folder))
     print()
     print(report(result))
     args.output.write_text(json.dumps(result, indent=2) + "\n")
