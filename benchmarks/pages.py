@@ -109,9 +109,12 @@ def populate(at, log=print) -> dict:
     populated["completions_request_seconds"] = time.perf_counter() - started
     _check(at, "Completions run")
     populated["completions_output"] = bool(at.code)
+    populated["broken_pages"] = {}
     for path, title, _ in pages.ALL:
         at.switch_page(path).run()
-        _check(at, f"first visit to {title}")
+        if at.exception:  # not measured, and said so; the other pages still are
+            populated["broken_pages"][title] = at.exception[0].message
+            continue
         if path == pages.CHAT and at.chat_input:  # one message, where the page takes one
             started = time.perf_counter()
             at.chat_input[0].set_value(CHAT_MESSAGE).run()
@@ -154,8 +157,9 @@ def measure(base_url: str, reps: int, log=print) -> dict:
                         "title": at.title[0].value if at.title else None}
             return once
 
-        samples = interleave({title: visit_and_rerun(path, title) for path, title, _ in pages.ALL},
-                             reps, warmup=1)
+        broken = populated["broken_pages"]
+        samples = interleave({title: visit_and_rerun(path, title) for path, title, _ in pages.ALL
+                              if title not in broken}, reps, warmup=1)
         ledger.flush(30)
         rows_after = ledger.count()
     if rows_after != rows_before:
@@ -187,8 +191,16 @@ def benchmark(quick: bool = False, shared: Shared | None = None, log=print) -> d
     finally:
         if own:
             shared.close()
+    from ui import pages
+
     figures = []
-    for title, row in measured["per_page"].items():
+    broken = measured["populated"]["broken_pages"]
+    for _, title, _ in pages.ALL:
+        if title in broken:
+            figures.append(Figure(f"Page rerun: {title}", None, "s", RERUN_GOAL, "at_most",
+                                  f"the page raised: {broken[title][:120]}", "pages"))
+            continue
+        row = measured["per_page"][title]
         figures.append(Figure(
             f"Page rerun: {title}", row["rerun_median_s"], "s", RERUN_GOAL, "at_most",
             f"quartiles {format_value(row['rerun_quartiles_s'][0], 's')} .. "
