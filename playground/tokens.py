@@ -91,7 +91,8 @@ def _parse_json(text: str) -> ParsedBias:
         return ParsedBias(problems=("This is not a JSON object; write one entry per line "
                                     "instead (for example: hello -100).",))
     if not isinstance(data, dict):
-        return ParsedBias(problems=("Write a JSON object of token to bias, or one entry per line.",))
+        return ParsedBias(problems=("Write a JSON object of token to bias, or one entry per "
+                                    "line.",))
     entries, problems = [], []
     for key, value in data.items():
         bias, problem = _bias(value)
@@ -181,7 +182,8 @@ def tokenizer(conn: Connection, model: str) -> Tokenize:
 
     def ask(text: str) -> list[int]:
         try:
-            body = client_for(conn).post("/tokenize", cast_to=object, body={"model": model, "text": text})
+            body = client_for(conn).post("/tokenize", cast_to=object,
+                                         body={"model": model, "text": text})
         except Exception as exc:  # noqa: BLE001 - every SDK failure is translated
             raise errors.from_openai(exc) from exc
         tokens = body.get("tokens") if isinstance(body, dict) else None

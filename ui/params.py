@@ -4,24 +4,35 @@ Each widget starts at the API's default, so an untouched widget sends nothing. N
 fields with open or wide ranges are plain number inputs without bounds: a value out of
 range reaches ``params.validate``, whose message is shown under the field, instead of being
 silently clamped by the widget.
+
+Widget values live in session state under ``widget_key``; ``set_values`` writes them (a
+preset being loaded) before the widgets are drawn. Defaults are put into session state
+rather than passed as ``value=``, so that both can happen without Streamlit's warning.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
 
-from playground.params import FieldError, ParamSpec, specs_for
+from playground import runner, tokens
+from playground.connection import Connection
+from playground.errors import InvalidParameters
+from playground.params import MAX_STOP_SEQUENCES, FieldError, ParamSpec, specs_for, validate
 from ui import state
 from ui.text import plain
 
 # Shown first; the rest go in a "More parameters" expander.
 COMMON = ("max_tokens", "temperature", "top_p", "n", "stream", "stop")
 
-STOP_HELP = " One per line; write \\n for a line break and \\t for a tab."
+STOP_CHOICES = ("\\n", "\\n\\n", ".", "###")  # as shown: escapes for line breaks
+STOP_HELP = (" Pick or type up to 4 (Enter adds one); write \\n for a line break and \\t "
+             "for a tab.")
+LOGIT_BIAS_HELP = (" One per line: a token id or the token's text, then the bias, e.g. "
+                   "`hello -100`. Quote text to keep its spaces: `\" hello\" -100`. Text is "
+                   "converted to ids with the endpoint's tokenizer, when it has one.")
 
 
 @dataclass
@@ -30,15 +41,68 @@ class ParamInputs:
 
     A widget left at the API's default gives None ("not set"), like a parameter never
     sent: otherwise best_of's default of 1 would fail "best_of >= n" as soon as n is 2.
+    ``values["logit_bias"]`` is the API's map when every entry is a token id; token text
+    needs the endpoint's tokenizer, which ``build_request`` and ``resolved_values`` call.
     """
 
     values: dict[str, Any] = field(default_factory=dict)
     slots: dict[str, Any] = field(default_factory=dict)
+    endpoint: str = "completions"
+    logit_bias: tokens.ParsedBias = field(default_factory=tokens.ParsedBias)
 
     def show_errors(self, errors: list[FieldError], fallback=st) -> None:
         """Each error under its field; errors of fields not drawn here go to ``fallback``."""
         for error in errors:
             self.slots.get(error.field, fallback).error(plain(error.message))
+
+    def build_request(self, conn: Connection, model: str | None, **content) -> dict[str, Any]:
+        """``runner.build_request`` with token text converted; ``InvalidParameters`` names
+        every field at fault at once."""
+        values, problems = self._resolve(conn, model)
+        try:
+            request = runner.build_request(self.endpoint, model, values, **content)
+        except InvalidParameters as exc:
+            raise InvalidParameters(problems + exc.errors) from None
+        if problems:
+            raise InvalidParameters(problems)
+        return request
+
+    def resolved_values(self, conn: Connection, model: str | None) -> dict[str, Any]:
+        """The values with token text converted, checked against the specs."""
+        values, problems = self._resolve(conn, model)
+        problems += validate(self.endpoint, values)
+        if problems:
+            raise InvalidParameters(problems)
+        return values
+
+    def _resolve(self, conn: Connection, model: str | None) -> tuple[dict, list[FieldError]]:
+        values = dict(self.values)
+        parsed = self.logit_bias
+        if not parsed.needs_tokenizer and not parsed.problems:
+            return values, []
+        values["logit_bias"] = None  # its problems are reported here, not by validate
+        if parsed.problems:
+            return values, _bias_errors(parsed.problems)
+        if not model:
+            return values, _bias_errors(["Choose a model first: token text is converted "
+                                         "with its tokenizer."])
+        resolved = tokens.resolve_logit_bias(parsed, tokens.tokenizer(conn, model))
+        if resolved.problems:
+            return values, _bias_errors(resolved.problems)
+        values["logit_bias"] = resolved.bias or None
+        if "logit_bias" in self.slots:
+            self.slots["logit_bias"].caption(plain("Token ids: " + "; ".join(
+                f"{tokens_text(text)} → {', '.join(map(str, ids))}"
+                for text, ids in resolved.texts.items())))
+        return values, []
+
+
+def _bias_errors(problems) -> list[FieldError]:
+    return [FieldError("logit_bias", f"logit_bias: {problem}") for problem in problems]
+
+
+def tokens_text(text: str) -> str:
+    return "'" + text.replace("\n", "\\n").replace("\t", "\\t") + "'"
 
 
 def widget_key(endpoint: str, name: str) -> str:
@@ -47,7 +111,7 @@ def widget_key(endpoint: str, name: str) -> str:
 
 def render(endpoint: str, columns: int = 2) -> ParamInputs:
     """Draw one widget per parameter of the endpoint; returns their values."""
-    inputs = ParamInputs()
+    inputs = ParamInputs(endpoint=endpoint)
     specs = specs_for(endpoint)
     common = [spec for name, spec in specs.items() if name in COMMON]
     more = [spec for name, spec in specs.items() if name not in COMMON]
@@ -57,47 +121,91 @@ def render(endpoint: str, columns: int = 2) -> ParamInputs:
     return inputs
 
 
+def set_values(endpoint: str, values: dict[str, Any]) -> None:
+    """Put every parameter's widget at the given value, the others at their defaults.
+
+    Call it before the widgets are drawn (from a callback, or above them on the page).
+    """
+    for name, spec in specs_for(endpoint).items():
+        value = values.get(name)
+        st.session_state[widget_key(endpoint, name)] = (
+            widget_default(spec) if value is None else to_widget(spec, value))
+
+
+def widget_default(spec: ParamSpec) -> Any:
+    """The widget state that stands for "not set"."""
+    if spec.kind == "stop":
+        return []
+    if spec.kind in ("text", "logit_bias"):
+        return ""
+    if spec.kind == "float":
+        return float(spec.default)
+    if spec.kind == "bool":
+        return bool(spec.default)
+    return spec.default
+
+
+def to_widget(spec: ParamSpec, value: Any) -> Any:
+    """A request value as its widget holds it."""
+    if spec.kind == "stop":
+        return [escape_stop(s) for s in ([value] if isinstance(value, str) else value)]
+    if spec.kind == "logit_bias":
+        return tokens.format_logit_bias(value)
+    if spec.kind == "float":
+        return float(value)
+    return value
+
+
 def _grid(endpoint: str, specs: list[ParamSpec], inputs: ParamInputs, columns: int) -> None:
     cells = st.columns(columns)
     for position, spec in enumerate(specs):
         with cells[position % columns]:
-            value = _widget(endpoint, spec)
+            value = _widget(endpoint, spec, inputs)
             inputs.values[spec.name] = None if value == spec.default else value
             inputs.slots[spec.name] = st.container()
 
 
-def _widget(endpoint: str, spec: ParamSpec) -> Any:
+def _widget(endpoint: str, spec: ParamSpec, inputs: ParamInputs) -> Any:
     key = widget_key(endpoint, spec.name)
+    st.session_state.setdefault(key, widget_default(spec))
     common = {"key": key, "help": spec.help, "persist_state": state.PERSIST}
     if spec.kind == "float":
         return st.slider(spec.label, min_value=float(spec.minimum), max_value=float(spec.maximum),
-                         value=float(spec.default), step=spec.step, **common)
+                         step=spec.step, **common)
     if spec.kind == "int":
         placeholder = f"not set ({spec.range_text()})"
-        return st.number_input(spec.label, value=spec.default, step=1,
-                               placeholder=placeholder, **common)
+        return st.number_input(spec.label, value=None, step=1, placeholder=placeholder, **common)
     if spec.kind == "bool":
-        return st.checkbox(spec.label, value=bool(spec.default), **common)
+        return st.checkbox(spec.label, **common)
     if spec.kind == "stop":
-        return parse_stop(st.text_area(spec.label, height=68, **{**common, "help": spec.help + STOP_HELP}))
+        chosen = st.session_state[key]
+        options = [*STOP_CHOICES, *(s for s in chosen if s not in STOP_CHOICES)]
+        return parse_stop(st.multiselect(
+            spec.label, options, accept_new_options=True, max_selections=MAX_STOP_SEQUENCES,
+            placeholder="none", **{**common, "help": spec.help + STOP_HELP}))
     if spec.kind == "logit_bias":
-        return parse_logit_bias(st.text_input(spec.label, placeholder='{"50256": -100}', **common))
+        text = st.text_area(spec.label, height=68, placeholder="hello -100\n50256 5",
+                            **{**common, "help": spec.help + LOGIT_BIAS_HELP})
+        inputs.logit_bias = tokens.parse_logit_bias(text)
+        return logit_bias_value(inputs.logit_bias, text)
     return st.text_input(spec.label, **common) or None
 
 
-def parse_stop(text: str | None) -> list[str] | None:
-    """Stop sequences, one per line, with \\n and \\t written as escapes; None when empty."""
-    lines = [line for line in (text or "").splitlines() if line]
-    sequences = [line.replace("\\n", "\n").replace("\\t", "\t") for line in lines]
+def escape_stop(sequence: str) -> str:
+    return sequence.replace("\n", "\\n").replace("\t", "\\t")
+
+
+def parse_stop(value: str | list[str] | None) -> list[str] | None:
+    """Stop sequences from the widget (a list, or text with one per line), with \\n and \\t
+    written as escapes; None when there are none."""
+    items = (value or "").splitlines() if isinstance(value, str) or value is None else value
+    sequences = [item.replace("\\n", "\n").replace("\\t", "\t") for item in items if item]
     return sequences or None
 
 
-def parse_logit_bias(text: str | None) -> Any:
-    """A JSON object of token id to bias; text that is not JSON is passed on as text, so
-    that validation names the field instead of the page guessing."""
-    if not text or not text.strip():
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+def logit_bias_value(parsed: tokens.ParsedBias, text: str | None) -> Any:
+    """The API's map when it needs no tokenizer; otherwise the text as typed, so that
+    ``params.validate`` names the field if the value is used as it is."""
+    if parsed.needs_tokenizer or parsed.problems:
         return text
+    return parsed.by_id() or None
