@@ -1,43 +1,59 @@
-"""Completions: a prompt and the legacy /v1/completions endpoint's parameters."""
+"""Completions: a prompt, every /v1/completions parameter, and what the model returned."""
 
 import streamlit as st
 
-from playground import runner
 from playground.errors import InvalidParameters, PlaygroundError
-from ui import output, params, sidebar, state
+from ui import code_view, output, params, presets_panel, sidebar, state
 from ui.errors import show_error
+from ui.recording import recorder
 from ui.text import plain
 
 ENDPOINT = "completions"
 
+
 conn, model = sidebar.render()
 st.title("Completions")
 st.caption(plain(f"{model or 'No model chosen'} · {conn.name}"))
+panel = presets_panel.PresetsPanel(ENDPOINT, state.COMPLETIONS_PROMPT)
+panel.render()
 general = st.container()
 
 with st.form("completions.form"):
-    prompt = st.text_area("Prompt", key="completions.prompt", persist_state=state.PERSIST,
+    st.session_state.setdefault(state.COMPLETIONS_PROMPT, "")
+    prompt = st.text_area("Prompt", key=state.COMPLETIONS_PROMPT, persist_state=state.PERSIST,
                           height=160, placeholder="Once upon a time",
                           help="The text the model continues. Ctrl+Enter runs it.")
     prompt_slot = st.container()
     inputs = params.render(ENDPOINT)
     inputs.slots["prompt"] = prompt_slot
-    submitted = st.form_submit_button("Run", type="primary", icon=":material/play_arrow:")
+    run_cell, save_cell = st.columns([1, 2], vertical_alignment="bottom")
+    with run_cell:
+        submitted = st.form_submit_button("Run", type="primary", icon=":material/play_arrow:")
+    with save_cell:
+        saving = panel.save_controls()
 
-if submitted:
-    st.session_state[state.COMPLETIONS_RESULT] = None
+if submitted or saving:
     try:
-        request = runner.build_request(ENDPOINT, model, inputs.values, prompt=prompt)
-        live = output.LiveText()
-        st.session_state[state.COMPLETIONS_RESULT] = runner.run(conn, ENDPOINT, request,
-                                                                on_text=live)
-        live.clear()
+        request = inputs.build_request(conn, model, prompt=prompt)
     except InvalidParameters as exc:
         inputs.show_errors(exc.errors, fallback=general)
         general.warning(plain(exc.hint))
     except PlaygroundError as exc:
         show_error(exc, general)
+    else:
+        panel.share(request)
+        if saving:
+            panel.save(request, general)
+        else:
+            try:
+                output.run_live(recorder("Completions"), conn, ENDPOINT, request,
+                                state_key=state.COMPLETIONS_RESULT, prompt=prompt)
+            except PlaygroundError as exc:  # a value the server refused shows on its field
+                show_error(exc, inputs.slots.get(getattr(exc, "param", None), general))
 
-result = st.session_state.get(state.COMPLETIONS_RESULT)
-if result is not None:
-    output.show_result(result)
+outcome = output.kept(state.COMPLETIONS_RESULT)
+if outcome is not None:
+    output.show_result(outcome.result, prompt=outcome.prompt, timing=outcome.timing,
+                       stopped=outcome.stopped)
+    if outcome.result is not None:
+        code_view.render(outcome.connection, ENDPOINT, outcome.result.request)
