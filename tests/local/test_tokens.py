@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from fault_server import FaultServer
 from playground import errors, tokens
 from playground.connection import Connection
-from tests.fault_server import FaultServer
 
 GEMMA = "gemma-3-270m"  # its tokenizer puts a start-of-text token before any text
 SMOL = "smollm2-135m-instruct"  # its tokenizer adds nothing
