@@ -6,7 +6,7 @@ from playground.errors import PlaygroundError
 from ui import pages, sidebar, usage_charts, usage_data, usage_filters, usage_table
 from ui.errors import show_error
 from ui.text import plain
-from ui.usage_format import count, money, rate, seconds
+from ui.usage_format import count, money, rate, requests, seconds
 
 sidebar.render(running_total=False)
 st.title("Usage")
@@ -26,7 +26,7 @@ if snapshot.empty:
     st.caption(plain(f"Recording to {snapshot.path}"))
     st.stop()
 
-filters, bucket = usage_filters.render(snapshot.choices(), snapshot.span())
+filters, bucket = usage_filters.render(snapshot.choices, snapshot.span)
 try:
     view = snapshot.overview(filters, bucket)
 except PlaygroundError as exc:
@@ -51,11 +51,11 @@ second_row[2].metric("Mean tokens/s", rate(totals["mean_tokens_per_second"]),
                      help="Completion tokens over the whole latency, successful requests.")
 notes = []
 if totals["estimated"]:
-    notes.append(f"{count(totals['estimated'])} requests had no token counts from the server: "
-                 "their tokens are estimated (about 4 characters a token).")
+    notes.append(f"Estimated tokens: {requests(totals['estimated'])} had no token counts from "
+                 "the server (about 4 characters a token).")
 if totals["unpriced"]:
-    notes.append(f"{count(totals['unpriced'])} requests used models without a price: they "
-                 "are not in the cost. Prices are on the Models page.")
+    notes.append(f"Not in the cost: {requests(totals['unpriced'])} to models without a price "
+                 "(prices are on the Models page).")
 if bucket and view.bucket != bucket:
     notes.append(f"Grouped by {view.bucket}: by {bucket} this period would draw too many bars.")
 for note in notes:

@@ -629,13 +629,20 @@ class Ledger:
         """A read-only connection (one per call: pages run in many threads).
 
         Rows this process recorded a moment ago are waited for, up to ``wait`` seconds, so
-        a page shows its own latest request.
+        a page shows its own latest request. A file that cannot be read (deleted, replaced,
+        locked for longer than ``busy_timeout``) is a ``PlaygroundError``.
         """
         if self._pending:
             self.flush(wait)
-        with self._connection() as db:
-            db.execute("PRAGMA query_only=1")
-            yield db
+        try:
+            with self._connection() as db:
+                db.execute("PRAGMA query_only=1")
+                yield db
+        except sqlite3.Error as exc:
+            raise PlaygroundError(
+                f"The usage history {self.path} could not be read: {exc}",
+                hint="Reload the page; if the file was moved or deleted, choose it again in "
+                     "the sidebar.") from exc
 
     def count(self) -> int:
         with self.reading() as db:

@@ -32,21 +32,16 @@ def ledger() -> history.Ledger:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One ledger file as it was when the page started drawing."""
+    """One ledger file as it was when the page started drawing, with its filter choices."""
 
     path: str
     stamp: int  # the newest row's id: 0 when the ledger is empty
+    choices: dict[str, list[str]]  # the values each filter offers (models, connections, pages)
+    span: tuple[pd.Timestamp | None, pd.Timestamp | None]  # the first and last request
 
     @property
     def empty(self) -> bool:
         return self.stamp == 0
-
-    def choices(self) -> dict[str, list[str]]:
-        """The values each filter offers (models, connections, pages)."""
-        return _choices(self.path, self.stamp)
-
-    def span(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-        return _span(self.path, self.stamp)
 
     def overview(self, filters: Filters, bucket: usage.Bucket | None) -> UsageOverview:
         return _overview(self.path, self.stamp, filters, bucket)
@@ -65,9 +60,10 @@ class Snapshot:
 
 
 def snapshot() -> Snapshot:
-    """The session's ledger now. Raises ``PlaygroundError`` when it cannot be opened."""
+    """The session's ledger now. Raises ``PlaygroundError`` when it cannot be read."""
     opened = ledger()
-    return Snapshot(str(opened.path), opened.last_id())
+    path, stamp = str(opened.path), opened.last_id()
+    return Snapshot(path, stamp, _choices(path, stamp), _span(path, stamp))
 
 
 # The cached loads. ``stamp`` is only part of the cache key.

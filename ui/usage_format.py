@@ -24,6 +24,11 @@ def count(value: float | None) -> str:
     return f"{int(value):,}"
 
 
+def requests(value: float) -> str:
+    """``1 request``, ``2 requests``."""
+    return f"{count(value)} request{'' if value == 1 else 's'}"
+
+
 def seconds(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return "–"

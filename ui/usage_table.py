@@ -10,8 +10,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from playground.errors import PlaygroundError
 from playground.usage import Filters
 from ui import state
+from ui.errors import show_error
 from ui.text import plain
 from ui.usage_data import TABLE_ROWS, Snapshot
 from ui.usage_format import count, money, rate, seconds
@@ -56,7 +58,11 @@ def render(snapshot: Snapshot, filters: Filters, first_rows: pd.DataFrame, total
             st.session_state[state.USAGE_TABLE_PAGE] = pages
         page = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages,
                                key=state.USAGE_TABLE_PAGE, width=180) - 1
-    rows = first_rows if page == 0 else snapshot.requests(filters, page)
+    try:
+        rows = first_rows if page == 0 else snapshot.requests(filters, page)
+    except PlaygroundError as exc:
+        show_error(exc)
+        return
     if rows.empty:
         return
     event = st.dataframe(rows, key=table_key(rows), on_select="rerun",
@@ -67,7 +73,11 @@ def render(snapshot: Snapshot, filters: Filters, first_rows: pd.DataFrame, total
                "Select a row to see the request and response in full.")
     picked = [row for row in event.selection.rows if 0 <= row < len(rows)]
     if picked:
-        detail = snapshot.detail(int(rows["id"].iloc[picked[0]]))
+        try:
+            detail = snapshot.detail(int(rows["id"].iloc[picked[0]]))
+        except PlaygroundError as exc:
+            show_error(exc)
+            return
         if detail is not None:
             show_detail(detail)
 

@@ -15,7 +15,7 @@ from playground.errors import PlaygroundError
 from playground.usage import RunningTotal
 from ui import recording, usage_data
 from ui.text import plain
-from ui.usage_format import count, money
+from ui.usage_format import count, money, requests
 
 _slot = threading.local()  # this script run's placeholder (one thread runs a session's script)
 
@@ -44,10 +44,9 @@ def describe(total: RunningTotal) -> str:
     """``This session: 3 requests · 1,234 tokens · $0.0012``, with what is estimated."""
     if total.requests == 0:
         return "This session: no requests yet"
-    noun = "request" if total.requests == 1 else "requests"
     tokens = f"{'≈' if total.estimated else ''}{count(total.total_tokens)} tokens"
     if total.unpriced == total.requests:
         cost = "cost unknown"
     else:
         cost = money(total.cost) + (" + unpriced" if total.unpriced else "")
-    return f"This session: {count(total.requests)} {noun} · {tokens} · {cost}"
+    return f"This session: {requests(total.requests)} · {tokens} · {cost}"

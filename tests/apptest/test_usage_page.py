@@ -86,8 +86,8 @@ def test_totals_and_charts_of_everything(app, seeded):
                              "Completion tokens": "88", "Estimated cost": "$0.51",
                              "Mean latency": "2.00 s", "Mean tokens/s": "30.0/s"}
     captions = " ".join(caption.value for caption in app.main.caption)
-    assert "1 requests had no token counts" in captions
-    assert "1 requests used models without a price" in captions
+    assert "Estimated tokens: 1 request had no token counts" in captions
+    assert "Not in the cost: 1 request to models without a price" in captions
     charts = _charts(app)
     assert len(charts) == 7  # tokens, by model, by page, latency, first token, tokens/s, cost
     prompt_over_time = _trace(charts[:1], "prompt")[0]

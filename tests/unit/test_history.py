@@ -410,6 +410,15 @@ def test_an_empty_file_becomes_a_ledger(tmp_path):
     opened.close()
 
 
+def test_a_file_deleted_under_the_ledger_is_a_clear_error_when_read(tmp_path):
+    opened = Ledger(tmp_path / "h.sqlite3")
+    for name in ("h.sqlite3", "h.sqlite3-wal", "h.sqlite3-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    with pytest.raises(errors.PlaygroundError, match="could not be read"):
+        opened.totals()
+    opened.close()
+
+
 def test_opening_twice_does_not_migrate_twice(tmp_path):
     Ledger(tmp_path / "h.sqlite3").close()
     again = Ledger(tmp_path / "h.sqlite3")
