@@ -12,7 +12,9 @@ repetition), each page is
 - switched to (``switch_page`` then ``run``: the run a click in the navigation causes), and
 - rerun (``run`` again, nothing changed: the run any widget interaction causes at least),
 
-and both runs are timed; no request is sent during them (checked on the ledger).
+and both runs are timed; no request is sent during them (checked on the ledger). A
+one-line script (``st.title``) rerun under AppTest joins the rotation as the baseline:
+each page's rerun is also given as a multiple of it, which holds when the machine is busy.
 Goal, from issue 9: every page reruns in under 100 ms (median). AppTest runs the script
 in this process as the server would, without a browser or websocket; its own bookkeeping
 (the element tree it builds after each run) is inside the figure.
@@ -38,6 +40,8 @@ RERUN_GOAL = 0.1  # seconds
 PROMPT = "The capital of France is"
 CHAT_MESSAGE = "Say hello in five words."
 HISTORY_ROWS = 1_000  # requests already in the ledger, as after some weeks of use
+BARE = "(bare Streamlit)"
+BARE_SCRIPT = 'import streamlit as st\n\nst.title("Bare")\n'  # the baseline
 
 
 @contextmanager
@@ -91,7 +95,35 @@ def quiet_streamlit():
 
 def _check(at, where: str) -> None:
     if at.exception:
-        raise RuntimeError(f"{where}: the page raised {at.exception[0].message}")
+        raise RuntimeError(f"{where}: the page raised {_error(at)}")
+
+
+def _error(at) -> str:
+    exception = at.exception[0]
+    return f"{exception.message}" + (f" ({exception.stack_trace[-1].strip()})"
+                                     if exception.stack_trace else "")
+
+
+def _broke(at, title: str, broken: dict) -> bool:
+    """Note a page that raised (it is reported as not measured); True if it did."""
+    if at.exception:
+        broken[title] = _error(at)
+        return True
+    return False
+
+
+@contextmanager
+def error_details():
+    """A page that raises is reported with its error, not Streamlit's redacted notice
+    (the app's config hides details from the browser; this is a benchmark's report)."""
+    from streamlit import config
+
+    previous = config.get_option("client.showErrorDetails")
+    config.set_option("client.showErrorDetails", "full")
+    try:
+        yield
+    finally:
+        config.set_option("client.showErrorDetails", previous)
 
 
 def populate(at, log=print) -> dict:
@@ -112,14 +144,13 @@ def populate(at, log=print) -> dict:
     populated["broken_pages"] = {}
     for path, title, _ in pages.ALL:
         at.switch_page(path).run()
-        if at.exception:  # not measured, and said so; the other pages still are
-            populated["broken_pages"][title] = at.exception[0].message
-            continue
+        if _broke(at, title, populated["broken_pages"]):
+            continue  # not measured, and said so; the other pages still are
         if path == pages.CHAT and at.chat_input:  # one message, where the page takes one
             started = time.perf_counter()
             at.chat_input[0].set_value(CHAT_MESSAGE).run()
             populated["chat_request_seconds"] = time.perf_counter() - started
-            _check(at, "Chat message")
+            _broke(at, title, populated["broken_pages"])
     log(f"  session populated: one completion ({populated['completions_request_seconds']:.2f} s)"
         + (f", one chat message ({populated['chat_request_seconds']:.2f} s)"
            if "chat_request_seconds" in populated else "")
@@ -136,37 +167,57 @@ def measure(base_url: str, reps: int, log=print) -> dict:
     from benchmarks.ledger import synthetic
 
     history.ledger().insert_many(synthetic(HISTORY_ROWS))
-    with navigation_mode(), environment(PLAYGROUND_LOCAL_URL=base_url), quiet_streamlit():
+    with (navigation_mode(), environment(PLAYGROUND_LOCAL_URL=base_url), quiet_streamlit(),
+          error_details()):
         at = AppTest.from_file(str(APP), default_timeout=120)
         populated = populate(at, log)
         ledger = history.ledger()
         ledger.flush(30)
         rows_before = ledger.count()
 
+        broken = populated["broken_pages"]
+
         def visit_and_rerun(path: str, title: str):
-            def once() -> dict:
+            def once() -> dict | None:
+                if title in broken:
+                    return None
                 started = time.perf_counter()
                 at.switch_page(path).run()
                 switched = time.perf_counter() - started
-                _check(at, f"switch to {title}")
+                if _broke(at, title, broken):
+                    return None
                 started = time.perf_counter()
                 at.run()
                 rerun = time.perf_counter() - started
-                _check(at, f"rerun of {title}")
+                if _broke(at, title, broken):
+                    return None
                 return {"switch": switched, "rerun": rerun,
                         "title": at.title[0].value if at.title else None}
             return once
 
-        broken = populated["broken_pages"]
-        samples = interleave({title: visit_and_rerun(path, title) for path, title, _ in pages.ALL
-                              if title not in broken}, reps, warmup=1)
+        bare = AppTest.from_string(BARE_SCRIPT, default_timeout=60)
+        bare.run()
+
+        def bare_rerun() -> dict:
+            started = time.perf_counter()
+            bare.run()
+            return {"switch": float("nan"), "rerun": time.perf_counter() - started,
+                    "title": bare.title[0].value}
+
+        runs = {title: visit_and_rerun(path, title) for path, title, _ in pages.ALL
+                if title not in broken}
+        runs[BARE] = bare_rerun
+        samples = interleave(runs, reps, warmup=1)
         ledger.flush(30)
         rows_after = ledger.count()
     if rows_after != rows_before:
         raise RuntimeError(f"{rows_after - rows_before} requests were recorded during the timed "
                            "runs; the measure is meant to be without requests")
+    bare_reruns = samples.pop(BARE)
     per_page = {}
     for title, runs in samples.items():
+        if title in broken:  # raised at some point: not measured
+            continue
         reruns = [run["rerun"] for run in runs]
         switches = [run["switch"] for run in runs]
         per_page[title] = {
@@ -174,8 +225,11 @@ def measure(base_url: str, reps: int, log=print) -> dict:
             "rerun_max_s": max(reruns),
             "switch_median_s": median(switches), "switch_quartiles_s": quartiles(switches),
             "titles_seen": sorted({str(run["title"]) for run in runs}),
+            "rerun_over_bare": median(reruns) / median([r["rerun"] for r in bare_reruns]),
         }
+    populated["broken_pages"] = broken
     return {"populated": populated, "per_page": per_page,
+            "bare_rerun_median_s": median([r["rerun"] for r in bare_reruns]),
             "ledger_rows": rows_before, "requests_during_timed_runs": rows_after - rows_before}
 
 
@@ -196,14 +250,16 @@ def benchmark(quick: bool = False, shared: Shared | None = None, log=print) -> d
     figures = []
     broken = measured["populated"]["broken_pages"]
     for _, title, _ in pages.ALL:
-        if title in broken:
+        if title not in measured["per_page"]:
             figures.append(Figure(f"Page rerun: {title}", None, "s", RERUN_GOAL, "at_most",
-                                  f"the page raised: {broken[title][:120]}", "pages"))
+                                  f"the page raised: {broken.get(title, '?')[:160]}", "pages"))
             continue
         row = measured["per_page"][title]
         figures.append(Figure(
             f"Page rerun: {title}", row["rerun_median_s"], "s", RERUN_GOAL, "at_most",
-            f"quartiles {format_value(row['rerun_quartiles_s'][0], 's')} .. "
+            f"{row['rerun_over_bare']:.1f} x a bare Streamlit script's rerun "
+            f"({format_value(measured['bare_rerun_median_s'], 's')}); quartiles "
+            f"{format_value(row['rerun_quartiles_s'][0], 's')} .. "
             f"{format_value(row['rerun_quartiles_s'][1], 's')}; switching to it "
             f"{format_value(row['switch_median_s'], 's')}", "pages"))
     return {
