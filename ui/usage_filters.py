@@ -28,6 +28,9 @@ PICKERS = ((state.USAGE_MODELS, "Models", "model"),
 def render(choices: dict[str, list[str]],
            span: tuple[pd.Timestamp | None, pd.Timestamp | None]) -> tuple[Filters, str | None]:
     """Draw the filters; returns them and the chosen bucket (None: pick one to fit)."""
+    for key, options in ((state.USAGE_PERIOD, PERIODS), (state.USAGE_BUCKET, BUCKETS)):
+        if st.session_state.get(key) not in options:
+            st.session_state.pop(key, None)  # a value from an older version of the page
     top = st.columns([1, 1, 1])
     period = top[0].selectbox("Period (UTC days)", list(PERIODS), key=state.USAGE_PERIOD,
                               persist_state=state.PERSIST)
@@ -39,7 +42,9 @@ def render(choices: dict[str, list[str]],
     picked = {}
     for cell, (key, label, column) in zip(st.columns(len(PICKERS)), PICKERS):
         options = choices.get(column, [])
-        kept = [value for value in st.session_state.get(key) or [] if value in options]
+        current = st.session_state.get(key) or []
+        current = [current] if isinstance(current, str) else current
+        kept = [value for value in current if value in options]
         st.session_state[key] = kept
         picked[column] = cell.multiselect(label, options, key=key, persist_state=state.PERSIST,
                                           placeholder="All", format_func=_named)

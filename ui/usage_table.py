@@ -54,8 +54,8 @@ def render(snapshot: Snapshot, filters: Filters, first_rows: pd.DataFrame, total
     pages = max(1, math.ceil(total / TABLE_ROWS))
     page = 0
     if pages > 1:
-        if st.session_state.get(state.USAGE_TABLE_PAGE, 1) > pages:
-            st.session_state[state.USAGE_TABLE_PAGE] = pages
+        chosen = st.session_state.get(state.USAGE_TABLE_PAGE, 1)
+        st.session_state[state.USAGE_TABLE_PAGE] = min(max(1, chosen), pages)  # fewer now
         page = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages,
                                key=state.USAGE_TABLE_PAGE, width=180) - 1
     try:

@@ -156,6 +156,16 @@ def test_a_filter_value_gone_from_the_ledger_is_dropped(app, seeded):
     assert _metrics(app)["Requests"] == "1"
 
 
+def test_odd_values_in_the_session_do_not_break_the_page(app, seeded):
+    app.session_state[state.USAGE_PERIOD] = "Yesterday"
+    app.session_state[state.USAGE_BUCKET] = "fortnight"
+    app.session_state[state.USAGE_PAGES] = "Chat"
+    _usage(app)
+    assert app.selectbox(key=state.USAGE_PERIOD).value == "All time"
+    assert app.selectbox(key=state.USAGE_BUCKET).value == "Automatic"
+    assert _metrics(app)["Requests"] == "2"  # the string kept as the one page it names
+
+
 def test_selecting_a_request_shows_it_in_full(app, seeded):
     _usage(app)
     (table,) = app.main.dataframe[-1:]
