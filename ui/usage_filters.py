@@ -43,7 +43,7 @@ def render(choices: dict[str, list[str]],
     for cell, (key, label, column) in zip(st.columns(len(PICKERS)), PICKERS):
         options = choices.get(column, [])
         current = st.session_state.get(key) or []
-        current = [current] if isinstance(current, str) else current
+        current = current if isinstance(current, (list, tuple)) else [current]
         kept = [value for value in current if value in options]
         st.session_state[key] = kept
         picked[column] = cell.multiselect(label, options, key=key, persist_state=state.PERSIST,
@@ -64,6 +64,9 @@ def _period(period: str, span, cell) -> tuple[date | None, date | None]:
     first, last = span
     default = (first.date() if first is not None else today(),
                last.date() if last is not None else today())
+    if state.USAGE_DATES in st.session_state and dates(st.session_state[state.USAGE_DATES]) \
+            == (None, None):
+        del st.session_state[state.USAGE_DATES]  # not dates: start again from the default
     chosen = cell.date_input("Dates", value=default, key=state.USAGE_DATES,
                              persist_state=state.PERSIST,
                              format="YYYY-MM-DD",

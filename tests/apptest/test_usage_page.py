@@ -160,10 +160,16 @@ def test_odd_values_in_the_session_do_not_break_the_page(app, seeded):
     app.session_state[state.USAGE_PERIOD] = "Yesterday"
     app.session_state[state.USAGE_BUCKET] = "fortnight"
     app.session_state[state.USAGE_PAGES] = "Chat"
+    app.session_state[state.USAGE_MODELS] = 42
     _usage(app)
     assert app.selectbox(key=state.USAGE_PERIOD).value == "All time"
     assert app.selectbox(key=state.USAGE_BUCKET).value == "Automatic"
     assert _metrics(app)["Requests"] == "2"  # the string kept as the one page it names
+    app.session_state[state.USAGE_DATES] = "last week"
+    app.selectbox(key=state.USAGE_PERIOD).select("Custom dates").run()
+    assert not app.exception, app.exception
+    assert app.date_input(key=state.USAGE_DATES).value == (ROWS[2].time.date(),
+                                                           ROWS[0].time.date())
 
 
 def test_selecting_a_request_shows_it_in_full(app, seeded):
