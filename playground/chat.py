@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -252,13 +252,16 @@ def _check_role(role: str) -> None:
 
 # -- replies ------------------------------------------------------------------------------
 
-def replies_from(result: RunResult) -> list[Message]:
+def replies_from(result: RunResult, *,
+                 first_text: Mapping[int, float] | None = None) -> list[Message]:
     """One assistant message per choice of a chat result, with its timing and tokens.
 
-    A stream that was stopped or broke keeps its text, marked incomplete (with the error
-    when it broke). The completion token count the server reported is per request, so it
-    is a message's own only when there is one choice; otherwise the token probabilities
-    give the count, or it is left for the counter.
+    ``first_text`` gives each choice's own time to first text when it was measured per
+    choice; otherwise the result's (the first text of any choice) is used. A stream that
+    was stopped or broke keeps its text, marked incomplete (with the error when it broke).
+    The completion token count the server reported is per request, so it is a message's
+    own only when there is one choice; otherwise the token probabilities give the count,
+    or it is left for the counter.
     """
     usage = result.usage or {}
     single = len(result.choices) == 1
@@ -273,43 +276,13 @@ def replies_from(result: RunResult) -> list[Message]:
         replies.append(Message(
             "assistant", choice.text, model=result.request.get("model"),
             tokens=tokens if isinstance(tokens, int) else None, tokens_exact=isinstance(tokens, int),
-            latency=result.latency, time_to_first_token=result.time_to_first_token,
+            latency=result.latency,
+            time_to_first_token=(first_text or {}).get(choice.index, result.time_to_first_token),
             prompt_tokens=usage.get("prompt_tokens"), finish_reason=choice.finish_reason,
             incomplete=result.incomplete, logprobs=entries,
             error=str(result.error) if result.error is not None else None,
         ))
     return replies
-
-
-class LiveReply:
-    """The runner's ``on_text`` and ``should_stop`` for a reply shown while it streams.
-
-    ``show(texts)`` redraws the choices so far. When it raises (Streamlit ends a script run
-    at its next element call when the user presses Stop or leaves the page), the stream is
-    asked to stop at once, so the runner closes it and returns what arrived; the
-    interruption is kept, and ``resume()`` raises it again once that text is safe.
-    """
-
-    def __init__(self, show: Callable[[dict[int, str]], None]):
-        self.show = show
-        self.texts: dict[int, str] = {}
-        self.interruption: BaseException | None = None
-
-    def on_text(self, index: int, delta: str) -> None:
-        self.texts[index] = self.texts.get(index, "") + delta
-        if self.interruption is None:
-            try:
-                self.show(self.texts)
-            except BaseException as interruption:  # noqa: BLE001 - kept and raised by resume()
-                self.interruption = interruption
-
-    def should_stop(self) -> bool:
-        return self.interruption is not None
-
-    def resume(self) -> None:
-        if self.interruption is not None:
-            interruption, self.interruption = self.interruption, None
-            raise interruption
 
 
 # -- counting tokens --------------------------------------------------------------------

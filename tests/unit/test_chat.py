@@ -246,9 +246,12 @@ class TestReplies:
         request = runner.build_request("chat", "fault-model", {"stream": True, "logprobs": True,
                                                                "max_tokens": 4},
                                        messages=[{"role": "user", "content": "Hi"}])
-        (reply,) = chat.replies_from(runner.run(fault_connection(fault_server), "chat", request))
+        result = runner.run(fault_connection(fault_server), "chat", request)
+        (reply,) = chat.replies_from(result)
         assert (reply.content, reply.tokens, reply.tokens_exact) == ("The quick brown fox", 4, True)
-        assert reply.time_to_first_token is not None and len(reply.logprobs) == 4
+        assert reply.time_to_first_token == result.time_to_first_token and len(reply.logprobs) == 4
+        (timed,) = chat.replies_from(result, first_text={0: 1.5})  # measured per choice
+        assert timed.time_to_first_token == 1.5
 
     def test_a_broken_stream_keeps_what_arrived_marked_incomplete(self, fault_server):
         request = runner.build_request("chat", "fault-model", {"stream": True},
@@ -258,30 +261,6 @@ class TestReplies:
         (reply,) = chat.replies_from(result)
         assert reply.incomplete and reply.content and "broke off" in reply.error
         assert reply.tokens is None  # no usage arrived: left for the counter
-
-
-class TestLiveReply:
-    def test_an_interrupted_redraw_stops_the_stream_and_is_raised_after(self, fault_server):
-        class Interrupted(BaseException):
-            pass
-
-        shown = []
-
-        def show(texts):
-            shown.append(dict(texts))
-            if len(shown) == 2:
-                raise Interrupted
-
-        live = chat.LiveReply(show)
-        request = runner.build_request("chat", "fault-model", {"stream": True},
-                                       messages=[{"role": "user", "content": "Hi"}])
-        result = runner.run(fault_connection(fault_server), "chat", request,
-                            on_text=live.on_text, should_stop=live.should_stop)
-        assert result.incomplete and result.error is None
-        assert result.text == "The quick" == live.texts[0]
-        with pytest.raises(Interrupted):
-            live.resume()
-        live.resume()  # raised once only
 
 
 class TestExports:
