@@ -1,14 +1,54 @@
-"""Chat page: not built yet; it loads with the sidebar and says what is coming."""
+"""Chat: a system message and an editable transcript, sent whole to /v1/chat/completions."""
 
 import streamlit as st
 
-from ui import sidebar
+from playground import runner
+from playground.errors import PlaygroundError
+from ui import (chat_budget, chat_example, chat_saved, chat_send, chat_transcript, code_view,
+                params, sidebar, state)
+from ui.errors import show_error
+from ui.text import plain
 
-sidebar.render()
+ENDPOINT = "chat"
+
+conn, model = sidebar.render()
+chat_send.absorb_reply()  # the reply the previous run streamed (or stopped) joins its conversation
+conversation = chat_saved.current()
+chat_saved.render(conversation, conn)
 st.title("Chat")
-st.info(
-    "The Chat page is coming: role-based messages (system, user, assistant), an editable "
-    "transcript, streaming and a context budget. "
-    "Meanwhile the Completions and Models pages work.",
-    icon=":material/construction:",
-)
+st.caption(plain(f"{model or 'No model chosen'} · {conn.name} · {conversation.display_title}"))
+
+prompt = st.chat_input(
+    "Pick one of the choices first" if conversation.choices else "Message the model",
+    key=state.CHAT_INPUT, submit_mode="disable", disabled=bool(conversation.choices))
+if prompt:
+    conversation.add("user", prompt)
+    chat_saved.save(conversation, conn)  # saved before sending: a failure cannot lose it
+    chat_send.request_reply()
+
+talk, side = st.columns([3, 1.3], gap="large")
+with side:
+    st.subheader("Parameters")
+    st.session_state.setdefault(params.widget_key(ENDPOINT, "stream"), True)  # replies stream
+    inputs = params.render(ENDPOINT, columns=1)
+    budget = chat_budget.render(conversation, conn, model,
+                                reserve=inputs.values.get("max_tokens") or 0)
+    try:
+        messages = budget.plan.messages if budget.plan else conversation.api_messages()
+        code_view.render(conn, ENDPOINT, runner.build_request(ENDPOINT, model, inputs.values,
+                                                              messages=messages))
+    except PlaygroundError as exc:
+        st.caption(plain(f"View code needs a request that can be sent: {exc}"))
+
+with talk:
+    chat_example.render(conn, model)
+    chat_transcript.system_box(conversation, conn)
+    chat_transcript.render(conversation, conn, set(budget.plan.dropped if budget.plan else ()))
+    failure = st.session_state.pop(state.CHAT_FAILURE, None)
+    if failure is not None:
+        show_error(failure)
+    notice = st.session_state.pop(state.CHAT_NOTICE, None)
+    if notice:
+        st.info(plain(notice))
+    chat_send.reply_if_asked(conversation, conn, model, inputs, budget)
+    chat_transcript.actions(conversation, conn)

@@ -1,0 +1,141 @@
+"""The open conversation and the saved ones: autosave, list, open, rename, delete, export.
+
+The open ``Conversation`` lives in session state; every change the page makes to it is
+followed by ``save``, so nothing typed is lost to a reload. A conversation is saved in the
+usage database chosen in the sidebar (the ledger's file), once it holds anything.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import streamlit as st
+
+from playground import chat
+from playground.chat import Conversation
+from playground.connection import Connection
+from playground.conversations import ConversationStore
+from playground.errors import PlaygroundError
+from ui import state
+from ui.errors import show_error
+from ui.text import plain
+
+LISTED = 50
+
+
+def store() -> ConversationStore:
+    return ConversationStore(st.session_state.get(state.LEDGER_PATH) or None)
+
+
+def current() -> Conversation:
+    """The open conversation (a new one on a session's first visit)."""
+    if state.CHAT_CONVERSATION not in st.session_state:
+        st.session_state[state.CHAT_CONVERSATION] = Conversation()
+    return st.session_state[state.CHAT_CONVERSATION]
+
+
+def save(conversation: Conversation, conn: Connection) -> None:
+    """Write the conversation (once it holds anything); a failure becomes a notice."""
+    if conversation.is_empty:
+        return
+    try:
+        store().save(conversation, secrets=(conn.api_key or "",))
+    except PlaygroundError as exc:
+        st.session_state[state.CHAT_NOTICE] = f"Not saved: {exc}"
+
+
+def show(conversation: Conversation) -> None:
+    """Make this the open conversation, with its texts in the widgets that edit them."""
+    st.session_state[state.CHAT_CONVERSATION] = conversation
+    st.session_state[state.CHAT_SYSTEM] = conversation.system
+    st.session_state[state.CHAT_TITLE] = conversation.title
+    st.session_state.pop(state.CHAT_EDITOR, None)
+    st.session_state.pop(state.CHAT_FAILURE, None)
+
+
+def render(conversation: Conversation, conn: Connection) -> None:
+    """The sidebar's Conversations section."""
+    with st.sidebar:
+        st.subheader("Conversations")
+        st.button("New conversation", icon=":material/add_comment:", width="stretch",
+                  on_click=show, args=(Conversation(),), key=state.chat_action("new", "-"))
+        if state.CHAT_TITLE not in st.session_state:
+            st.session_state[state.CHAT_TITLE] = conversation.title
+        st.text_input("Title", key=state.CHAT_TITLE, placeholder=conversation.display_title,
+                      on_change=_rename, args=(conn,),
+                      help="Leave empty for the start of the first message.")
+        _exports(conversation)
+        _listing(conversation)
+
+
+def _exports(conversation: Conversation) -> None:
+    name = _file_name(conversation)
+    left, right = st.columns(2)
+    left.download_button("JSON", chat.to_json(conversation), file_name=f"{name}.json",
+                         mime="application/json", icon=":material/download:", width="stretch",
+                         help="The messages array, ready to pass to the API as messages.")
+    right.download_button("Markdown", chat.to_markdown(conversation), file_name=f"{name}.md",
+                          mime="text/markdown", icon=":material/download:", width="stretch")
+    if not conversation.is_empty:
+        with st.popover("Delete this conversation", icon=":material/delete:", width="stretch"):
+            st.caption(plain(f"“{conversation.display_title}” and all its messages go for good."))
+            st.button("Delete for good", type="primary", on_click=_delete,
+                      args=(conversation.id,), key=state.chat_action("delete", conversation.id))
+
+
+def _listing(conversation: Conversation) -> None:
+    try:
+        summaries = store().list(LISTED)
+    except PlaygroundError as exc:
+        show_error(exc)
+        return
+    if not summaries:
+        st.caption("Saved conversations appear here as soon as they hold a message.")
+    for summary in summaries:
+        label = f"{summary.title}  \n{_when(summary.updated)} · {summary.message_count} messages"
+        st.button(plain(label), key=state.chat_action("open", summary.id), width="stretch",
+                  type="primary" if summary.id == conversation.id else "secondary",
+                  icon=":material/call_split:" if summary.branched_from else None,
+                  on_click=_open, args=(summary.id,))
+
+
+def _open(conversation_id: str) -> None:
+    try:
+        found = store().load(conversation_id)
+    except PlaygroundError as exc:
+        st.session_state[state.CHAT_NOTICE] = str(exc)
+        return
+    if found is None:
+        st.session_state[state.CHAT_NOTICE] = "That conversation is no longer saved."
+        return
+    show(found)
+
+
+def _rename(conn: Connection) -> None:
+    conversation = current()
+    conversation.title = (st.session_state.get(state.CHAT_TITLE) or "").strip()
+    conversation.touch()
+    save(conversation, conn)
+
+
+def _delete(conversation_id: str) -> None:
+    try:
+        store().delete(conversation_id)
+    except PlaygroundError as exc:
+        st.session_state[state.CHAT_NOTICE] = str(exc)
+        return
+    if current().id == conversation_id:
+        show(Conversation())
+    st.session_state[state.CHAT_NOTICE] = "Conversation deleted."
+
+
+def _file_name(conversation: Conversation) -> str:
+    safe = "".join(c if c.isalnum() else "-" for c in conversation.display_title.lower())
+    return "-".join(part for part in safe.split("-") if part)[:50] or "conversation"
+
+
+def _when(stamp: str) -> str:
+    try:
+        return datetime.fromisoformat(stamp).astimezone().strftime("%d %b %H:%M")
+    except ValueError:
+        return stamp

@@ -1,0 +1,107 @@
+"""Asking the model for a reply, and the reply joining its conversation.
+
+The user's message is in the conversation (and saved) before anything is sent, so no
+failure can lose it. The reply streams through ``output.run_live`` (Stop button included),
+which keeps its outcome in session state. The page is then run again and, before drawing
+anything, ``absorb_reply`` adds that outcome to the conversation it was asked for. That
+holds for a Stop too: Streamlit stops the script and runs it again at once on another
+thread, while the stopped run may no longer touch session state; ``output.kept`` waits for
+the stopped run to hand over what arrived.
+
+A reply being regenerated is set aside, and put back when the new request fails or stops
+before any text arrives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from playground import chat, runner
+from playground.chat import Conversation, Message
+from playground.connection import Connection
+from playground.errors import InvalidParameters, PlaygroundError
+from ui import chat_budget, chat_saved, output, state
+from ui.errors import show_error
+from ui.recording import recorder
+from ui.text import plain
+
+PAGE = "Chat"
+
+
+@dataclass
+class Pending:
+    """What a reply in flight needs to join its conversation."""
+
+    conversation: Conversation
+    replacing: Message | None = None
+    dropped: list[str] = field(default_factory=list)
+
+
+def request_reply(replacing: Message | None = None) -> None:
+    """Ask for a reply on this run (from a callback, or before the transcript is drawn)."""
+    st.session_state[state.CHAT_SEND] = replacing or True
+
+
+def reply_if_asked(conversation: Conversation, conn: Connection, model: str | None,
+                   inputs: Any, budget: chat_budget.Budget) -> None:
+    """Send the conversation when a reply was asked for, streaming it into a new bubble;
+    then run the page again, which adds the reply (``absorb_reply``)."""
+    asked = st.session_state.pop(state.CHAT_SEND, None)
+    if not asked:
+        return
+    replacing = asked if isinstance(asked, Message) else None
+    if budget.refusal is not None:
+        _restore(conversation, replacing)
+        show_error(budget.refusal)
+        return
+    try:
+        request = runner.build_request("chat", model, inputs.values,
+                                       messages=budget.plan.messages)
+    except InvalidParameters as exc:
+        _restore(conversation, replacing)
+        inputs.show_errors(exc.errors, fallback=st)
+        st.warning(plain(exc.hint))
+        return
+    conversation.model = model
+    st.session_state[state.CHAT_PENDING] = Pending(conversation, replacing,
+                                                   list(budget.plan.dropped))
+    with st.chat_message("assistant"):
+        try:
+            output.run_live(recorder(PAGE), conn, "chat", request, state_key=state.CHAT_OUTCOME)
+        except PlaygroundError as exc:
+            st.session_state.pop(state.CHAT_PENDING, None)
+            _restore(conversation, replacing)
+            chat_saved.save(conversation, conn)
+            st.session_state[state.CHAT_FAILURE] = exc
+    st.rerun()
+
+
+def absorb_reply() -> None:
+    """Add the reply the previous run asked for to its conversation, and save it."""
+    outcome = output.kept(state.CHAT_OUTCOME)
+    pending = st.session_state.pop(state.CHAT_PENDING, None)
+    st.session_state[state.CHAT_OUTCOME] = None
+    if outcome is None or pending is None:
+        return
+    conversation, result = pending.conversation, outcome.result
+    replies = [] if result is None else chat.replies_from(
+        result, first_text={index: first for index, (first, _) in outcome.timing.items()})
+    for message in replies:
+        message.dropped = list(pending.dropped)
+    if result is not None and result.error is not None:
+        st.session_state[state.CHAT_FAILURE] = result.error
+    if any(message.content for message in replies) or (replies and not result.incomplete):
+        conversation.offer(replies)
+    else:
+        _restore(conversation, pending.replacing)
+        if outcome.stopped:
+            st.session_state[state.CHAT_NOTICE] = "Stopped before any text arrived."
+    chat_saved.save(conversation, outcome.connection)
+
+
+def _restore(conversation: Conversation, replacing: Message | None) -> None:
+    if replacing is not None:
+        conversation.offer([replacing])
