@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from playground import runner
 from playground.errors import PlaygroundError
 from ui import (chat_budget, chat_example, chat_saved, chat_send, chat_transcript, code_view,
                 params, sidebar, state)
@@ -33,12 +32,11 @@ with side:
     inputs = params.render(ENDPOINT, columns=1)
     budget = chat_budget.render(conversation, conn, model,
                                 reserve=inputs.values.get("max_tokens") or 0)
-    try:
-        messages = budget.plan.messages if budget.plan else conversation.api_messages()
-        code_view.render(conn, ENDPOINT, runner.build_request(ENDPOINT, model, inputs.values,
-                                                              messages=messages))
-    except PlaygroundError as exc:
-        st.caption(plain(f"View code needs a request that can be sent: {exc}"))
+    request = chat_send.build(conversation, conn, model, inputs, budget)
+    if isinstance(request, PlaygroundError):
+        st.caption(plain(f"View code needs a request that can be sent: {request}"))
+    else:
+        code_view.render(conn, ENDPOINT, request)
 
 with talk:
     chat_example.render(conn, model)
@@ -50,5 +48,5 @@ with talk:
     notice = st.session_state.pop(state.CHAT_NOTICE, None)
     if notice:
         st.info(plain(notice))
-    chat_send.reply_if_asked(conversation, conn, model, inputs, budget)
+    chat_send.reply_if_asked(conversation, conn, inputs, budget, request)
     chat_transcript.actions(conversation, conn)

@@ -119,7 +119,8 @@ class Conversation:
         """The title, else the start of the first user message, else "New conversation"."""
         if self.title.strip():
             return self.title.strip()
-        first = next((m.content for m in self.messages if m.role == "user" and m.content.strip()), "")
+        first = next((m.content for m in self.messages
+                      if m.role == "user" and m.content.strip()), "")
         text = " ".join(first.split())
         if not text:
             return "New conversation"
@@ -275,7 +276,8 @@ def replies_from(result: RunResult, *,
             tokens = len(entries)
         replies.append(Message(
             "assistant", choice.text, model=result.request.get("model"),
-            tokens=tokens if isinstance(tokens, int) else None, tokens_exact=isinstance(tokens, int),
+            tokens=tokens if isinstance(tokens, int) else None,
+            tokens_exact=isinstance(tokens, int),
             latency=result.latency,
             time_to_first_token=(first_text or {}).get(choice.index, result.time_to_first_token),
             prompt_tokens=usage.get("prompt_tokens"), finish_reason=choice.finish_reason,

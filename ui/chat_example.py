@@ -37,8 +37,9 @@ def render(conn: Connection, model: str | None) -> None:
         if st.button("Ask both ways", icon=":material/play_arrow:",
                      key=state.chat_action("example", "run"),
                      help="Sends both requests with temperature 0 and max_tokens 60."):
-            st.session_state[state.CHAT_EXAMPLE] = {
-                name: _ask(conn, model, sent) for name, _, sent in variants}
+            with st.spinner("Asking both ways…"):
+                st.session_state[state.CHAT_EXAMPLE] = {
+                    name: _ask(conn, model, sent) for name, _, sent in variants}
         answers = st.session_state.get(state.CHAT_EXAMPLE) or {}
         for cell, (name, label, sent) in zip(st.columns(2), variants):
             with cell, st.container(border=True):

@@ -62,6 +62,7 @@ def render(conversation: Conversation, conn: Connection) -> None:
         if state.CHAT_TITLE not in st.session_state:
             st.session_state[state.CHAT_TITLE] = conversation.title
         st.text_input("Title", key=state.CHAT_TITLE, placeholder=conversation.display_title,
+                      persist_state=state.PERSIST,
                       on_change=_rename, args=(conn,),
                       help="Leave empty for the start of the first message.")
         _exports(conversation)
@@ -78,7 +79,8 @@ def _exports(conversation: Conversation) -> None:
                           mime="text/markdown", icon=":material/download:", width="stretch")
     if not conversation.is_empty:
         with st.popover("Delete this conversation", icon=":material/delete:", width="stretch"):
-            st.caption(plain(f"“{conversation.display_title}” and all its messages go for good."))
+            st.caption(plain(f"“{conversation.display_title}” and all its messages go for "
+                             "good."))
             st.button("Delete for good", type="primary", on_click=_delete,
                       args=(conversation.id,), key=state.chat_action("delete", conversation.id))
 

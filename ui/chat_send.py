@@ -19,12 +19,13 @@ from typing import Any
 
 import streamlit as st
 
-from playground import chat, runner
+from playground import chat
 from playground.chat import Conversation, Message
 from playground.connection import Connection
 from playground.errors import InvalidParameters, PlaygroundError
 from ui import chat_budget, chat_saved, output, state
 from ui.errors import show_error
+from ui.params import ParamInputs
 from ui.recording import recorder
 from ui.text import plain
 
@@ -45,27 +46,36 @@ def request_reply(replacing: Message | None = None) -> None:
     st.session_state[state.CHAT_SEND] = replacing or True
 
 
-def reply_if_asked(conversation: Conversation, conn: Connection, model: str | None,
-                   inputs: Any, budget: chat_budget.Budget) -> None:
-    """Send the conversation when a reply was asked for, streaming it into a new bubble;
-    then run the page again, which adds the reply (``absorb_reply``)."""
+def build(conversation: Conversation, conn: Connection, model: str | None,
+          inputs: ParamInputs, budget: chat_budget.Budget) -> dict[str, Any] | PlaygroundError:
+    """The request the next reply sends (View code shows it too), or why there is none.
+
+    Over budget and refused, it holds the whole conversation: the code still shows it.
+    """
+    messages = budget.plan.messages if budget.plan else conversation.api_messages()
+    try:
+        return inputs.build_request(conn, model, messages=messages)
+    except PlaygroundError as exc:
+        return exc
+
+
+def reply_if_asked(conversation: Conversation, conn: Connection, inputs: ParamInputs,
+                   budget: chat_budget.Budget, request: dict[str, Any] | PlaygroundError) -> None:
+    """Send ``request`` when a reply was asked for, streaming it into a new bubble; then
+    run the page again, which adds the reply (``absorb_reply``)."""
     asked = st.session_state.pop(state.CHAT_SEND, None)
     if not asked:
         return
     replacing = asked if isinstance(asked, Message) else None
-    if budget.refusal is not None:
+    if budget.refusal is not None or isinstance(request, PlaygroundError):
         _restore(conversation, replacing)
-        show_error(budget.refusal)
+        if isinstance(request, InvalidParameters):
+            inputs.show_errors(request.errors, fallback=st)
+            st.warning(plain(request.hint))
+        else:
+            show_error(budget.refusal or request)
         return
-    try:
-        request = runner.build_request("chat", model, inputs.values,
-                                       messages=budget.plan.messages)
-    except InvalidParameters as exc:
-        _restore(conversation, replacing)
-        inputs.show_errors(exc.errors, fallback=st)
-        st.warning(plain(exc.hint))
-        return
-    conversation.model = model
+    conversation.model = request["model"]
     st.session_state[state.CHAT_PENDING] = Pending(conversation, replacing,
                                                    list(budget.plan.dropped))
     with st.chat_message("assistant"):

@@ -25,7 +25,8 @@ def system_box(conversation: Conversation, conn: Connection) -> None:
     if state.CHAT_SYSTEM not in st.session_state:
         st.session_state[state.CHAT_SYSTEM] = conversation.system
     st.text_area("System message", key=state.CHAT_SYSTEM, height=80,
-                 placeholder="You are a helpful assistant.", on_change=_system_changed,
+                 persist_state=state.PERSIST, placeholder="You are a helpful assistant.",
+                 on_change=_system_changed,
                  args=(conversation, conn),
                  help="Sets the assistant's role and rules. It is sent first with every "
                       "request and is never dropped to fit the context budget.")
@@ -62,7 +63,7 @@ def _message(message: Message, position: int) -> None:
         show_text(message.content)
     else:
         st.caption("(empty)")
-    st.caption(plain(facts(message, position)))
+    st.caption(plain(_facts(message, position)))
     if message.incomplete:
         why = f"Incomplete: {message.error}" if message.error else "Incomplete: stopped."
         st.warning(plain(why), icon=":material/content_cut:")
@@ -71,7 +72,7 @@ def _message(message: Message, position: int) -> None:
             token_view.render(logprobs.tokens_of({"content": message.logprobs}))
 
 
-def facts(message: Message, position: int) -> str:
+def _facts(message: Message, position: int) -> str:
     """One line: position, role, tokens, and for a generated reply its timing and finish."""
     parts = [f"#{position} {message.role}"]
     if message.tokens is not None:
@@ -108,8 +109,7 @@ def _toolbar(conversation: Conversation, conn: Connection, message: Message) -> 
 
 
 def _editor(conversation: Conversation, conn: Connection, message: Message) -> None:
-    st.selectbox("Role", chat.ROLES, key=state.CHAT_EDIT_ROLE)
-    st.text_area("Text", key=state.CHAT_EDIT_TEXT, height=140)
+    _editor_fields()
     bar = st.container(horizontal=True)
     bar.button("Save", type="primary", icon=":material/check:",
                key=state.chat_action("save", message.id),
@@ -117,11 +117,16 @@ def _editor(conversation: Conversation, conn: Connection, message: Message) -> N
     bar.button("Cancel", key=state.chat_action("cancel", message.id), on_click=_close_editor)
 
 
+def _editor_fields() -> None:
+    """Role and text of the message being edited; kept across a visit to another page."""
+    st.selectbox("Role", chat.ROLES, key=state.CHAT_EDIT_ROLE, persist_state=state.PERSIST)
+    st.text_area("Text", key=state.CHAT_EDIT_TEXT, height=140, persist_state=state.PERSIST)
+
+
 def _new_message_editor(conversation: Conversation, conn: Connection, *, after: str | None) -> None:
     with st.chat_message("user", avatar=":material/edit_note:"):
         st.caption("A message written by hand: it is added without asking the model.")
-        st.selectbox("Role", chat.ROLES, key=state.CHAT_EDIT_ROLE)
-        st.text_area("Text", key=state.CHAT_EDIT_TEXT, height=140)
+        _editor_fields()
         bar = st.container(horizontal=True)
         bar.button("Add", type="primary", icon=":material/check:",
                    key=state.chat_action("add", after or "end"),
@@ -213,7 +218,8 @@ def _branch(conversation: Conversation, conn: Connection, message_id: str) -> No
     chat_saved.save(branch, conn)
     chat_saved.show(branch)
     st.session_state[state.CHAT_NOTICE] = (
-        f"Branched: this is a new conversation; “{conversation.display_title}” is kept as it was.")
+        f"Branched: this is a new conversation; “{conversation.display_title}” is kept as "
+        "it was.")
 
 
 def _pick(conversation: Conversation, conn: Connection, index: int) -> None:

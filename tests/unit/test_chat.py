@@ -82,7 +82,8 @@ class TestEditing:
         talk.title = "Quiz"
         branch = talk.branch(talk.messages[1].id)
         assert [m.content for m in branch.messages] == ["Q1", "A1"]
-        assert (branch.system, branch.branched_from, branch.title) == ("Be brief.", talk.id, "Quiz (branch)")
+        assert (branch.system, branch.branched_from, branch.title) == (
+            "Be brief.", talk.id, "Quiz (branch)")
         assert branch.id != talk.id
         branch.edit(branch.messages[0].id, content="changed")
         assert talk.messages[0].content == "Q1" and len(talk.messages) == 3
@@ -99,7 +100,8 @@ class TestEditing:
     def test_titles(self):
         assert Conversation().display_title == "New conversation"
         long = conversation(("assistant", "hi"), ("user", "  What   is " + "very " * 30))
-        assert long.display_title.startswith("What is very") and len(long.display_title) == chat.TITLE_CHARS
+        assert long.display_title.startswith("What is very")
+        assert len(long.display_title) == chat.TITLE_CHARS
         long.title = "  Mine "
         assert long.display_title == "Mine"
 
@@ -222,7 +224,8 @@ class TestCounting:
         counter = ServerCounter(conn, SMOL)
         talk = conversation(("user", "Where was it played?"), system="You are a helpful assistant.")
         count = counter.count_messages(talk.api_messages())
-        request = runner.build_request("chat", SMOL, {"max_tokens": 1}, messages=talk.api_messages())
+        request = runner.build_request("chat", SMOL, {"max_tokens": 1},
+                                       messages=talk.api_messages())
         result = runner.run(conn, "chat", request)
         assert count == chat.TokenCount(result.usage["prompt_tokens"], True)
         assert counter.context_length > 0
