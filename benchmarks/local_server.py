@@ -45,6 +45,9 @@ SEED = 1234
 ROOT = HERE.parent
 RESULTS = HERE / "results-local-server.json"
 
+REPETITIONS, QUICK_REPETITIONS = 9, 3
+COLD_STARTS, QUICK_COLD_STARTS = 3, 1
+
 RATIO_GOAL = 0.95
 TTFT_GOAL = 1.0
 FIRST_ANSWER_GOAL = 10.0
@@ -240,8 +243,10 @@ def summarise(samples: dict, reps: int, threads: dict, started_machine: dict) ->
     ended_machine = machine()
     figures = [
         Figure("Local server / llama.cpp in-process, tokens per second",
-               server_tps / direct_tps, "x", RATIO_GOAL, "at_least",
-               f"{server_tps:.1f} vs {direct_tps:.1f} tokens/s; {reps} interleaved repetitions"),
+               median(ratios), "x", RATIO_GOAL, "at_least",
+               f"median of per-repetition ratios; medians {server_tps:.1f} vs "
+               f"{direct_tps:.1f} tokens/s (ratio {server_tps / direct_tps:.3f}); "
+               f"{reps} interleaved repetitions"),
         Figure("Local server: time to first token (stream)", ttft, "s", TTFT_GOAL, "at_most",
                f"llama.cpp in-process: {direct_ttft * 1000:.0f} ms"),
         Figure("Local server: spawn to first answer (model load)", cold["spawn_to_answer"], "s",
@@ -361,8 +366,8 @@ def _rate(medians: dict, side: str) -> str:
 def benchmark(quick: bool = False, threads: int | None = None, reps: int | None = None,
               cold: int | None = None, log=print) -> dict:
     """The whole measure; returns its results, ``figures`` included (``main`` writes them)."""
-    reps = reps or (3 if quick else 7)
-    cold = min(reps, cold if cold is not None else (1 if quick else 3))
+    reps = reps or (QUICK_REPETITIONS if quick else REPETITIONS)
+    cold = min(reps, cold if cold is not None else (QUICK_COLD_STARTS if quick else COLD_STARTS))
     result = measure(reps, cold, threads, log=log)
     result["config"]["quick"] = quick
     return result
@@ -372,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.local_server",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="3 repetitions and 1 cold start instead of 9 and 3")
+                        help=f"{QUICK_REPETITIONS} repetitions and {QUICK_COLD_STARTS} cold "
+                             f"start instead of {REPETITIONS} and {COLD_STARTS}")
     parser.add_argument("--reps", type=int, default=None, help="interleaved repetitions")
     parser.add_argument("--cold", type=int, default=None, help="cold starts (at most --reps)")
     parser.add_argument("--threads", type=int, default=None,
@@ -380,10 +386,7 @@ def main(argv: list[str] | None = None) -> int:
                              "own defaults, which is what the app's server uses)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    reps = args.reps or (3 if args.quick else 9)
-    cold = min(reps, args.cold if args.cold is not None else (1 if args.quick else 3))
-    result = measure(reps, cold, args.threads)
-    result["config"]["quick"] = args.quick
+    result = benchmark(args.quick, args.threads, args.reps, args.cold)
     print()
     print(report(result))
     write_json(args.output, result)
