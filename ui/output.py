@@ -189,7 +189,8 @@ def show_result(result: RunResult | None, *, prompt: str | None = None,
         with cell, st.container(border=True):
             if len(result.choices) > 1:
                 st.markdown(f"**Choice {choice.index}**")
-            _choice(choice, fields.get(choice.index), echo, (timing or {}).get(choice.index),
+            _choice(choice, fields.get(choice.index), echo,
+                    _when(result, (timing or {}).get(choice.index)),
                     single_count, stopped or result.incomplete)
     _usage(result)
     label = (f"Raw JSON response ({len(result.raw)} stream chunks)"
@@ -206,7 +207,14 @@ def _single_choice_tokens(result: RunResult) -> int | None:
     return None
 
 
-def _choice(choice: Choice, field_: Any, echo: str | None, timing: tuple[float, float] | None,
+def _when(result: RunResult, timing: tuple[float, float] | None) -> str | None:
+    """When a choice's text arrived: as it streamed, or all at once."""
+    if not isinstance(result.raw, list):
+        return f"whole response after {result.latency:.2f} s"
+    return f"first token {timing[0]:.2f} s, last {timing[1]:.2f} s" if timing else None
+
+
+def _choice(choice: Choice, field_: Any, echo: str | None, when: str | None,
             count: int | None, cut_short: bool) -> None:
     tokens = lp.tokens_of(field_)
     boundary = lp.echo_boundary(field_, echo) if echo and tokens else 0
@@ -223,8 +231,8 @@ def _choice(choice: Choice, field_: Any, echo: str | None, timing: tuple[float, 
     facts = [f"finish_reason: {finish}"]
     if count is not None:
         facts.append(f"{count} tokens")
-    if timing:
-        facts.append(f"first token {timing[0]:.2f} s, last {timing[1]:.2f} s")
+    if when:
+        facts.append(when)
     st.caption(plain(" · ".join(facts)))
     if tokens:
         token_view.render(tokens, echo_boundary=boundary)

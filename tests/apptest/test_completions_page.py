@@ -190,7 +190,8 @@ def test_one_completion_on_the_local_model_with_usage_timing_and_raw_json(app, d
     assert 0 < int(metrics["Completion tokens"]) <= 8
     assert metrics["Latency"].endswith(" s")
     facts = next(c for c in _plain(app.caption) if c.startswith("finish_reason: "))
-    assert re.fullmatch(r"finish_reason: (length|stop) · \d tokens", facts)
+    assert re.fullmatch(r"finish_reason: (length|stop) · \d tokens · whole response after "
+                        r"\d+\.\d\d s", facts)
     (raw,) = app.json
     assert json.loads(raw.value)["choices"][0]["text"] == output
     ledger = history.ledger(data_dir / history.DB_FILENAME)
