@@ -10,7 +10,6 @@ from ui.text import plain
 
 ENDPOINT = "completions"
 
-
 conn, model = sidebar.render()
 st.title("Completions")
 st.caption(plain(f"{model or 'No model chosen'} · {conn.name}"))
@@ -19,7 +18,6 @@ panel.render()
 general = st.container()
 
 with st.form("completions.form"):
-    st.session_state.setdefault(state.COMPLETIONS_PROMPT, "")
     prompt = st.text_area("Prompt", key=state.COMPLETIONS_PROMPT, persist_state=state.PERSIST,
                           height=160, placeholder="Once upon a time",
                           help="The text the model continues. Ctrl+Enter runs it.")
@@ -38,8 +36,6 @@ if submitted or saving:
     except InvalidParameters as exc:
         inputs.show_errors(exc.errors, fallback=general)
         general.warning(plain(exc.hint))
-    except PlaygroundError as exc:
-        show_error(exc, general)
     else:
         panel.share(request)
         if saving:
