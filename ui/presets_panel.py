@@ -43,10 +43,10 @@ class PresetsPanel:
         if saved in choices:
             st.session_state[self.key("pick")] = saved
             st.session_state[self.key("name")] = ""
+        notice = st.session_state.pop(self.key("notice"), None)
+        if notice:
+            st.info(plain(notice), icon=":material/bookmarks:")
         with st.expander("Presets", icon=":material/bookmarks:"):
-            notice = st.session_state.pop(self.key("notice"), None)
-            if notice:
-                st.info(plain(notice))
             for problem in store.skipped:
                 st.caption(plain(f"Skipped a saved preset: {problem}"))
             if st.session_state.get(self.key("pick")) not in choices:
