@@ -24,7 +24,7 @@ with st.form("completions.form"):
     prompt_slot = st.container()
     inputs = params.render(ENDPOINT)
     inputs.slots["prompt"] = prompt_slot
-    run_cell, save_cell = st.columns([1, 2], vertical_alignment="bottom")
+    run_cell, save_cell = st.columns([1, 2], vertical_alignment="center")
     with run_cell:
         submitted = st.form_submit_button("Run", type="primary", icon=":material/play_arrow:")
     with save_cell:

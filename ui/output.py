@@ -230,7 +230,7 @@ def _choice(choice: Choice, field_: Any, echo: str | None, when: str | None,
     finish = choice.finish_reason or ("none (cut short)" if cut_short else "none")
     facts = [f"finish_reason: {finish}"]
     if count is not None:
-        facts.append(f"{count} tokens")
+        facts.append(f"{count} token{'' if count == 1 else 's'}")
     if when:
         facts.append(when)
     st.caption(plain(" · ".join(facts)))

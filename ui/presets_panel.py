@@ -66,11 +66,14 @@ class PresetsPanel:
 
     def save_controls(self) -> bool:
         """Inside the page's form: a name field and a Save button; True when clicked."""
-        st.text_input("Save as preset", key=self.key("name"), placeholder="Preset name",
-                      max_chars=presets.MAX_NAME_CHARS,
-                      help="Saves the prompt, the model and every setting under this name "
-                           "(in the data folder; never a key).")
-        return st.form_submit_button("Save preset", icon=":material/bookmark_add:")
+        name, button = st.columns([3, 1], vertical_alignment="bottom")
+        name.text_input("Save as preset", key=self.key("name"), placeholder="Preset name",
+                        max_chars=presets.MAX_NAME_CHARS, label_visibility="collapsed")
+        with button:
+            return st.form_submit_button(
+                "Save preset", icon=":material/bookmark_add:",
+                help="Save the prompt, the model and every setting under the name on the "
+                     "left (in the data folder; never a key).")
 
     def save(self, request: dict[str, Any], fallback=st) -> None:
         """Save the settings of ``request`` under the typed name, then rerun to list it."""

@@ -50,9 +50,10 @@ def render(tokens: Iterable[Any], *, echo_boundary: int = 0) -> None:
 
 
 def summary(mean: float | None, perplexity: float | None, count: int) -> str:
+    tokens = f"{count} generated token{'' if count == 1 else 's'}"
     if mean is None:
-        return f"{count} generated tokens; no log-probabilities to average."
-    return (f"{count} generated tokens · mean log-probability {mean:.3f} · "
+        return f"{tokens}; no log-probabilities to average."
+    return (f"{tokens} · mean log-probability {mean:.3f} · "
             f"perplexity {perplexity:.2f} (1 = the model was sure of every token)")
 
 
