@@ -34,7 +34,7 @@ with side:
                                 reserve=inputs.values.get("max_tokens") or 0)
     request = chat_send.build(conversation, conn, model, inputs, budget)
     if isinstance(request, PlaygroundError):
-        st.caption(plain(f"View code needs a request that can be sent: {request}"))
+        st.caption(plain(f"No code to view yet: {request}"))
     else:
         code_view.render(conn, ENDPOINT, request)
 

@@ -94,7 +94,9 @@ def _listing(conversation: Conversation) -> None:
     if not summaries:
         st.caption("Saved conversations appear here as soon as they hold a message.")
     for summary in summaries:
-        label = f"{summary.title}  \n{_when(summary.updated)} · {summary.message_count} messages"
+        count = summary.message_count
+        label = (f"{summary.title}  \n{_when(summary.updated)} · "
+                 f"{count} message{'' if count == 1 else 's'}")
         st.button(plain(label), key=state.chat_action("open", summary.id), width="stretch",
                   type="primary" if summary.id == conversation.id else "secondary",
                   icon=":material/call_split:" if summary.branched_from else None,
