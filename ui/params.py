@@ -20,8 +20,8 @@ import streamlit as st
 from playground import runner, tokens
 from playground.connection import Connection
 from playground.errors import InvalidParameters
-from playground.params import MAX_STOP_SEQUENCES, FieldError, ParamSpec, specs_for, validate
-from ui import state
+from playground.params import MAX_STOP_SEQUENCES, FieldError, ParamSpec, specs_for
+from ui import state, token_view
 from ui.text import plain
 
 # Shown first; the rest go in a "More parameters" expander.
@@ -42,7 +42,7 @@ class ParamInputs:
     A widget left at the API's default gives None ("not set"), like a parameter never
     sent: otherwise best_of's default of 1 would fail "best_of >= n" as soon as n is 2.
     ``values["logit_bias"]`` is the API's map when every entry is a token id; token text
-    needs the endpoint's tokenizer, which ``build_request`` and ``resolved_values`` call.
+    needs the endpoint's tokenizer, which ``build_request`` calls.
     """
 
     values: dict[str, Any] = field(default_factory=dict)
@@ -67,14 +67,6 @@ class ParamInputs:
             raise InvalidParameters(problems)
         return request
 
-    def resolved_values(self, conn: Connection, model: str | None) -> dict[str, Any]:
-        """The values with token text converted, checked against the specs."""
-        values, problems = self._resolve(conn, model)
-        problems += validate(self.endpoint, values)
-        if problems:
-            raise InvalidParameters(problems)
-        return values
-
     def _resolve(self, conn: Connection, model: str | None) -> tuple[dict, list[FieldError]]:
         values = dict(self.values)
         parsed = self.logit_bias
@@ -92,17 +84,13 @@ class ParamInputs:
         values["logit_bias"] = resolved.bias or None
         if "logit_bias" in self.slots:
             self.slots["logit_bias"].caption(plain("Token ids: " + "; ".join(
-                f"{tokens_text(text)} → {', '.join(map(str, ids))}"
+                f"{token_view.quoted(text)} → {', '.join(map(str, ids))}"
                 for text, ids in resolved.texts.items())))
         return values, []
 
 
 def _bias_errors(problems) -> list[FieldError]:
     return [FieldError("logit_bias", f"logit_bias: {problem}") for problem in problems]
-
-
-def tokens_text(text: str) -> str:
-    return "'" + text.replace("\n", "\\n").replace("\t", "\\t") + "'"
 
 
 def widget_key(endpoint: str, name: str) -> str:
