@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -87,16 +87,33 @@ class Message:
 
     @classmethod
     def from_dict(cls, data: Any) -> Message:
-        """A message from stored or imported data; raises ``ValueError`` on anything else."""
+        """A message from stored data; raises ``ValueError`` unless it has a role and text.
+
+        Any other field of the wrong type is dropped rather than trusted: a damaged file
+        must not break the page that draws it.
+        """
         if not isinstance(data, dict) or data.get("role") not in ROLES:
             raise ValueError(f"not a chat message: {data!r:.80}")
-        content = data.get("content")
-        if not isinstance(content, str):
+        if not isinstance(data.get("content"), str):
             raise ValueError("a message's content must be text")
-        known = {f.name for f in fields(cls)}
-        message = cls(**{k: v for k, v in data.items() if k in known})
-        message.dropped = [str(i) for i in message.dropped or []]
+        kept = {name: value for name, value in data.items()
+                if name in _FIELD_TYPES and _is_a(value, _FIELD_TYPES[name])}
+        message = cls(**kept)
+        message.dropped = [str(i) for i in message.dropped]
         return message
+
+
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "role": str, "content": str, "id": str, "tokens": int, "tokens_exact": bool,
+    "model": str, "latency": (int, float), "time_to_first_token": (int, float),
+    "prompt_tokens": int, "finish_reason": str, "incomplete": bool, "error": str,
+    "logprobs": list, "dropped": list, "edited": bool,
+}
+
+
+def _is_a(value: Any, kind: type | tuple[type, ...]) -> bool:
+    """``isinstance`` where a bool is not a number."""
+    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -138,6 +139,15 @@ class TestStoring:
     def test_what_is_not_a_conversation_is_refused(self, data):
         with pytest.raises(ValueError):
             Conversation.from_dict(data)
+
+    def test_fields_of_the_wrong_type_are_dropped_not_trusted(self):
+        data = {"role": "assistant", "content": "Hi", "tokens": "12", "latency": True,
+                "dropped": "abc", "logprobs": {"x": 1}, "prompt_tokens": 7, "unknown": 1}
+        message = Message.from_dict(data)
+        assert (message.tokens, message.latency, message.dropped, message.logprobs) == (
+            None, None, [], None)
+        assert message.prompt_tokens == 7
+        assert set(chat._FIELD_TYPES) == {f.name for f in dataclasses.fields(Message)}
 
 
 class TestBudget:
