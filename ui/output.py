@@ -53,15 +53,11 @@ def panels(count: int) -> list:
 
 
 class LiveText:
-    """The runner's ``on_text`` callback: redraws each choice's text as deltas arrive."""
+    """Each choice's text so far, redrawn in one place as deltas arrive."""
 
     def __init__(self):
         self.placeholder = st.empty()
         self.texts: dict[int, str] = {}
-
-    def __call__(self, index: int, delta: str) -> None:
-        self.add(index, delta)
-        self.draw()
 
     def add(self, index: int, delta: str) -> None:
         self.texts[index] = self.texts.get(index, "") + delta
