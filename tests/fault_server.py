@@ -25,6 +25,13 @@ that stops midway and the connection closes); ``hang`` (a stream that stops send
 after half its chunks, or a response that never starts, for ``hang_seconds``, then the
 connection closes, so a test always ends).
 
+Each ``Received`` keeps the request's headers, so a test can see which key was sent where.
+
+Faults below HTTP, all on loopback: ``closed_port_url()`` refuses connections,
+``Unaccepting()`` listens but never completes a handshake (a connect timeout), and
+``UNRESOLVABLE_URL`` names a host that cannot resolve (the ``.invalid`` top-level domain is
+reserved for that).
+
     with FaultServer(latency=0.3) as base_url:
         client = openai.OpenAI(base_url=base_url, api_key="x")
 """
@@ -32,6 +39,7 @@ connection closes, so a test always ends).
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -66,6 +74,53 @@ STATUS_FAULTS: dict[str, tuple[int, str, str | None, str | None, str]] = {
 BEHAVIOURS = frozenset({"ok", "502", "not-json", "cut", "hang", *STATUS_FAULTS})
 
 Reply = str | Callable[[dict[str, Any], int], str]
+UNRESOLVABLE_URL = "http://no-such-host.invalid/v1"
+
+
+def closed_port_url() -> str:
+    """The base URL of a loopback port nothing listens on: connections are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+class Unaccepting:
+    """A loopback port whose connections never complete: a connect timeout, on loopback.
+
+    The socket listens with a backlog of 0 and never accepts; a few connections fill its
+    queue, after which the kernel drops every new handshake, so clients wait until their
+    connect timeout. ``with Unaccepting() as base_url: ...``
+    """
+
+    FILLERS = 4
+
+    def __init__(self):
+        self._listener: socket.socket | None = None
+        self._fillers: list[socket.socket] = []
+
+    def __enter__(self) -> str:
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(0)
+        port = self._listener.getsockname()[1]
+        for _ in range(self.FILLERS):
+            filler = socket.socket()
+            filler.setblocking(False)
+            try:
+                filler.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+            self._fillers.append(filler)
+        time.sleep(0.1)  # the fillers' handshakes complete and fill the queue
+        return f"http://127.0.0.1:{port}/v1"
+
+    def __exit__(self, *exc_info) -> None:
+        for sock in [*self._fillers, self._listener]:
+            if sock is not None:
+                sock.close()
+        self._fillers.clear()
+        self._listener = None
 
 
 @dataclass(frozen=True)
@@ -77,10 +132,16 @@ class Received:
     behaviour: str
     body: dict[str, Any] = field(default_factory=dict)
     at: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
 
     @property
     def model(self) -> str | None:
         return self.body.get("model")
+
+    @property
+    def authorization(self) -> str | None:
+        """The ``Authorization`` header as it arrived (``Bearer <key>``), or None."""
+        return self.headers.get("authorization")
 
 
 class FaultServer:
@@ -184,7 +245,8 @@ class FaultServer:
                 behaviour = self.fault
             if behaviour not in BEHAVIOURS:
                 behaviour = "ok"
-            received = Received(method, path, behaviour, body, time.time())
+            received = Received(method, path, behaviour, body, time.time(),
+                                {name.lower(): value for name, value in headers.items()})
             self._received.append(received)
         return received
 
