@@ -1,4 +1,4 @@
-"""Every page loads with the shared sidebar; unbuilt pages say so."""
+"""Every page loads with the shared sidebar."""
 
 from __future__ import annotations
 
@@ -17,13 +17,6 @@ def test_every_page_loads_with_the_sidebar(app, path, title):
     assert [heading.value for heading in app.title] == [title]
     assert app.sidebar.selectbox(key=state.CONNECTION_NAME).value == "Local models"
     assert app.sidebar.selectbox(key=state.MODEL).value
-
-
-@pytest.mark.parametrize("path", [pages.CHAT, pages.COMPARE, pages.USAGE])
-def test_unbuilt_pages_say_they_are_coming(app, path):
-    app.switch_page(path).run()
-    (notice,) = app.info
-    assert "coming" in notice.value
 
 
 def test_the_app_opens_on_completions_with_the_local_models(app):
