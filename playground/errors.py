@@ -6,7 +6,8 @@ see SDK exceptions or tracebacks.
 
     PlaygroundError
     ├── InvalidParameters      values the user typed fail the specs; nothing was sent
-    ├── ConnectionFailed       the endpoint could not be reached (refused, DNS, TLS)
+    ├── ConnectionFailed       the endpoint could not be reached (refused, DNS, TLS), or
+    │                          the connection broke off before the answer was complete
     ├── RequestTimedOut        connect or read took longer than the configured timeout
     ├── AuthenticationFailed   401: the key is missing or wrong
     ├── PermissionDenied       403: the key may not use this model or endpoint
@@ -117,9 +118,27 @@ def from_openai(exc: Exception) -> PlaygroundError:
     if isinstance(exc, PlaygroundError):
         return exc
     if isinstance(exc, openai.APITimeoutError):
-        return RequestTimedOut("The request timed out before the server answered.")
+        if _caused_by(exc, "ConnectTimeout"):
+            return RequestTimedOut(
+                f"Could not connect to {_host(exc)} within the timeout: nothing answered.",
+                hint="Check the base URL and that the server is up and reachable from this "
+                     "machine; a firewall may be dropping the connection.")
+        return RequestTimedOut("The request timed out: the server sent nothing for longer "
+                               "than the connection's timeout.")
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc
+        if _caused_by(exc, "gaierror"):
+            return ConnectionFailed(
+                f"Could not connect to the endpoint: its host name {_host(exc)} does not "
+                f"resolve ({_short(cause)}).",
+                hint="Check the host name in the base URL, and that this machine's network "
+                     "and DNS work.")
+        if not _caused_by(exc, "ConnectError"):  # connected, then the answer broke off
+            return ConnectionFailed(
+                f"The connection broke off before the server's answer was complete: "
+                f"{_short(cause)}.",
+                hint="The server, or a proxy in between, closed the connection mid-answer; "
+                     "send again, and check the server's log if it keeps happening.")
         return ConnectionFailed(f"Could not connect to the endpoint: {_short(cause)}.")
     if isinstance(exc, openai.APIStatusError):
         return _from_status(exc)
@@ -167,6 +186,27 @@ def _retry_after(exc) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _caused_by(exc: BaseException, name: str) -> bool:
+    """Whether an exception of this class name (httpx's, httpcore's, socket's) lies
+    behind ``exc``; names, so that the SDK's HTTP library can change under us."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if type(current).__name__ == name:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _host(exc) -> str:
+    request = getattr(exc, "request", None)
+    try:
+        return str(request.url.host) or "the endpoint"
+    except AttributeError:
+        return "the endpoint"
 
 
 def _short(exc: BaseException) -> str:
