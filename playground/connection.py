@@ -28,6 +28,7 @@ Kind = Literal["local", "openai", "custom"]
 
 LOCAL_NAME = "Local models"
 KEYLESS = "no-key"  # the SDK insists on a key; keyless servers ignore this one
+CONNECT_TIMEOUT = 5.0  # seconds to establish a connection, at most
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,8 @@ def _client(base_url: str, api_key: str, organization: str | None, timeout: floa
         base_url=base_url,
         api_key=api_key,
         organization=organization,
-        timeout=openai.Timeout(timeout, connect=5.0),
+        # Connecting takes at most 5 s, and never longer than the connection's own timeout.
+        timeout=openai.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
         max_retries=max_retries,
     )
 
