@@ -29,7 +29,7 @@ import io
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal
 
@@ -518,13 +518,13 @@ class UsageOverview:
     latency_by_model: pd.DataFrame
     requests: pd.DataFrame
     request_count: int
-    choices: dict[str, list[str]] = field(default_factory=dict)
 
 
 def overview(db: sqlite3.Connection, filters: Filters = ALL, bucket: Bucket | None = None,
              limit: int = 100) -> UsageOverview:
     """All of the page's figures from three passes over the rows (the cube, the time series
-    and the samples) plus index lookups for the table and the filter choices.
+    and the samples) plus index lookups for the table (the filter choices come first, from
+    ``distinct_values``: the filters are drawn before these figures are computed).
 
     ``bucket`` None picks one from the span shown (the filter's, else the data's); one too
     fine for that span is coarsened (see ``coarsen``): ``UsageOverview.bucket`` says which.
@@ -544,5 +544,4 @@ def overview(db: sqlite3.Connection, filters: Filters = ALL, bucket: Bucket | No
         by_connection=grouped_from(summed, "connection"),
         latency_by_model=percentiles_from(sample),
         requests=requests(db, filters, limit), request_count=int(total["requests"].iloc[0]),
-        choices={column: distinct_values(db, column) for column in FILTER_COLUMNS},
     )
