@@ -80,7 +80,8 @@ def run(conn: Connection, endpoint: str, request: dict[str, Any], *,
     """Send the request; stream when it asks to, calling ``on_text(choice, delta)``.
 
     A stream stopped by ``should_stop`` or broken by a failure returns what arrived with
-    ``incomplete`` set (and ``error`` for a failure); other failures raise.
+    ``incomplete`` set (and ``error`` for a failure); other failures raise, and so does a
+    stream without a single event.
     """
     client = client_for(conn)
     create = client.completions.create if endpoint == "completions" else client.chat.completions.create
@@ -138,6 +139,10 @@ def _read_stream(result: RunResult, stream, started: float,
         cause = errors.from_openai(exc)
         result.error = errors.StreamInterrupted(
             f"The stream broke off after {len(partial)} characters: {cause}", partial=partial)
+    if not chunks and not result.incomplete:
+        # A 200 whose body is not server-sent events (an HTML page, say) reads as no events.
+        raise errors.ServerFailed("The server's stream held no events: its answer is not in "
+                                  "the API's streaming format.")
     result.latency = time.perf_counter() - started
     result.choices = [choices[i] for i in sorted(choices)]
     result.raw = chunks
