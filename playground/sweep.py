@@ -165,17 +165,22 @@ class Axis:
             raise _refuse(name, "The model axis takes a list of models, not a range.")
         for value in (start, stop, step):
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value):
+                    or (isinstance(value, float) and not math.isfinite(value)):
                 raise _refuse(name, f"The {name} range needs numbers; got {value!r}.")
         if step == 0:
             raise _refuse(name, f"The {name} range step must not be 0.")
-        if (stop - start) * step < 0:
+        if (stop > start and step < 0) or (stop < start and step > 0):
             raise _refuse(name, f"The {name} range step {format_value(step)} goes away from "
                                 f"{format_value(stop)}; use a step of the other sign.")
-        count = math.floor((stop - start) / step + 1e-9) + 1
-        if count > MAX_AXIS_VALUES:
-            raise _refuse(name, f"The {name} range gives {count} values; at most "
+        try:  # a span of 1e308 in steps of 1e-308, or whole numbers past a float's range
+            steps = (stop - start) / step
+        except OverflowError:
+            steps = math.inf
+        if not steps + 1 <= MAX_AXIS_VALUES:
+            many = f"{math.floor(steps + 1e-9) + 1}" if math.isfinite(steps) else "too many"
+            raise _refuse(name, f"The {name} range gives {many} values; at most "
                                 f"{MAX_AXIS_VALUES} are allowed.")
+        count = math.floor(steps + 1e-9) + 1
         places = max(_decimals(start), _decimals(stop), _decimals(step))
         values = [round(start + i * step, places) for i in range(count)]
         return cls(name, tuple(_as_number(name, v) for v in values))
@@ -185,11 +190,15 @@ class Axis:
 
 
 def _decimals(number: float) -> int:
+    if isinstance(number, int):
+        return 0  # a whole number may be too large for float()
     exponent = Decimal(repr(float(number))).normalize().as_tuple().exponent
     return min(max(0, -int(exponent)), 12)
 
 
 def _as_number(name: str, value: float) -> int | float:
+    if name in INT_AXES and isinstance(value, int):
+        return value  # float() of a whole number past 1e308 would overflow
     if name in INT_AXES and float(value).is_integer():
         return int(value)
     return float(value)
