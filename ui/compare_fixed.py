@@ -73,5 +73,5 @@ def parse_logit_bias(text: str | None):
         return None
     try:
         return json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: "[[[[…" nested deep
         return text
