@@ -169,7 +169,7 @@ def test_connection(conn: Connection) -> ConnectionReport:
         client = client_for(replace(conn, max_retries=0, timeout=min(conn.timeout, 15.0)))
         count = len(list(client.models.list()))
     except Exception as exc:  # noqa: BLE001 - every failure becomes a report
-        error = errors.from_openai(exc)
+        error = _listing_error(exc, conn)
         return ConnectionReport(False, str(error), error.hint,
                                 seconds=time.perf_counter() - started, error_kind=error.kind)
     seconds = time.perf_counter() - started
@@ -182,7 +182,20 @@ def list_models(conn: Connection) -> list[dict]:
     try:
         return [model.model_dump() for model in client_for(conn).models.list()]
     except Exception as exc:  # noqa: BLE001
-        raise errors.from_openai(exc) from exc
+        raise _listing_error(exc, conn) from exc
+
+
+def _listing_error(exc: Exception, conn: Connection) -> errors.PlaygroundError:
+    """A 404 for the model list is about the base URL, not a model to pick."""
+    error = errors.from_openai(exc)
+    if isinstance(error, errors.ModelNotFound):
+        return errors.ModelNotFound(
+            f"The endpoint lists no models: {conn.base_url or 'the base URL'}/models answered "
+            f"404.",
+            hint="Check the base URL: OpenAI-compatible servers answer /models under it, "
+                 "usually a path ending in /v1. A model id can still be typed in the sidebar.",
+            status=error.status)
+    return error
 
 
 def retrieve_model(conn: Connection, model_id: str) -> dict:
