@@ -255,3 +255,33 @@ def test_the_key_goes_to_the_server_and_nowhere_in_the_ledger(recorder, tmp_path
     assert files
     for path in files:
         assert conn.api_key.encode() not in path.read_bytes(), path
+
+
+# Listing models (the sidebar, the Models page, Test connection) ---------------------------
+
+LISTING_CASES = [
+    ("401", errors.AuthenticationFailed, "(401)", "Check the API key"),
+    ("403", errors.PermissionDenied, "(403)", "access"),
+    ("404", errors.ModelNotFound, "lists no models", "Check the base URL"),
+    ("500", errors.ServerFailed, "(500)", "try again"),
+    ("502", errors.ServerFailed, "(502) and sent no API error", "try again"),
+    ("not-json", errors.ServerFailed, "not JSON", "try again"),
+    ("cut", errors.ConnectionFailed, "broke off before", "send again"),
+    ("hang", errors.RequestTimedOut, "timed out", "raise the timeout"),
+]
+
+
+@pytest.mark.parametrize("fault, kind, message, hint", LISTING_CASES,
+                         ids=[case[0] for case in LISTING_CASES])
+def test_a_listing_failure_is_a_clear_error_and_a_clear_report(fault, kind, message, hint):
+    from playground.connection import list_models, test_connection
+
+    with FaultServer(fault=fault, hang_seconds=2.0) as url:
+        conn = conn_to(url, timeout=0.5)
+        with pytest.raises(errors.PlaygroundError) as raised:
+            list_models(conn)
+        report = test_connection(conn)
+    error = raised.value
+    assert type(error) is kind and message in str(error) and hint in error.hint
+    assert not report.ok and report.error_kind == kind.__name__
+    assert message in report.message and hint in report.hint
