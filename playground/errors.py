@@ -164,6 +164,11 @@ def _from_status(exc) -> PlaygroundError:
         return PermissionDenied(f"Access denied (403): {message}", status=status)
     if status == 404:
         return ModelNotFound(f"Not found (404): {message}", status=status)
+    if code == "model_load_failed":  # the embedded server: a model file it cannot read
+        return LocalServerFailed(
+            f"The local server could not load the model ({status}): {message}",
+            hint="The file may be damaged or not a GGUF model llama.cpp can read: replace "
+                 "or remove it. The other models still work.", status=status)
     if status == 429:
         return RateLimited(
             f"Rate limited (429): {message}", retry_after=_retry_after(exc), status=status
