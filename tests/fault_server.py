@@ -16,6 +16,8 @@ What each request meets is chosen, first match wins, by
 A model that is not in ``models`` gets a 404 ``model_not_found``, like the real API.
 Every request first waits ``latency`` seconds (or the ``X-Latency`` header's value).
 ``ignore_n=True`` answers one choice whatever ``n`` asks, like some local servers.
+``echo_key=True`` makes the 401 quote the key it was sent in full, as a careless gateway
+might, so a test can check that the app never shows it.
 
 Behaviours: ``ok``; ``401``, ``403``, ``404``, ``400`` (an API error naming ``param``),
 ``413``, ``context`` (400 with ``code: context_length_exceeded``), ``429`` (no Retry-After),
@@ -151,7 +153,7 @@ class FaultServer:
                  fail_with: str = "429", faults_by_model: dict[str, str] | None = None,
                  models: Iterable[str] = DEFAULT_MODELS, reply: Reply = DEFAULT_REPLY,
                  retry_after: float = 0.1, hang_seconds: float = 3.0,
-                 ignore_n: bool = False, host: str = "127.0.0.1"):
+                 ignore_n: bool = False, echo_key: bool = False, host: str = "127.0.0.1"):
         for behaviour in (fault, fail_with, *(faults_by_model or {}).values()):
             _check(behaviour)
         self.latency = latency
@@ -164,6 +166,7 @@ class FaultServer:
         self.retry_after = retry_after
         self.hang_seconds = hang_seconds
         self.ignore_n = ignore_n
+        self.echo_key = echo_key
         self.host = host
         self._lock = threading.Lock()
         self._received: list[Received] = []
@@ -338,6 +341,9 @@ class _Handler(BaseHTTPRequestHandler):
                body: dict[str, Any] | None = None, path: str = "") -> None:
         if behaviour in STATUS_FAULTS:
             status, message, param, code, kind = STATUS_FAULTS[behaviour]
+            if behaviour == "401" and owner.echo_key:
+                token = (self.headers.get("authorization") or "").removeprefix("Bearer ")
+                message = f"Incorrect API key provided: {token}."
             headers = {"Retry-After": f"{owner.retry_after:g}"} if behaviour == "429-retry-after" else {}
             return self._api_error(status, message, param, code, kind, headers)
         if behaviour == "502":
