@@ -112,11 +112,37 @@ class LocalServerFailed(PlaygroundError):
 
 
 def from_openai(exc: Exception) -> PlaygroundError:
-    """Translate an ``openai`` SDK exception into the core's error tree."""
-    import openai
+    """Translate an ``openai`` SDK exception into the core's error tree.
 
+    A server that quotes the key it was sent back in its error (some gateways do) never
+    gets it onto the page: the request's own key is masked in the message.
+    """
     if isinstance(exc, PlaygroundError):
         return exc
+    error = _translate(exc)
+    key = _sent_key(exc)
+    if key and key in error.message:
+        error.message = error.message.replace(key, REDACTED_KEY)
+        error.args = (error.message, *error.args[1:])
+    return error
+
+
+REDACTED_KEY = "[key hidden]"
+
+
+def _sent_key(exc: Exception) -> str | None:
+    """The bearer token the failed request carried, if any (at least 8 characters)."""
+    request = getattr(exc, "request", None)
+    try:
+        header = request.headers.get("authorization") or ""
+    except AttributeError:
+        return None
+    key = header.removeprefix("Bearer ").strip()
+    return key if len(key) >= 8 else None
+
+
+def _translate(exc: Exception) -> PlaygroundError:
+    import openai
     if isinstance(exc, openai.APITimeoutError):
         if _caused_by(exc, "ConnectTimeout"):
             return RequestTimedOut(
