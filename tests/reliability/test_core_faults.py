@@ -285,3 +285,17 @@ def test_a_listing_failure_is_a_clear_error_and_a_clear_report(fault, kind, mess
     assert type(error) is kind and message in str(error) and hint in error.hint
     assert not report.ok and report.error_kind == kind.__name__
     assert message in report.message and hint in report.hint
+
+
+def test_a_server_that_quotes_the_key_back_never_gets_it_into_a_message(recorder):
+    from playground.connection import list_models, test_connection
+
+    with FaultServer(fault="401", echo_key=True) as url:
+        conn = conn_to(url)
+        for stream in (False, True):
+            error = fails(recorder, conn, {**CHAT, **(STREAM if stream else {})})
+            assert conn.api_key not in str(error) and "[key hidden]" in str(error)
+        with pytest.raises(errors.AuthenticationFailed) as raised:
+            list_models(conn)
+        assert conn.api_key not in str(raised.value)
+        assert conn.api_key not in test_connection(conn).message
