@@ -174,7 +174,8 @@ class Figure:
     """One line of the report: a measured value and, when one was fixed beforehand, its goal.
 
     ``unit`` is ``"x"`` for a ratio, ``"s"`` for seconds (shown as ms below one second),
-    ``"us"`` for microseconds, or any other label shown as is. ``direction`` is
+    ``"us"`` for microseconds, ``"%"`` for a fraction shown as a percentage, or any other
+    label shown as is. ``direction`` is
     ``"at_most"`` or ``"at_least"``; ``bound`` None means the figure is reported, not judged.
     """
 
@@ -235,6 +236,8 @@ def format_value(value: float | None, unit: str) -> str:
         return f"{value * 1000:.1f} ms" if abs(value) < 1 else f"{value:.2f} s"
     if unit == "us":
         return f"{value:.0f} µs"
+    if unit == "%":  # a fraction, shown as a percentage
+        return f"{value:.3%}"
     return f"{value:.3g} {unit}".rstrip()
 
 

@@ -8,8 +8,9 @@
     latency percentiles per model, the first page of the request table and its count):
     every query the page makes, on a temporary file filled with 1,000 and then 100,000
     synthetic requests spread over 90 days, with no filter and with a typical one (last 7
-    days, two models). The ratio 100k/1k shows how the load scales with the ledger's size
-    (100 would be linear). The page caches its figures on the newest row's id, so a rerun
+    days, two models). Both files are filled first, then their loads interleaved, so the
+    ratio 100k/1k, how the load scales with the ledger's size (100 would be linear), is
+    taken side by side. The page caches its figures on the newest row's id, so a rerun
     with no new request reads only that id: timed too. CSV export of all rows is timed
     once, for scale.
 (b) The ledger write's share of a request's time: a chat request through the ``openai``
@@ -152,25 +153,39 @@ def rerun_check(ledger) -> float:
 
 
 def measure_load(folder: Path, reps: dict[int, int], log=print) -> dict:
+    """Both sizes filled first, then their loads interleaved (the order rotating every
+    repetition), so that a change in the machine's load hits both sizes alike; as many
+    repetitions of each as ``reps`` gives the larger size."""
+    from benchmarks.common import interleave
     from playground.history import Ledger
     from playground.usage import Filters
 
     typical = Filters(start=END - timedelta(days=7), end=END, models=list(MODELS[:2]))
-    out: dict = {}
+    ledgers, fills = {}, {}
     for size in SIZES:
-        ledger = Ledger(folder / f"ledger-{size}.sqlite3")
+        ledger = ledgers[size] = Ledger(folder / f"ledger-{size}.sqlite3")
         started = time.perf_counter()
         ledger.insert_many(synthetic(size))
-        fill = time.perf_counter() - started
+        fills[size] = time.perf_counter() - started
         page_load(ledger, Filters())  # one warm-up: the file into the page cache
-        everything, everything_cpu = zip(*(page_load(ledger, Filters()) for _ in range(reps[size])))
-        filtered, filtered_cpu = zip(*(page_load(ledger, typical) for _ in range(reps[size])))
+        log(f"  {size:>7,} rows: filled in {fills[size]:.2f} s")
+    count = reps[SIZES[-1]]
+    samples = interleave({(size, name): (lambda ledger=ledgers[size], filters=filters:
+                                         page_load(ledger, filters))
+                          for size in SIZES for name, filters in (("all", Filters()),
+                                                                  ("filtered", typical))},
+                         count)
+    out: dict = {}
+    for size in SIZES:
+        ledger = ledgers[size]
+        everything, everything_cpu = zip(*samples[(size, "all")])
+        filtered, filtered_cpu = zip(*samples[(size, "filtered")])
         rerun = [rerun_check(ledger) for _ in range(100)]
         started = time.perf_counter()
         csv_bytes = len(ledger.to_csv())
         export = time.perf_counter() - started
         out[size] = {
-            "rows": ledger.count(), "fill_seconds": round(fill, 3),
+            "rows": ledger.count(), "fill_seconds": round(fills[size], 3),
             "file_mib": round(ledger.path.stat().st_size / 2**20, 1),
             "load_all_median_s": round(median(everything), 4),
             "load_all_range_s": [round(min(everything), 4), round(max(everything), 4)],
@@ -181,10 +196,10 @@ def measure_load(folder: Path, reps: dict[int, int], log=print) -> dict:
             "rerun_check_median_s": round(median(rerun), 6),
             "requests_matching_filter": ledger.request_count(typical),
             "csv_export_s": round(export, 3), "csv_mib": round(csv_bytes / 2**20, 1),
-            "reps": reps[size],
+            "reps": count,
         }
-        log(f"  {size:>7,} rows: filled in {fill:.2f} s; page load {median(everything) * 1000:.1f} ms "
-            f"(all), {median(filtered) * 1000:.1f} ms (7 days, 2 models); CSV {export:.2f} s")
+        log(f"  {size:>7,} rows: page load {median(everything) * 1000:.1f} ms (all), "
+            f"{median(filtered) * 1000:.1f} ms (7 days, 2 models); CSV {export:.2f} s")
         ledger.close()
     small, large = out[SIZES[0]], out[SIZES[-1]]
     out["ratio_all"] = round(large["load_all_median_s"] / small["load_all_median_s"], 1)
@@ -370,7 +385,7 @@ def figures(result: dict) -> list[dict]:
     ]
     if share is not None:
         found.append(Figure("Ledger write's share of the shortest local request", share["share"],
-                            "x", SHARE_GOAL, "at_most",
+                            "%", SHARE_GOAL, "at_most",
                             f"from_result + record() {share['record_call_median_s'] * 1e6:.0f} µs "
                             f"of {share['request_with_record_median_s'] * 1000:.0f} ms",
                             benchmark="ledger"))
