@@ -430,3 +430,33 @@ def test_models_on_an_unreachable_endpoint(faulty):
         point_at(at, FAULTY, None)
         assert_clean(at)
         assert at.dataframe
+
+
+# -- Huge input ------------------------------------------------------------------------------
+
+HUGE = "word " * 200_000  # a megabyte
+
+
+def test_completions_a_huge_prompt_the_server_refuses_is_kept(faulty, fault):
+    at = faulty
+    at.text_area(key=state.COMPLETIONS_PROMPT).input(HUGE)
+    fault.fault = "413"
+    completions_run(at)
+    assert_explained(at, "413", HTTP_FAULTS["413"])
+    assert at.session_state[state.COMPLETIONS_PROMPT] == HUGE
+    assert len(fault.requests[-1].body["prompt"]) == len(HUGE), "sent whole, refused there"
+    fault.fault = "ok"
+    completions_run(at)
+    assert outputs(at) == [REPLY]
+    assert_clean(at)
+
+
+def test_chat_a_huge_message_the_server_refuses_is_kept(chat_page, fault):
+    at = chat_page
+    fault.fault = "context"
+    say(at, HUGE)
+    assert_explained(at, "context", HTTP_FAULTS["context"])
+    assert transcript(at)[-1] == HUGE
+    fault.fault = "ok"
+    ask_again(at)
+    assert transcript(at)[-2:] == [HUGE, REPLY]
