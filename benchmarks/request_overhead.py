@@ -194,8 +194,8 @@ def benchmark(quick: bool = False, shared: Shared | None = None, log=print, *,
     """Both measures; returns the figures and the details (written by ``main``)."""
     from tests.fault_server import FaultServer
 
-    reps = reps or (300 if quick else 2000)
-    stream_reps = stream_reps or (200 if quick else 1000)
+    reps = reps or (400 if quick else 2000)
+    stream_reps = stream_reps or (400 if quick else 1000)
     own = shared is None
     shared = shared or Shared().__enter__()
     started_machine = machine()
