@@ -36,6 +36,7 @@ HTTP_FAULTS = {
     "cut": ("broke off before the server's answer was complete", "send again"),
     "hang": ("timed out", "raise the timeout"),
 }
+RETRIED = {"429", "429-retry-after", "500", "502", "503", "cut", "hang"}  # by the SDK
 STREAM_FAULTS = {  # with stream on: what arrived is kept
     "cut": "broke off",
     "hang": "timed out",
@@ -164,8 +165,11 @@ def test_completions_after_each_http_fault_keeps_everything_and_runs_again(compl
     typed = completions_settings(at)
     for name, words in HTTP_FAULTS.items():
         fault.fault = name
+        fault.reset()
         completions_run(at)
         assert_explained(at, name, words)
+        attempts = 2 if name in RETRIED else 1  # the saved connection allows one retry
+        assert fault.count("/v1/completions") == attempts, name
         assert completions_settings(at) == typed, f"{name} changed what was typed"
         fault.fault = "ok"
         completions_run(at)
@@ -288,6 +292,25 @@ def test_chat_after_each_fault_keeps_the_transcript_and_replies_again(chat_page,
         assert transcript(at) == [*before, question, REPLY], f"no reply after {name}"
 
 
+def test_chat_on_an_unreachable_endpoint_keeps_the_message(chat_page):
+    at = chat_page
+    typed = chat_settings(at)
+    with Unaccepting() as unaccepting:
+        addresses = {"refused": closed_port_url(), "dns": UNRESOLVABLE_URL,
+                     "connect-timeout": unaccepting}
+        for number, (name, words) in enumerate(ADDRESS_FAULTS.items()):
+            before = transcript(at)
+            point_at(at, FAULTY, addresses[name])
+            at.sidebar.text_input(key=f"{state.MODEL_TYPED}::{FAULTY}").input("fault-model")
+            say(at, f"Anyone there? {number}")
+            assert_explained(at, name, words)
+            assert transcript(at) == [*before, f"Anyone there? {number}"]
+            assert chat_settings(at) == typed
+            point_at(at, FAULTY, None)
+            ask_again(at)
+            assert transcript(at)[-1] == REPLY
+
+
 def test_chat_a_broken_stream_keeps_the_partial_reply_marked_incomplete(chat_page, fault):
     at = chat_page
     typed = chat_settings(at)
@@ -369,6 +392,14 @@ def test_compare_a_broken_stream_keeps_its_part_in_its_cell(compare, fault):
         fault.faults_by_model.clear()
         click(at, "Re-run the 1 failed cells")
         assert outputs(at) == [REPLY, REPLY]
+
+
+def test_compare_a_reply_of_html_and_script_is_shown_as_text(compare, fault):
+    at = compare
+    fault.reply = "<b>bold</b><script>window.__pwned=1</script>"
+    run_grid(at)
+    assert outputs(at) == [fault.reply, fault.reply]
+    assert not [m.value for m in at.markdown if "<b>" in m.value or "<script" in m.value]
 
 
 def test_compare_cells_on_unreachable_connections_fail_alone(compare, data_dir):

@@ -299,3 +299,20 @@ def test_a_server_that_quotes_the_key_back_never_gets_it_into_a_message(recorder
             list_models(conn)
         assert conn.api_key not in str(raised.value)
         assert conn.api_key not in test_connection(conn).message
+
+
+def test_a_rate_limited_compare_cell_fails_alone_after_bounded_attempts():
+    from playground.sweep import Axis, Grid, run_grid
+
+    server = FaultServer(faults_by_model={"fault-model-b": "429-retry-after"}, retry_after=0.05)
+    with server as url:
+        conn = conn_to(url, retries=1)
+        grid = Grid("chat", {"max_tokens": 3},
+                    [Axis.parse("model", "fault-model, fault-model-b")],
+                    connection=conn.name, messages=CHAT["messages"])
+        result = run_grid(grid, lambda name: conn, max_workers=2, rate_limit_requeues=1)
+    ok, limited = result.cells
+    assert ok.status == "ok" and ok.samples[0].text == "The quick brown"  # max_tokens 3
+    assert limited.status == "failed" and isinstance(limited.error, errors.RateLimited)
+    attempts = sum(1 for r in server.requests if r.model == "fault-model-b")
+    assert attempts == 2 * 2, "one SDK retry, within one requeue of the cell: four, no more"
