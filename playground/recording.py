@@ -7,6 +7,7 @@ ledger writes from its own thread.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 from playground import history, runner
 from playground.connection import Connection
 from playground.errors import PlaygroundError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,10 +36,18 @@ class Recorder:
         try:
             result = runner.run(conn, endpoint, request, **options)
         except PlaygroundError as error:
-            self.ledger.record(history.UsageRecord.from_error(
+            self._record(lambda: history.UsageRecord.from_error(
                 error, endpoint=endpoint, request=request, page=self.page, connection=conn,
                 latency=time.perf_counter() - started, session=self.session))
             raise
-        self.ledger.record(history.UsageRecord.from_result(
+        self._record(lambda: history.UsageRecord.from_result(
             result, page=self.page, connection=conn, session=self.session))
         return result
+
+    def _record(self, make_record) -> None:
+        """Write to the ledger; a ledger that cannot be used is logged, not raised, so a
+        request that succeeded never loses its answer to a bad database path."""
+        try:
+            self.ledger.record(make_record())
+        except PlaygroundError as failure:
+            log.warning("Usage not recorded for %s: %s", self.page, failure)

@@ -13,7 +13,7 @@ from playground import presets, runner
 from playground.chat import Conversation, Message
 from playground.connection import Connection
 from playground.errors import PlaygroundError
-from ui import chat_saved, state
+from ui import chat_saved, state, usage_total
 from ui.errors import show_error
 from ui.output import show_text
 from ui.recording import recorder
@@ -59,9 +59,11 @@ def render(conn: Connection, model: str | None) -> None:
 def _ask(conn: Connection, model: str | None, messages: list[dict]) -> str | PlaygroundError:
     try:
         request = runner.build_request("chat", model, SETTINGS, messages=messages)
-        return recorder("Chat").run(conn, "chat", request).text
+        answer: str | PlaygroundError = recorder("Chat").run(conn, "chat", request).text
     except PlaygroundError as exc:
-        return exc
+        answer = exc
+    usage_total.refresh()
+    return answer
 
 
 def _open(conn: Connection, label: str, messages: list[dict]) -> None:

@@ -21,7 +21,7 @@ from playground import connection, sweep
 from playground.connection import Connection
 from playground.errors import ConnectionFailed, InvalidParameters
 from playground.sweep import Cell, CellResult, Grid, GridResult
-from ui import compare_view, sidebar, state
+from ui import compare_view, sidebar, state, usage_total
 from ui.recording import recorder
 from ui.text import plain
 
@@ -91,6 +91,7 @@ def _run(result: GridResult, cells: list[Cell], conn: Connection, workers: int) 
         result.update(cell_result)
     result.wall_time, result.cancelled = final.wall_time, final.cancelled
     area.empty()
+    usage_total.refresh()
 
 
 def _cancel() -> None:

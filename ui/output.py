@@ -32,7 +32,7 @@ from playground.connection import Connection
 from playground.errors import PlaygroundError
 from playground.recording import Recorder
 from playground.runner import Choice, RunResult
-from ui import token_view
+from ui import token_view, usage_total
 from ui.errors import show_error
 from ui.text import plain
 
@@ -137,10 +137,12 @@ def run_live(recorder: Recorder, conn: Connection, endpoint: str, request: dict[
     except PlaygroundError:
         st.session_state[state_key] = None
         frame.empty()
+        usage_total.refresh()
         raise
     finally:
         outcome.settled.set()
     frame.empty()
+    usage_total.refresh()
     return outcome
 
 

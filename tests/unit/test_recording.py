@@ -38,3 +38,15 @@ def test_a_failed_request_is_recorded_and_still_raised(recorder):
     assert recorder.ledger.flush()
     row = recorder.ledger.requests().iloc[0]
     assert (row["status"], row["error_kind"]) == ("error", "ConnectionFailed")
+
+
+def test_a_ledger_that_cannot_be_opened_does_not_lose_the_answer(data_dir, local_base_url, caplog):
+    not_a_database = data_dir / "notes.txt"
+    not_a_database.write_text("this is not SQLite\n" * 100)
+    recorder = Recorder(page="Completions", ledger_path=not_a_database)
+    conn = Connection("Test local", base_url=local_base_url)
+    request = runner.build_request("completions", "smollm2-135m-instruct",
+                                   {"max_tokens": 2, "temperature": 0}, prompt="Hello")
+    result = recorder.run(conn, "completions", request)
+    assert result.usage["completion_tokens"] >= 1
+    assert "Usage not recorded" in caplog.text
