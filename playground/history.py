@@ -475,7 +475,7 @@ class Ledger:
         self.busy_timeout = busy_timeout
         self.last_error: Exception | None = None  # the writer's latest failure, if unresolved
         self.dropped = 0  # rows the database refused outright (never happens with to_row's)
-        self._queue: deque[dict[str, Any]] = deque()
+        self._queue: deque[UsageRecord] = deque()
         self._pending = 0
         self._changed = threading.Condition()
         self._writer: threading.Thread | None = None
@@ -497,12 +497,15 @@ class Ledger:
     # writing
 
     def record(self, entry: UsageRecord) -> None:
-        """Queue one request's record; returns at once, the writer thread stores it."""
-        row = entry.to_row()
+        """Queue one request's record; returns at once, the writer thread stores it.
+
+        Scrubbing and JSON encoding (``to_row``) happen on the writer thread too: they cost
+        more than the rest of the app's work on a request put together.
+        """
         with self._changed:
             if self._closing:
                 raise PlaygroundError("The usage history is closed; this request was not recorded.")
-            self._queue.append(row)
+            self._queue.append(entry)
             self._pending += 1
             if self._writer is None:
                 self._writer = threading.Thread(target=self._write_loop, daemon=True,
@@ -560,10 +563,10 @@ class Ledger:
                 self._changed.wait_for(lambda: self._queue or self._closing)
                 if not self._queue:
                     break
-                batch = [self._queue.popleft() for _ in range(min(len(self._queue), BATCH_SIZE))]
-            db = self._write_batch(db, batch)
+                entries = [self._queue.popleft() for _ in range(min(len(self._queue), BATCH_SIZE))]
+            db = self._write_batch(db, _rows(entries))
             with self._changed:
-                self._pending -= len(batch)
+                self._pending -= len(entries)
                 self._changed.notify_all()
             if self._abandon:
                 break
@@ -727,6 +730,17 @@ class Ledger:
         """Everything the Usage page draws, read through one connection."""
         with self.reading() as db:
             return usage.overview(db, filters, bucket, limit)
+
+
+def _rows(entries: list[UsageRecord]) -> list[dict[str, Any]]:
+    """Ledger rows of queued records; one that cannot be encoded is logged and skipped."""
+    rows = []
+    for entry in entries:
+        try:
+            rows.append(entry.to_row())
+        except (TypeError, ValueError) as exc:
+            log.warning("usage record dropped, it cannot be stored: %s", exc)
+    return rows
 
 
 _ledgers: dict[Path, Ledger] = {}
