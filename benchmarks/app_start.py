@@ -35,7 +35,7 @@ import urllib.request
 from pathlib import Path
 
 from benchmarks.common import (HERE, ROOT, Figure, Shared, format_value, interleave, machine,
-                               median, text_table, timestamp, write_json)
+                               median, stop_process, text_table, timestamp, write_json)
 
 RESULTS = HERE / "results-app-start.json"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -108,13 +108,7 @@ class App:
 
     def stop(self) -> None:
         started = _children(self.process.pid)
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         for pid in started:  # the app stops its local server at exit; make sure of it
             if _alive(pid):
                 os.kill(pid, 15)

@@ -34,7 +34,8 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import HERE, Figure, Goal, machine, median, table, write_json
+from benchmarks.common import (HERE, Figure, Goal, machine, median, stop_process, table,
+                               write_json)
 
 MODEL = "smollm2-135m-instruct"
 PROMPT = "The history of the printing press"
@@ -87,13 +88,7 @@ class Server:
                              timeout=300)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def server_completion(client, max_tokens: int = MAX_TOKENS) -> dict:
