@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -266,6 +267,11 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # a burst of concurrent clients must not overflow the backlog
     fault_server: FaultServer
+
+    def handle_error(self, request, client_address) -> None:
+        # The SDK closes a connection as soon as a stream ends: that is no fault to report.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
