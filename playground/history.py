@@ -43,7 +43,7 @@ import pandas as pd
 
 from playground import usage
 from playground.errors import PlaygroundError
-from playground.settings import data_dir
+from playground.settings import DATA_DIR_VARIABLE, data_dir
 from playground.usage import TIME_FORMAT, Bucket, Filters, RunningTotal, UsageOverview
 
 if TYPE_CHECKING:
@@ -306,7 +306,6 @@ _price_lock = threading.Lock()
 def current_prices() -> Mapping[str, Price]:
     """The user's price table, re-read only when its file changes (a stat per call)."""
     from playground.catalog import SEED_PRICES, PriceTable
-    from playground.settings import DATA_DIR_VARIABLE
 
     folder = os.environ.get(DATA_DIR_VARIABLE)
     with _price_lock:
@@ -745,10 +744,24 @@ def _rows(entries: list[UsageRecord]) -> list[dict[str, Any]]:
 
 _ledgers: dict[Path, Ledger] = {}
 _ledgers_lock = threading.Lock()
+# What each request for a ledger asked for -> its ledger. Resolving a path costs
+# syscalls (the data folder's mkdir, resolve): twice the rest of recording a request.
+_asked: dict[tuple[str | None, ...], Ledger] = {}
 
 
 def ledger(path: Path | str | None = None) -> Ledger:
     """The process-wide ledger for a file (default ``default_path()``), opened once."""
+    asked = (str(path) if path else None, os.environ.get(DB_VARIABLE),
+             os.environ.get(DATA_DIR_VARIABLE), os.getcwd() if path else None)
+    found = _asked.get(asked)
+    if found is not None and not found._closing:
+        return found
+    found = _ledger_at(path)
+    _asked[asked] = found
+    return found
+
+
+def _ledger_at(path: Path | str | None) -> Ledger:
     try:
         resolved = (Path(path).expanduser() if path else default_path()).resolve()
     except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, ~nosuchuser, a loop
