@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from e2e.streamlit_page import IDLE
 from playground.local.launcher import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +24,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-quic", "--disable-component-update", "--disable-sync",
                  "--no-first-run"]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
 def pytest_collection_modifyitems(items):

@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from e2e.streamlit_page import open_page as open_page_within, settle as wait_until_idle
 from fault_server import DEFAULT_REPLY, FaultServer, closed_port_url
 from playground.local.launcher import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 MARKUP = "<b>bold</b><script>window.__pwned=1</script>"
 KEY = f"gwkey-{uuid.uuid4().hex}"
 MODELS = ("fault-model", "cut-model", "html-model", "locked-model")
@@ -121,7 +121,7 @@ def tab(browser, app):
 
 
 def settle(page: Page) -> None:
-    page.wait_for_selector(IDLE, timeout=120_000)
+    wait_until_idle(page, timeout_ms=120_000)
 
 
 def sidebar(page: Page):
@@ -139,9 +139,7 @@ def connect(page: Page, name: str) -> None:
 
 
 def open_page(page: Page, title: str) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(title)
-    settle(page)
+    open_page_within(page, title, timeout_ms=120_000)
 
 
 def main_text(page: Page, pattern: str):

@@ -6,12 +6,9 @@ import re
 
 from playwright.sync_api import Page, expect
 
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+from e2e.streamlit_page import settle
+
 QUESTIONS = ("Who won the world series in 2020?", "Where was it played?", "Who was the MVP?")
-
-
-def settle(page: Page) -> None:
-    page.wait_for_selector(IDLE, timeout=60_000)
 
 
 def facts(page: Page, position: int):

@@ -6,12 +6,13 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from e2e.streamlit_page import settle as wait_until_idle
+
 ROOT = Path(__file__).resolve().parents[2]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
 def settle(page: Page) -> None:
-    page.wait_for_selector(IDLE, timeout=120_000)
+    wait_until_idle(page, timeout_ms=120_000)
 
 
 def open_compare(page: Page) -> None:

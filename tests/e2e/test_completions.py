@@ -6,14 +6,10 @@ from urllib.parse import urlencode
 
 from playwright.sync_api import Page, expect
 
+from e2e.streamlit_page import settle
 from playground import presets
 
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 GEMMA = "gemma-3-270m"
-
-
-def settle(page: Page) -> None:
-    page.wait_for_selector(IDLE, timeout=60_000)
 
 
 def choose_model(page: Page, model: str) -> None:

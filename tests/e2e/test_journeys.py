@@ -7,20 +7,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from e2e.streamlit_page import open_page, settle
 from ui import pages
 
 ROOT = Path(__file__).resolve().parents[2]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-
-
-def settle(page: Page) -> None:
-    page.wait_for_selector(IDLE, timeout=60_000)
-
-
-def open_page(page: Page, title: str) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(title)
-    settle(page)
 
 
 def selectbox(scope, label: str):

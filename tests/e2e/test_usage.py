@@ -7,17 +7,7 @@ import io
 
 from playwright.sync_api import Page, expect
 
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-
-
-def settle(page: Page) -> None:
-    page.wait_for_selector(IDLE, timeout=60_000)
-
-
-def open_page(page: Page, title: str) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(title)
-    settle(page)
+from e2e.streamlit_page import open_page, settle
 
 
 def metric(page: Page, label: str):
@@ -69,3 +59,25 @@ def test_requests_on_two_pages_are_counted_charted_and_exported(page: Page, tmp_
     rows = list(csv.DictReader(io.StringIO(download.value.path().read_text())))
     assert [row["page"] for row in rows] == ["Completions", "Test connection"]  # oldest first
     assert int(rows[0]["completion_tokens"]) > 0
+
+
+def test_a_file_that_is_no_database_is_refused_and_the_page_keeps_working(page: Page, tmp_path):
+    """The Usage page's fault: a usage database that cannot be used."""
+    open_page(page, "Usage")
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Data", exact=True).click()
+    database = sidebar.get_by_role("textbox", name="Usage database")
+    good = tmp_path / "kept.sqlite3"
+    database.fill(str(good))
+    database.press("Enter")
+    settle(page)
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("shopping list, not SQLite\n" * 50)
+    database.fill(str(notes))
+    database.press("Enter")
+    settle(page)
+    expect(sidebar.get_by_text("could not be opened: file is not a database")).to_be_visible()
+    expect(database).to_have_value(str(good))  # the previous file is kept, and shown
+    expect(page.get_by_text("No requests recorded yet")).to_be_visible()
+    assert notes.read_text().startswith("shopping list")  # the user's file is untouched
