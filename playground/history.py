@@ -229,7 +229,7 @@ class UsageRecord:
         return cls(
             page=page, connection=_name_of(connection), endpoint="models", model="",
             status="ok" if report.ok else "error", latency=report.seconds,
-            error_kind=None if report.ok else getattr(report, "error_kind", None),
+            error_kind=None if report.ok else report.error_kind,
             error_message=None if report.ok else _without(report.message, _secrets_of(connection)),
             response={"ok": report.ok, "message": report.message, "model_count": report.model_count},
             time=datetime.now(timezone.utc) - timedelta(seconds=report.seconds or 0.0),
