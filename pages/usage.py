@@ -3,7 +3,7 @@
 import streamlit as st
 
 from playground.errors import PlaygroundError
-from ui import pages, sidebar, usage_charts, usage_data, usage_filters, usage_table
+from ui import pages, sidebar, usage_data, usage_filters, usage_table
 from ui.errors import show_error
 from ui.text import plain
 from ui.usage_format import count, money, rate, requests, seconds
@@ -32,6 +32,7 @@ try:
 except PlaygroundError as exc:
     show_error(exc)
     st.stop()
+charts = snapshot.charts(filters, bucket)
 totals = view.totals.iloc[0]
 if view.request_count == 0:
     st.info("No requests match these filters. Widen the period or clear a filter.",
@@ -64,15 +65,15 @@ for note in notes:
 tokens, breakdown, speed, cost, table = st.tabs(
     ["Tokens", "By model and page", "Latency", "Cost", "Requests"])
 with tokens:
-    st.plotly_chart(usage_charts.tokens_over_time(view.tokens_over_time, view.bucket))
+    st.plotly_chart(charts.tokens_over_time)
 with breakdown:
     left, right = st.columns(2)
     left.markdown("**Tokens by model**")
-    left.plotly_chart(usage_charts.tokens_by(view.by_model, "model"))
+    left.plotly_chart(charts.tokens_by_model)
     right.markdown("**Tokens by page**")
-    right.plotly_chart(usage_charts.tokens_by(view.by_page, "page"))
+    right.plotly_chart(charts.tokens_by_page)
 with speed:
-    if view.latency_by_model.empty:
+    if charts.latency is None:
         st.info("No successful completions or chats in this selection: latency is measured "
                 "on those.", icon=":material/timer_off:")
     else:
@@ -81,20 +82,18 @@ with speed:
                    "is the mean.")
         left, right = st.columns(2)
         left.markdown("**Latency**")
-        left.plotly_chart(usage_charts.boxes(view.latency_by_model, "latency", "s"))
+        left.plotly_chart(charts.latency)
         right.markdown("**Time to first token**")
-        if view.latency_by_model["time_to_first_token_count"].sum() == 0:
+        if charts.time_to_first_token is None:
             right.caption("Measured on streamed requests only; none in this selection.")
         else:
-            right.plotly_chart(usage_charts.boxes(view.latency_by_model,
-                                                  "time_to_first_token", "s"))
+            right.plotly_chart(charts.time_to_first_token)
         st.markdown("**Completion tokens per second** (over the whole latency)")
-        st.plotly_chart(usage_charts.boxes(view.latency_by_model, "tokens_per_second",
-                                           "tokens/s"))
+        st.plotly_chart(charts.tokens_per_second)
         with st.expander("Percentiles per model"):
             st.dataframe(usage_table.percentiles(view.latency_by_model), hide_index=True)
 with cost:
-    st.plotly_chart(usage_charts.cost_over_time(view.cost_over_time, view.bucket))
+    st.plotly_chart(charts.cost_over_time)
 with table:
     usage_table.render(snapshot, filters, view.requests, view.request_count)
     usage_table.export(snapshot, filters, view.request_count)

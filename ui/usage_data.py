@@ -1,10 +1,10 @@
 """The usage ledger as this session sees it: which file, and its figures, cached.
 
-Figures are cached with ``st.cache_data`` keyed on the file and its newest row id (the
-``stamp``; the app only ever adds rows). A new request makes a new key, so the page never
-shows stale figures, while a rerun that changes nothing (a row picked in the table, another
-page of it) costs one index lookup instead of the whole load, about half a second at
-100,000 rows. The cache is shared by every session on the same file.
+Loads are cached with ``st.cache_data`` (figures with ``st.cache_resource``) keyed on the
+file and its newest row id (the ``stamp``; the app only ever adds rows). A new request
+makes a new key, so the page never shows stale figures, while a rerun that changes nothing
+(a row picked in the table, another page of it) costs one index lookup instead of the
+whole load, about half a second at 100,000 rows. The cache is shared by every session on the same file.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from playground import history, usage
 from playground.errors import PlaygroundError
 from playground.usage import Filters, UsageOverview
-from ui import state
+from ui import state, usage_charts
 
 TABLE_ROWS = 100  # requests per page of the table
 
@@ -45,6 +46,9 @@ class Snapshot:
 
     def overview(self, filters: Filters, bucket: usage.Bucket | None) -> UsageOverview:
         return _overview(self.path, self.stamp, filters, bucket)
+
+    def charts(self, filters: Filters, bucket: usage.Bucket | None) -> Charts:
+        return _charts(self.path, self.stamp, filters, bucket)
 
     def requests(self, filters: Filters, page: int) -> pd.DataFrame:
         """One page (from 0) of the table, newest first."""
@@ -83,6 +87,39 @@ def _span(path: str, stamp: int) -> tuple[pd.Timestamp | None, pd.Timestamp | No
 def _overview(path: str, stamp: int, filters: Filters,
               bucket: usage.Bucket | None) -> UsageOverview:
     return history.ledger(path).overview(filters, bucket, limit=TABLE_ROWS)
+
+
+@dataclass(frozen=True)
+class Charts:
+    """The page's figures for one view; None where the selection has nothing to draw."""
+
+    tokens_over_time: go.Figure
+    tokens_by_model: go.Figure
+    tokens_by_page: go.Figure
+    cost_over_time: go.Figure
+    latency: go.Figure | None
+    time_to_first_token: go.Figure | None
+    tokens_per_second: go.Figure | None
+
+
+# Figures are kept as objects (cache_resource: never copied, never changed once built):
+# building the seven of them was most of a rerun's time.
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _charts(path: str, stamp: int, filters: Filters, bucket: usage.Bucket | None) -> Charts:
+    view = _overview(path, stamp, filters, bucket)
+    speed = view.latency_by_model
+    streamed = not speed.empty and speed["time_to_first_token_count"].sum() > 0
+    return Charts(
+        tokens_over_time=usage_charts.tokens_over_time(view.tokens_over_time, view.bucket),
+        tokens_by_model=usage_charts.tokens_by(view.by_model, "model"),
+        tokens_by_page=usage_charts.tokens_by(view.by_page, "page"),
+        cost_over_time=usage_charts.cost_over_time(view.cost_over_time, view.bucket),
+        latency=None if speed.empty else usage_charts.boxes(speed, "latency", "s"),
+        time_to_first_token=(usage_charts.boxes(speed, "time_to_first_token", "s")
+                             if streamed else None),
+        tokens_per_second=(None if speed.empty
+                           else usage_charts.boxes(speed, "tokens_per_second", "tokens/s")),
+    )
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
