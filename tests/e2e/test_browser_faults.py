@@ -12,21 +12,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.streamlit_page import open_page as open_page_within, settle as wait_until_idle
+from e2e.streamlit_page import (open_page as open_page_within, settle as wait_until_idle,
+                                 streamlit_app)
 from fault_server import DEFAULT_REPLY, FaultServer, closed_port_url
-from playground.local.launcher import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 MARKUP = "<b>bold</b><script>window.__pwned=1</script>"
 KEY = f"gwkey-{uuid.uuid4().hex}"
 MODELS = ("fault-model", "cut-model", "html-model", "locked-model")
@@ -74,37 +69,17 @@ def app(chromium, gateway, locked, tmp_path_factory):
     environment = {name: value for name, value in os.environ.items()
                    if not name.startswith(("OPENAI_", "PLAYGROUND_"))}
     environment["PLAYGROUND_DATA_DIR"] = str(data)
-    port = free_port()
     log = folder / "streamlit.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                assert process.poll() is None, log.read_text()[-3000:]
-                time.sleep(0.2)
-        yield url, data, log
-    finally:
-        children = _children(process.pid)  # the local server the app's launcher started
-        process.terminate()
+    with streamlit_app(environment, log) as (url, process):
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        for child in children:
-            try:
-                os.kill(child, 15)
-            except ProcessLookupError:
-                pass
+            yield url, data, log
+        finally:
+            children = _children(process.pid)  # the local server the app's launcher started
+    for child in children:
+        try:
+            os.kill(child, 15)
+        except ProcessLookupError:
+            pass
 
 
 @pytest.fixture
