@@ -44,7 +44,9 @@ def test_a_two_by_two_grid_on_the_local_model(page: Page):
     page.get_by_role("button", name="Run grid").click()
     expect(page.get_by_text("4 cells: 4 ok")).to_be_visible(timeout=120_000)
     settle(page)
-    texts = page.get_by_test_id("stCode").all_inner_texts()
+    codes = page.get_by_test_id("stCode")
+    expect(codes).to_have_count(4)  # Streamlit draws code blocks once their script has loaded
+    texts = codes.all_inner_texts()
     assert len(texts) == 4, texts
     # Side by side, a column per temperature and a row per seed: cells 1 and 3 are greedy.
     assert texts[0] == texts[2] and texts[0].strip(), texts
@@ -66,6 +68,7 @@ def test_cancel_keeps_the_finished_cells(page: Page):
     summary = page.get_by_text("cells did not run").inner_text()
     assert "Cancelled" in summary
     expect(page.get_by_role("button", name="cells not run")).to_be_visible()
+    expect(page.get_by_test_id("stCode").first).to_be_visible()
     codes = page.get_by_test_id("stCode").count()
     assert 1 <= codes < 6, codes
     expect(page.get_by_test_id("stException")).to_have_count(0)

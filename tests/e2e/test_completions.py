@@ -62,7 +62,7 @@ def test_stop_keeps_what_a_stream_had_sent(page: Page):
     expect(main.get_by_text("Stopped. What arrived before Stop is shown.")).to_be_visible()
     text = page.get_by_test_id("stCode").first.inner_text()
     assert text.strip()
-    assert main.get_by_text("finish_reason: none (cut short)").is_visible()
+    expect(main.get_by_text("finish_reason: none (cut short)")).to_be_visible()
 
 
 def test_a_link_restores_prompt_and_settings(page: Page, app_url):
