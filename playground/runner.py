@@ -8,6 +8,7 @@ SDK failure leaves as a ``PlaygroundError``; a stream that breaks keeps what arr
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,28 +85,38 @@ def run(conn: Connection, endpoint: str, request: dict[str, Any], *,
     stream without a single event.
     """
     client = client_for(conn)
-    create = client.completions.create if endpoint == "completions" else client.chat.completions.create
+    resource = client.completions if endpoint == "completions" else client.chat.completions
+    streaming = bool(request.get("stream"))
     started = time.perf_counter()
     result = RunResult(endpoint, request)
     try:
-        response = create(**request)
-        if not request.get("stream"):
+        if not streaming:
+            # The page wants the JSON as sent, so read it straight from the HTTP body: the
+            # SDK's typed objects would only be built to be dumped back into a dict.
+            answer = resource.with_raw_response.create(**request)
+            body = json.loads(answer.content)
             result.latency = time.perf_counter() - started
-            _read_response(result, response.model_dump())
+            _read_response(result, body)
             return result
+        response = resource.create(**request)
+    except errors.PlaygroundError:
+        raise
     except Exception as exc:  # noqa: BLE001 - every SDK failure is translated
         raise errors.from_openai(exc) from exc
     _read_stream(result, response, started, on_text, should_stop)
     return result
 
 
-def _read_response(result: RunResult, body: dict) -> None:
+def _read_response(result: RunResult, body: Any) -> None:
+    if not isinstance(body, dict):
+        raise errors.ServerFailed("The server's answer is JSON but not a response object, so "
+                                  "it is not an OpenAI-compatible API.")
     result.raw = body
     result.usage = body.get("usage")
-    for item in body.get("choices", []):
+    for position, item in enumerate(body.get("choices") or []):
         text = item.get("text") if result.endpoint == "completions" else (item.get("message") or {}).get("content")
-        result.choices.append(Choice(item["index"], text or "", item.get("finish_reason"),
-                                     item.get("logprobs")))
+        result.choices.append(Choice(item.get("index", position), text or "",
+                                     item.get("finish_reason"), item.get("logprobs")))
 
 
 def _read_stream(result: RunResult, stream, started: float,

@@ -214,3 +214,57 @@ def test_a_broken_stream_keeps_what_arrived(breaking_server, route):
     assert isinstance(result.error, errors.StreamInterrupted)
     assert result.error.partial == "Hello"
     assert "after 5 characters" in str(result.error)
+
+
+# -- a non-streamed answer is read as the server sent it ------------------------------------
+
+ANSWERS = {
+    "/vendor/v1/chat/completions": {
+        "id": "c-1", "object": "chat.completion", "created": 0, "model": "m",
+        "x_vendor_timings": {"prompt_ms": 1.5},
+        "choices": [{"message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}},
+    "/list/v1/chat/completions": [{"choices": []}],
+}
+
+
+class _FixedAnswer(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        body = json.dumps(ANSWERS[self.path]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def answering_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FixedAnswer)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _chat_at(base_url: str):
+    conn = Connection("Fixed", base_url=base_url, max_retries=0, timeout=5)
+    return run(conn, "chat", build_request("chat", "m", {}, messages=MESSAGES))
+
+
+def test_the_raw_response_is_the_json_the_server_sent(answering_server):
+    result = _chat_at(f"{answering_server}/vendor/v1")
+    assert result.raw == ANSWERS["/vendor/v1/chat/completions"]  # its own fields, none added
+    assert result.text == "Hi" and result.choices[0].index == 0  # a missing index is its place
+    assert result.choices[0].finish_reason == "stop"
+    assert result.usage == {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
+
+
+def test_json_that_is_not_a_response_object_is_a_server_failure(answering_server):
+    with pytest.raises(errors.ServerFailed, match="not a response object"):
+        _chat_at(f"{answering_server}/list/v1")
