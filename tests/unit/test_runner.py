@@ -191,14 +191,19 @@ class _BreakingStream(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def breaking_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _BreakingStream)
+def _serve(handler: type[BaseHTTPRequestHandler]):
+    """A loopback HTTP server answering with ``handler`` while the generator is open."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="module")
+def breaking_server():
+    yield from _serve(_BreakingStream)
 
 
 @pytest.mark.parametrize("route", ["cut", "error"])
@@ -244,12 +249,7 @@ class _FixedAnswer(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def answering_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FixedAnswer)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    yield from _serve(_FixedAnswer)
 
 
 def _chat_at(base_url: str):
