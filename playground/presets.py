@@ -28,10 +28,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from playground import params
+from playground.messages import problems as message_problems
 from playground.settings import data_dir
 
 ENDPOINTS = ("completions", "chat")
-ROLES = ("system", "user", "assistant")
 FORMAT_VERSION = 1
 
 QUERY_KEY = "p"
@@ -39,7 +39,6 @@ MAX_QUERY_CHARS = 6000          # a link a browser, a chat app and a proxy all p
 MAX_JSON_BYTES = 100_000        # a deflated link cannot unpack into more than this
 MAX_NAME_CHARS = 120
 MAX_DESCRIPTION_CHARS = 4000
-MAX_MESSAGES = 200
 
 
 _FIELDS = ("name", "endpoint", "model", "prompt", "messages", "values", "description")
@@ -136,27 +135,10 @@ def _problems(preset: Preset) -> list[str]:
         if preset.messages is not None:
             problems.append("A completions preset has a prompt, not messages.")
     else:
-        problems.extend(_message_problems(preset.messages))
+        problems.extend(message_problems(preset.messages))
         if preset.prompt is not None:
             problems.append("A chat preset has messages, not a prompt.")
     problems.extend(_value_problems(preset.endpoint, preset.values))
-    return problems
-
-
-def _message_problems(messages: Any) -> list[str]:
-    if not isinstance(messages, list) or not messages:
-        return ["A chat preset needs messages: a list of {role, content}."]
-    if len(messages) > MAX_MESSAGES:
-        return [f"A chat preset holds at most {MAX_MESSAGES} messages."]
-    problems = []
-    for number, message in enumerate(messages, 1):
-        if not isinstance(message, dict) or set(message) != {"role", "content"}:
-            problems.append(f"Message {number} must have exactly a role and a content.")
-        elif message["role"] not in ROLES:
-            problems.append(f"Message {number}'s role must be system, user or assistant; "
-                            f"got {message['role']!r}.")
-        elif not isinstance(message["content"], str):
-            problems.append(f"Message {number}'s content must be text.")
     return problems
 
 
