@@ -45,5 +45,5 @@ def parse(text: str | None, *, field: str = "messages") -> list[dict[str, str]]:
                                                    f"an array such as {EXAMPLE}.")]) from exc
     found = problems(messages)
     if found:
-        raise InvalidParameters([FieldError(field, problem) for problem in found])
+        raise InvalidParameters([FieldError(field, f"{field}: {problem}") for problem in found])
     return messages

@@ -13,7 +13,7 @@ import streamlit as st
 from playground import chat, logprobs
 from playground.chat import Conversation, Message
 from playground.connection import Connection
-from ui import chat_saved, chat_send, state, token_view
+from ui import chat_saved, chat_send, compare_setup, pages, state, token_view
 from ui.output import show_text
 from ui.text import plain
 
@@ -164,6 +164,12 @@ def actions(conversation: Conversation, conn: Connection) -> None:
         bar.button("Add a message by hand", icon=":material/edit_note:",
                    key=state.chat_action("insert", "end"), on_click=_open_inserter,
                    args=(conversation, conn, None))
+    if conversation.messages and bar.button(
+            "Compare settings", icon=":material/compare:", key=state.chat_action("compare", "-"),
+            help="Open this conversation on the Compare page, to send it across a grid of "
+                 "temperatures, top_p values, penalties or models side by side."):
+        compare_setup.take_conversation(conversation.api_messages())
+        st.switch_page(pages.COMPARE)
 
 
 # -- callbacks ------------------------------------------------------------------------------

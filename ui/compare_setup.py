@@ -10,11 +10,12 @@ its field and the grid waits for it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import streamlit as st
 
-from playground import history
+from playground import history, messages as api_messages
 from playground.connection import Connection
 from playground.errors import InvalidParameters, PlaygroundError
 from playground.params import spec
@@ -34,6 +35,11 @@ MODEL_AXIS_HELP = ("Models of the sidebar's connection, and of other connections
                    "models were listed in this session. Type model @ connection for any "
                    "other saved connection.")
 SAMPLING = {"n": "n choices per request", "repeat": "one request per sample"}
+FIELDS, CONVERSATION = "System and user message", "A conversation (JSON)"
+MESSAGES_JSON = "Messages (JSON)"
+MESSAGES_JSON_HELP = ("The messages array as the API takes it: system, user and assistant "
+                      "turns in order, e.g. few-shot examples before the question. The Chat "
+                      "page's Compare button fills it with its conversation.")
 
 
 @dataclass
@@ -58,7 +64,7 @@ def render(conn: Connection, model: str | None) -> Setup:
                     help="Chat sends messages to /v1/chat/completions; Completion sends a "
                          "prompt to the legacy /v1/completions.")
     endpoint = MODES[mode]
-    prompt, messages = _text_inputs(endpoint)
+    prompt, messages, readable = _text_inputs(endpoint)
     chosen = st.multiselect("Vary", AXIS_NAMES, default=DEFAULT_AXES, key="compare.vary",
                             persist_state=state.PERSIST,
                             format_func=lambda name: axis_label(endpoint, name),
@@ -67,7 +73,7 @@ def render(conn: Connection, model: str | None) -> Setup:
     axes = _axes(endpoint, chosen, conn)
     fixed = compare_fixed.render(endpoint, set(chosen))
     options = _run_options(seed_axis="seed" in chosen)
-    if axes is None:
+    if axes is None or not readable:
         return Setup(None, None, options.workers)
     grid = Grid(endpoint, fixed, axes, samples_per_cell=options.samples,
                 fixed_seed=options.fixed_seed, model=model or "", connection=conn.name,
@@ -79,12 +85,19 @@ def render(conn: Connection, model: str | None) -> Setup:
     return Setup(grid, figures, options.workers)
 
 
-def _text_inputs(endpoint: str) -> tuple[str | None, list[dict] | None]:
+def _text_inputs(endpoint: str) -> tuple[str | None, list[dict] | None, bool]:
+    """The prompt or the messages, and False when the messages' JSON cannot be read (the
+    problem is shown under the field)."""
     if endpoint == "completions":
         prompt = st.text_area("Prompt", key="compare.prompt", persist_state=state.PERSIST,
                               height=120, placeholder="Once upon a time",
                               help="The same prompt goes to every cell.")
-        return prompt, None
+        return prompt, None, True
+    source = st.radio("Messages", [FIELDS, CONVERSATION], key="compare.messages_from",
+                      horizontal=True, persist_state=state.PERSIST,
+                      help="The same messages go to every cell.")
+    if source == CONVERSATION:
+        return _conversation()
     system = st.text_area("System message (optional)", key="compare.system", height=68,
                           persist_state=state.PERSIST)
     user = st.text_area("User message", key="compare.user", height=100,
@@ -92,7 +105,29 @@ def _text_inputs(endpoint: str) -> tuple[str | None, list[dict] | None]:
                         help="The same messages go to every cell.")
     messages = [{"role": role, "content": text} for role, text in
                 (("system", system), ("user", user)) if text and text.strip()]
-    return None, messages
+    return None, messages, True
+
+
+def _conversation() -> tuple[None, list[dict] | None, bool]:
+    text = st.text_area(MESSAGES_JSON, key="compare.messages_json", height=200,
+                        persist_state=state.PERSIST, placeholder=api_messages.EXAMPLE,
+                        help=MESSAGES_JSON_HELP)
+    if not (text or "").strip():
+        return None, [], True  # the grid's own check asks for messages
+    try:
+        return None, api_messages.parse(text, field=MESSAGES_JSON), True
+    except InvalidParameters as exc:
+        for problem in exc.errors:
+            st.error(plain(problem.message))
+        return None, None, False
+
+
+def take_conversation(messages: list[dict]) -> None:
+    """Set the page up to compare settings on these messages (the Chat page sends them)."""
+    st.session_state["compare.mode"] = "Chat"
+    st.session_state["compare.messages_from"] = CONVERSATION
+    st.session_state["compare.messages_json"] = json.dumps(messages, indent=2,
+                                                           ensure_ascii=False)
 
 
 def _axes(endpoint: str, chosen: list[str], conn: Connection) -> list[Axis] | None:

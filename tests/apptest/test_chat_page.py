@@ -8,6 +8,7 @@ with the local model, whose tokenizer counts exactly.
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 
@@ -250,3 +251,18 @@ def test_a_turn_on_the_local_model_is_counted_exactly(app):
     assert reply.prompt_tokens > user.tokens
     captions = [c.value for c in app.caption]
     assert "Counted by the server's tokenizer, chat template included\\." in captions
+
+
+def test_compare_settings_opens_the_conversation_on_the_compare_page(page, fault):
+    page.text_area(key=state.CHAT_SYSTEM).input("Be brief.").run()
+    say(page, "Hello")
+    next(b for b in page.button if b.label == "Compare settings").click().run()
+    assert not page.exception, page.exception
+    assert page.title[0].value == "Compare"
+    assert page.radio(key="compare.mode").value == "Chat"
+    assert page.radio(key="compare.messages_from").value == "A conversation (JSON)"
+    sent = json.loads(page.text_area(key="compare.messages_json").value)
+    assert sent == [{"role": "system", "content": "Be brief."},
+                    {"role": "user", "content": "Hello"},
+                    {"role": "assistant", "content": "Reply 1 to Hello"}]
+    assert not page.error

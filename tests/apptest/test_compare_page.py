@@ -212,3 +212,34 @@ def test_completion_mode_on_the_local_model(app):
     assert len(texts) == 2 and texts[0] == texts[1] and texts[0].strip(), \
         "greedy text is the same whatever the seed"
     assert "2 cells: 2 ok" in " ".join(plain_text(app.caption))
+
+
+FEW_SHOT = [{"role": "system", "content": "Answer in one word."},
+            {"role": "user", "content": "Colour of grass?"},
+            {"role": "assistant", "content": "Green."},
+            {"role": "user", "content": "Colour of the sea?"}]
+
+
+def test_a_whole_conversation_as_json_goes_to_every_cell(page, server):
+    radio(page, "Messages").set_value("A conversation (JSON)").run()
+    page.text_area(key="compare.messages_json").input(json.dumps(FEW_SHOT)).run()
+    run_grid(page)
+    sent = posts(server)
+    assert len(sent) == 4 and all(body["messages"] == FEW_SHOT for body in sent)
+    assert "4 cells: 4 ok, 0 failed" in " ".join(plain_text(page.caption))
+
+
+@pytest.mark.parametrize("text, words", [
+    ('[{"role": "user", "content": "Hi"', "Messages (JSON) is not valid JSON (line 1"),
+    ('[{"role": "robot", "content": "Hi"}]', "Messages (JSON): Message 1's role must be"),
+])
+def test_a_conversation_that_cannot_be_read_is_named_kept_and_sends_nothing(page, server,
+                                                                           text, words):
+    radio(page, "Messages").set_value("A conversation (JSON)").run()
+    page.text_area(key="compare.messages_json").input(text).run()
+    assert any(words in error for error in plain_text(page.error)), plain_text(page.error)
+    assert button(page, "Run grid").disabled
+    assert page.text_area(key="compare.messages_json").value == text
+    radio(page, "Messages").set_value("System and user message").run()
+    assert page.text_area(key="compare.user").value == "Describe the sea."  # still there
+    assert not button(page, "Run grid").disabled and posts(server) == []
