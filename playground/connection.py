@@ -3,7 +3,8 @@
 Resolution order for the key, base URL and organization, first found wins:
 value typed in the sidebar (session only) > ``.streamlit/secrets.toml`` > the environment
 and ``.env`` (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID``) > the preset.
-Keys are never written to disk: saved connections keep everything but the key.
+``resolve`` records where it found the key (``Connection.key_source``), so that order lives
+here alone. Keys are never written to disk: saved connections keep everything but the key.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from playground import errors
 from playground.settings import data_dir
 
 Kind = Literal["local", "openai", "custom"]
+# Where resolve() found the key: typed in the sidebar, already on the connection (set by
+# code: saved connections hold no key), .streamlit/secrets.toml, the environment or .env.
+KeySource = Literal["typed", "connection", "secrets", "environment"]
 
 LOCAL_NAME = "Local models"
 KEYLESS = "no-key"  # the SDK insists on a key; keyless servers ignore this one
@@ -42,15 +46,19 @@ class Connection:
     organization: str | None = None
     timeout: float = 120.0
     max_retries: int = 2
+    # Set by resolve(); says nothing about the endpoint, so it is neither compared nor saved.
+    key_source: KeySource | None = field(default=None, compare=False)
 
     @property
     def needs_key(self) -> bool:
         return self.kind == "openai"
 
     def without_key(self) -> dict:
-        data = asdict(self)
-        data.pop("api_key")
-        return data
+        """What is saved: every field but the key and where it came from."""
+        return {name: value for name, value in asdict(self).items() if name not in _UNSAVED}
+
+
+_UNSAVED = frozenset({"api_key", "key_source"})
 
 
 PRESETS: tuple[Connection, ...] = (
@@ -89,26 +97,37 @@ def resolve(
     secrets: Mapping[str, str] | None = None,
     environment: Mapping[str, str] | None = None,
 ) -> Connection:
-    """Fill key, base URL and organization in the documented order of precedence.
+    """Fill key, base URL and organization in the documented order of precedence, and
+    record in ``key_source`` where the key was found.
 
     The local connection needs no key and ignores OPENAI_BASE_URL, which is meant for the
     remote endpoint the user configured.
     """
     if conn.kind == "local":
         return conn
-    layers = (secrets or {}, environment if environment is not None else environment_settings())
+    layers: tuple[tuple[KeySource, Mapping[str, str]], ...] = (
+        ("secrets", secrets or {}),
+        ("environment", environment if environment is not None else environment_settings()),
+    )
 
-    def configured(name: str) -> str | None:
+    def configured(name: str) -> tuple[str | None, KeySource | None]:
+        """The first layer's value of an OPENAI_* setting, and which layer that was."""
         # Only the OpenAI preset reads OPENAI_*: a key meant for OpenAI is never sent
         # to another endpoint the user did not type it for.
-        if not conn.needs_key:
-            return None
-        return next((str(layer[name]) for layer in layers if layer.get(name)), None)
+        if conn.needs_key:
+            for source, layer in layers:
+                if layer.get(name):
+                    return str(layer[name]), source
+        return None, None
 
-    key = typed_key or conn.api_key or configured("OPENAI_API_KEY")
-    base_url = typed_base_url or configured("OPENAI_BASE_URL") or conn.base_url
-    organization = conn.organization or configured("OPENAI_ORG_ID")
-    return replace(conn, api_key=key, base_url=base_url, organization=organization)
+    key, key_source = next(
+        (found for found in ((typed_key, "typed"), (conn.api_key, "connection"),
+                             configured("OPENAI_API_KEY")) if found[0]),
+        (None, None))
+    base_url = typed_base_url or configured("OPENAI_BASE_URL")[0] or conn.base_url
+    organization = conn.organization or configured("OPENAI_ORG_ID")[0]
+    return replace(conn, api_key=key, key_source=key_source, base_url=base_url,
+                   organization=organization)
 
 
 def base_url_of(conn: Connection) -> str:
@@ -216,7 +235,7 @@ class SavedConnections:
             rows = json.loads(self.path.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return []
-        known = set(Connection.__dataclass_fields__) - {"api_key"}
+        known = set(Connection.__dataclass_fields__) - _UNSAVED
         return [Connection(**{k: v for k, v in row.items() if k in known}) for row in rows]
 
     def save(self, conn: Connection) -> None:

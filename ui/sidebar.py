@@ -12,14 +12,19 @@ has run once), and the page must still have its connection.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import NamedTuple
 
 import streamlit as st
 
 from playground import connection, history
-from playground.connection import LOCAL_NAME, Connection, ConnectionReport, SavedConnections
+from playground.connection import (
+    LOCAL_NAME,
+    Connection,
+    ConnectionReport,
+    KeySource,
+    SavedConnections,
+)
 from playground.errors import PlaygroundError
 from ui import models, recording, state, usage_data, usage_total
 from ui.errors import show_error
@@ -28,6 +33,12 @@ from ui.text import plain
 TEST_PAGE = "Test connection"  # the page a connection test is recorded under
 KEY_HELP = ("Kept in this browser session only; never written to disk. Leave empty to use "
             "OPENAI_API_KEY from .streamlit/secrets.toml, the environment or .env.")
+KEY_SOURCES: dict[KeySource, str] = {  # connection.resolve's key_source, in words
+    "typed": "typed in the sidebar",
+    "connection": "given with the connection",
+    "secrets": "from .streamlit/secrets.toml",
+    "environment": "from OPENAI_API_KEY in the environment or .env",
+}
 
 
 class Selection(NamedTuple):
@@ -83,13 +94,12 @@ def _resolve(conn: Connection) -> Connection:
                        autocomplete="off")
     typed_org = _field("Organization (optional)", conn, "organization",
                        placeholder=conn.organization or "OPENAI_ORG_ID")
-    secrets, environment = read_secrets(), connection.environment_settings()
     resolved = connection.resolve(
         replace(conn, organization=typed_org or conn.organization),
         typed_key=typed_key, typed_base_url=typed_base_url,
-        secrets=secrets, environment=environment,
+        secrets=read_secrets(), environment=connection.environment_settings(),
     )
-    st.caption(plain(key_caption(resolved, typed_key, secrets)))
+    st.caption(plain(key_caption(resolved)))
     st.caption(plain(f"Endpoint: {resolved.base_url}"))
     return resolved
 
@@ -102,17 +112,11 @@ def read_secrets() -> dict[str, str]:
             if isinstance(value, (str, int, float))}
 
 
-def key_caption(conn: Connection, typed_key: str | None, secrets: Mapping[str, str]) -> str:
-    """The masked key and where ``connection.resolve`` took it from, in its order."""
+def key_caption(conn: Connection) -> str:
+    """The masked key of a resolved connection and, in words, where resolve found it."""
     if not conn.api_key:
         return "Key: not set" if conn.needs_key else "Key: none (this server may not need one)"
-    if typed_key:
-        source = "typed in the sidebar"
-    elif secrets.get("OPENAI_API_KEY") == conn.api_key:
-        source = "from .streamlit/secrets.toml"
-    else:
-        source = "from OPENAI_API_KEY in the environment or .env"
-    return f"Key: {connection.mask_key(conn.api_key)} ({source})"
+    return f"Key: {connection.mask_key(conn.api_key)} ({KEY_SOURCES[conn.key_source]})"
 
 
 def _save_or_delete(conn: Connection) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
-from playground.connection import mask_key
+import pytest
+from playground.connection import Connection, mask_key, preset
 from streamlit.proto.TextInput_pb2 import TextInput as TextInputProto
 
 from ui import state
+from ui.sidebar import key_caption
 
 KEY = "sk-test-0123456789abcdefWXYZ"
 
@@ -94,6 +96,22 @@ def test_key_from_a_dotenv_file(app, clean_environment):
     (clean_environment / ".env").write_text("OPENAI_API_KEY=sk-dotenv-0000000003333\n")
     _choose(app, "OpenAI")
     assert "Key: sk-…3333 (from OPENAI_API_KEY in the environment or .env)" in _captions(app)
+
+
+@pytest.mark.parametrize("source, words", [
+    ("typed", "typed in the sidebar"),
+    ("connection", "given with the connection"),
+    ("secrets", "from .streamlit/secrets.toml"),
+    ("environment", "from OPENAI_API_KEY in the environment or .env"),
+])
+def test_key_caption_names_the_source_resolve_reported(source, words):
+    conn = Connection("OpenAI", kind="openai", api_key=KEY, key_source=source)
+    assert key_caption(conn) == f"Key: {mask_key(KEY)} ({words})"
+
+
+def test_key_caption_without_a_key():
+    assert key_caption(preset("OpenAI")) == "Key: not set"
+    assert key_caption(preset("Ollama")) == "Key: none (this server may not need one)"
 
 
 def test_a_keyless_server_says_it_may_not_need_a_key(app):

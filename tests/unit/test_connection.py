@@ -31,27 +31,45 @@ class TestResolutionOrder:
         typed = resolve(OPENAI, typed_key=TYPED, typed_base_url="https://typed.example/v1",
                         secrets=secrets, environment=env)
         assert (typed.api_key, typed.base_url) == (TYPED, "https://typed.example/v1")
+        assert typed.key_source == "typed"
 
         from_secrets = resolve(OPENAI, secrets=secrets, environment=env)
         assert (from_secrets.api_key, from_secrets.base_url) == (SECRET, "https://secrets.example/v1")
+        assert from_secrets.key_source == "secrets"
 
         from_env = resolve(OPENAI, secrets={}, environment=env)
         assert (from_env.api_key, from_env.base_url) == (ENV, "https://env.example/v1")
+        assert from_env.key_source == "environment"
 
         from_preset = resolve(OPENAI, secrets={}, environment={})
         assert (from_preset.api_key, from_preset.base_url) == (None, "https://api.openai.com/v1")
+        assert from_preset.key_source is None
+
+    def test_a_key_on_the_connection_itself_comes_after_a_typed_one(self):
+        keyed = Connection("Keyed", kind="openai", api_key=SECRET)
+        env = {"OPENAI_API_KEY": ENV}
+        own = resolve(keyed, environment=env)
+        assert (own.api_key, own.key_source) == (SECRET, "connection")
+        typed = resolve(keyed, typed_key=TYPED, environment=env)
+        assert (typed.api_key, typed.key_source) == (TYPED, "typed")
+
+    def test_the_key_source_is_not_part_of_the_connection(self):
+        typed = resolve(OPENAI, typed_key=TYPED, environment={})
+        from_env = resolve(OPENAI, environment={"OPENAI_API_KEY": TYPED})
+        assert typed == from_env and hash(typed) == hash(from_env)
+        assert typed.key_source != from_env.key_source
 
     def test_each_setting_falls_through_on_its_own(self):
         resolved = resolve(OPENAI, secrets={"OPENAI_BASE_URL": "https://secrets.example/v1"},
                            environment={"OPENAI_API_KEY": ENV, "OPENAI_ORG_ID": "org-env"})
-        assert resolved.api_key == ENV
+        assert (resolved.api_key, resolved.key_source) == (ENV, "environment")
         assert resolved.base_url == "https://secrets.example/v1"
         assert resolved.organization == "org-env"
 
     def test_empty_values_do_not_count(self):
         resolved = resolve(OPENAI, typed_key="", secrets={"OPENAI_API_KEY": ""},
                            environment={"OPENAI_API_KEY": ENV})
-        assert resolved.api_key == ENV
+        assert (resolved.api_key, resolved.key_source) == (ENV, "environment")
 
     def test_resolving_does_not_change_the_preset(self):
         resolve(OPENAI, typed_key=TYPED, environment={})
@@ -62,6 +80,7 @@ class TestResolutionOrder:
         env = {"OPENAI_BASE_URL": "https://env.example/v1", "OPENAI_API_KEY": ENV}
         resolved = resolve(local, secrets=env, environment=env)
         assert resolved.base_url is None and resolved.api_key is None
+        assert resolved.key_source is None
         assert resolved == local
 
     def test_local_client_uses_the_local_server_despite_openai_base_url(self, monkeypatch):
@@ -76,7 +95,9 @@ class TestResolutionOrder:
                                                 "OPENAI_API_KEY": ENV})
         assert resolved.base_url == "http://localhost:11434/v1"
         assert resolved.api_key is None  # the OpenAI key is not sent to other servers
-        assert resolve(ollama, typed_key=TYPED, environment={}).api_key == TYPED
+        assert resolved.key_source is None
+        typed = resolve(ollama, typed_key=TYPED, environment={})
+        assert (typed.api_key, typed.key_source) == (TYPED, "typed")
         assert resolve(ollama, typed_base_url="http://other:1/v1",
                        environment={}).base_url == "http://other:1/v1"
 
@@ -94,7 +115,9 @@ class TestResolutionOrder:
 
         monkeypatch.chdir(tmp_path)  # resolve() reads ./.env when no environment is given
         monkeypatch.delenv("OPENAI_API_KEY")
-        assert resolve(OPENAI).api_key == "sk-dotenv-444444444"
+        from_dotenv = resolve(OPENAI)
+        assert (from_dotenv.api_key, from_dotenv.key_source) == ("sk-dotenv-444444444",
+                                                                 "environment")
 
 
 class TestKeysStayOffDisk:
@@ -156,6 +179,16 @@ class TestKeysStayOffDisk:
         conn = Connection("X", api_key="sk-in-repr-99999999")
         assert "sk-in-repr" not in repr(conn)
         assert "api_key" not in conn.without_key()
+
+    def test_where_the_key_came_from_is_not_saved_or_loaded(self, tmp_path):
+        store = SavedConnections(tmp_path / "connections.json")
+        store.save(resolve(OPENAI, typed_key=TYPED, environment={}))
+        (row,) = json.loads(store.path.read_text())
+        assert "key_source" not in row and TYPED not in store.path.read_text()
+
+        store.path.write_text(json.dumps([{**row, "key_source": "typed"}]))
+        (loaded,) = store.load()
+        assert loaded.key_source is None
 
 
 class TestMaskKey:
