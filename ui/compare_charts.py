@@ -1,7 +1,8 @@
 """A Compare run's plotly charts, drawn from ``GridResult.cells_frame()`` (one row per cell).
 
 A metric against one varying setting, one line per combination of the other settings; a
-heatmap of the metric when exactly two settings vary; latency and tokens per cell.
+heatmap of the metric over that setting and another (averaged over any third); latency and
+tokens per cell.
 """
 
 from __future__ import annotations
@@ -65,13 +66,22 @@ def _metric_charts(frame: pd.DataFrame, varying: list[str]) -> None:
                      labels={metric: METRICS[metric]},
                      title=f"{METRICS[metric]} against {against}")
     st.plotly_chart(figure)
-    if len(varying) == 2:
-        grid = measured.pivot_table(index=varying[1], columns=varying[0], values=metric,
-                                    aggfunc="mean")
-        # Settings as categories: a numeric axis would space 0, 1.2 as a continuous scale.
-        grid.index = [format_value(v) for v in grid.index]
-        grid.columns = [format_value(v) for v in grid.columns]
-        st.plotly_chart(px.imshow(grid, text_auto=".2f", aspect="auto",
-                                  labels={"x": varying[0], "y": varying[1],
-                                          "color": METRICS[metric]},
-                                  title=f"{METRICS[metric]}: {varying[0]} × {varying[1]}"))
+    if others:
+        _heatmap(measured, metric, against, others)
+
+
+def _heatmap(measured: pd.DataFrame, metric: str, across: str, others: list[str]) -> None:
+    down = others[0] if len(others) == 1 else st.selectbox(
+        "Heatmap rows", others, key="compare.heatmap_rows",
+        help="The heatmap shows two settings; the cells of any other setting are averaged.")
+    averaged = [name for name in others if name != down]
+    grid = measured.pivot_table(index=down, columns=across, values=metric, aggfunc="mean")
+    # Settings as categories: a numeric axis would space 0, 1.2 as a continuous scale.
+    grid.index = [format_value(v) for v in grid.index]
+    grid.columns = [format_value(v) for v in grid.columns]
+    title = f"{METRICS[metric]}: {across} × {down}"
+    if averaged:
+        title += f" (mean over {', '.join(averaged)})"
+    st.plotly_chart(px.imshow(grid, text_auto=".2f", aspect="auto",
+                              labels={"x": across, "y": down, "color": METRICS[metric]},
+                              title=title))

@@ -6,8 +6,10 @@ one runs the local models for real.
 
 from __future__ import annotations
 
+import base64
 import json
 
+import numpy as np
 import pytest
 
 from fault_server import FaultServer
@@ -243,3 +245,28 @@ def test_a_conversation_that_cannot_be_read_is_named_kept_and_sends_nothing(page
     radio(page, "Messages").set_value("System and user message").run()
     assert page.text_area(key="compare.user").value == "Describe the sea."  # still there
     assert not button(page, "Run grid").disabled and posts(server) == []
+
+
+def test_three_settings_give_a_heatmap_of_two_averaged_over_the_third(page, server):
+    page.multiselect(key="compare.vary").set_value(["temperature", "seed", "top_p"]).run()
+    page.text_input(key="compare.axis.temperature").input("0, 1.2").run()
+    page.text_input(key="compare.axis.seed").input("1, 2").run()
+    page.text_input(key="compare.axis.top_p").input("0.5, 1").run()
+    run_grid(page)
+    page.selectbox(key="compare.chart_metric").select("chars").run()
+    page.selectbox(key="compare.heatmap_rows").select("top_p").run()
+    assert not page.exception, page.exception
+    figure = json.loads(page.get("plotly_chart")[1].proto.spec)
+    (heatmap,) = figure["data"]
+    assert heatmap["type"] == "heatmap"
+    assert (heatmap["x"], heatmap["y"]) == (["0", "1.2"], ["0.5", "1"])
+    # Temperature 0 says "the sea is calm" (15 characters) whatever the seed; 1.2 names its
+    # seed in "waves under seed N" (18): the mean over seeds of each pair of cells.
+    assert decoded(heatmap["z"]) == [[15.0, 18.0], [15.0, 18.0]]
+    assert "mean over seed" in figure["layout"]["title"]["text"]
+
+
+def decoded(array: dict) -> list:
+    """A plotly figure's typed array (base64 bytes, dtype, shape) as nested lists."""
+    shape = [int(size) for size in array["shape"].split(",")]
+    return np.frombuffer(base64.b64decode(array["bdata"]), array["dtype"]).reshape(shape).tolist()
