@@ -25,7 +25,6 @@ reported, not judged. Results are printed and written to ``benchmarks/results-ap
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -35,7 +34,8 @@ import urllib.request
 from pathlib import Path
 
 from benchmarks.common import (HERE, ROOT, Figure, Shared, format_value, interleave, machine,
-                               median, stop_process, text_table, timestamp, write_json)
+                               figures_report, median, run_alone, stop_process,
+                               timestamp)
 
 RESULTS = HERE / "results-app-start.json"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -227,20 +227,14 @@ def _fresh(folder: Path) -> Path:
     return path
 
 
+def report(result: dict) -> str:
+    return (figures_report(result) + "\n  (Chromium launch, not counted: "
+            f"{format_value(result['browser_launch_seconds'], 's')})")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.app_start",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1 repetition instead of 5")
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    result = benchmark(args.quick)
-    rows = [(f["name"], f["shown"], f["goal"], f["verdict"]) for f in result["figures"]]
-    print()
-    print(text_table(rows, ("figure", "value", "goal", "verdict")))
-    print(f"  (Chromium launch, not counted: {format_value(result['browser_launch_seconds'], 's')})")
-    write_json(args.output, result)
-    print(f"\nWritten to {args.output}")
-    return 0
+    return run_alone("app_start", __doc__, RESULTS, lambda args: benchmark(args.quick), report,
+                     argv, quick_help="1 repetition instead of 5")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """Helpers shared by the benchmarks: the machine's description, medians, goals, figures,
-interleaved repetitions, and what one run of several benchmarks shares (a data folder,
-one local model server)."""
+interleaved repetitions, what one run of several benchmarks shares (a data folder, one
+local model server), and the command line of a benchmark run on its own."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -265,6 +266,12 @@ def text_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
     return "\n".join([line(header), line(tuple("-" * w for w in widths)), *map(line, rows)])
 
 
+def figures_report(result: dict) -> str:
+    """A result's figures (``Figure.as_dict`` rows) as a terminal table."""
+    rows = [(f["name"], f["shown"], f["goal"], f["verdict"]) for f in result["figures"]]
+    return text_table(rows, ("figure", "value", "goal", "verdict"))
+
+
 def markdown_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
     escape = lambda cell: cell.replace("|", "\\|")
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
@@ -319,3 +326,29 @@ class Shared:
         else:
             os.environ["PLAYGROUND_DATA_DIR"] = self._previous
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+# -- one benchmark on its own ---------------------------------------------------------------
+
+def run_alone(name: str, doc: str, results: Path, run: Callable[[argparse.Namespace], dict],
+              report: Callable[[dict], str], argv: list[str] | None = None, *,
+              quick_help: str = "fewer repetitions",
+              options: Callable[[argparse.ArgumentParser], None] | None = None) -> int:
+    """``python -m benchmarks.NAME [--quick] [--output FILE]``: run, print, write the JSON.
+
+    ``run`` gets the parsed arguments (``options`` may add its own), ``report`` turns the
+    result into the text printed."""
+    parser = argparse.ArgumentParser(prog=f"python -m benchmarks.{name}",
+                                     description=doc.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--output", type=Path, default=results)
+    if options is not None:
+        options(parser)
+    args = parser.parse_args(argv)
+    result = run(args)
+    print()
+    print(report(result))
+    write_json(args.output, result)
+    written = args.output.resolve()
+    print(f"\nWritten to {written.relative_to(ROOT) if written.is_relative_to(ROOT) else written}")
+    return 0

@@ -25,11 +25,11 @@ to ``benchmarks/results-compare.json``.
 
 from __future__ import annotations
 
-import argparse
 import os
+import sys
 import time
 
-from benchmarks.common import HERE, Figure, Goal, machine, median, table, write_json
+from benchmarks.common import HERE, Figure, Goal, machine, median, run_alone, table
 from playground.connection import Connection
 from playground.sweep import Axis, Grid, GridResult, run_grid
 from tests.fault_server import FaultServer
@@ -130,38 +130,37 @@ def benchmark(quick: bool = False, log=print) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="two repetitions instead of five")
-    args = parser.parse_args(argv)
-    results = benchmark(args.quick, log=lambda line: print(line, flush=True))
-    write_json(RESULTS, results)
+def report(results: dict) -> str:
     info, medians, cold = results["machine"], results["medians"], results["cold_first_grid"]
     repetitions, ideal_share = results["config"]["repetitions"], results["ideal_wall_over_sequential_sum"]
     goal = Goal(**{k: results["goals"][0][k] for k in ("name", "value", "bound", "direction", "unit")})
+    return "\n".join([
+        f"Compare grid: {CELLS} cells, {LATENCY * 1000:.0f} ms per request, pool of {WORKERS}, "
+        f"{repetitions} repetitions (medians)",
+        table([
+            ("machine", f"{info['cores']} cores, {info['memory_gib']} GiB, {info['cpu']}"),
+            ("grid wall time", f"{medians['wall_seconds']:.3f} s"),
+            ("slowest cell, run alone", f"{medians['slowest_cell_alone_seconds']:.3f} s"),
+            ("slowest cell, in the grid", f"{medians['slowest_cell_in_run_seconds']:.3f} s"),
+            ("cells one by one, sum", f"{medians['sequential_sum_seconds']:.3f} s"),
+            ("wall / slowest (in grid)", f"{medians['wall_over_slowest_in_run']:.3f}"),
+            ("wall / slowest (alone)", f"{medians['wall_over_slowest_alone']:.3f}"),
+            ("wall / latency", f"{medians['wall_over_latency']:.3f}"),
+            ("wall / sequential sum", f"{medians['wall_over_sequential_sum']:.3f} "
+                                      f"(perfect overlap: {ideal_share:.3f})"),
+            ("first grid of the process", f"{cold['wall_seconds']:.3f} s "
+                                          f"({cold['wall_over_latency']:.2f} x the latency; "
+                                          f"SDK start-up, not in the medians)"),
+        ]),
+        goal.describe(),
+    ])
 
-    print()
-    print(f"Compare grid: {CELLS} cells, {LATENCY * 1000:.0f} ms per request, pool of {WORKERS}, "
-          f"{repetitions} repetitions (medians)")
-    print(table([
-        ("machine", f"{info['cores']} cores, {info['memory_gib']} GiB, {info['cpu']}"),
-        ("grid wall time", f"{medians['wall_seconds']:.3f} s"),
-        ("slowest cell, run alone", f"{medians['slowest_cell_alone_seconds']:.3f} s"),
-        ("slowest cell, in the grid", f"{medians['slowest_cell_in_run_seconds']:.3f} s"),
-        ("cells one by one, sum", f"{medians['sequential_sum_seconds']:.3f} s"),
-        ("wall / slowest (in grid)", f"{medians['wall_over_slowest_in_run']:.3f}"),
-        ("wall / slowest (alone)", f"{medians['wall_over_slowest_alone']:.3f}"),
-        ("wall / latency", f"{medians['wall_over_latency']:.3f}"),
-        ("wall / sequential sum", f"{medians['wall_over_sequential_sum']:.3f} "
-                                  f"(perfect overlap: {ideal_share:.3f})"),
-        ("first grid of the process", f"{cold['wall_seconds']:.3f} s "
-                                      f"({cold['wall_over_latency']:.2f} x the latency; "
-                                      f"SDK start-up, not in the medians)"),
-    ]))
-    print(goal.describe())
-    print(f"written to benchmarks/{RESULTS.name}")
-    return results
+
+def main(argv: list[str] | None = None) -> int:
+    return run_alone("compare_grid", __doc__, RESULTS,
+                     lambda args: benchmark(args.quick, log=lambda line: print(line, flush=True)),
+                     report, argv, quick_help="two repetitions instead of five")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -33,10 +33,7 @@ Figures are printed with the machine (cores, memory) and written to
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
 import random
 import sqlite3
 import statistics
@@ -47,10 +44,9 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from benchmarks.common import stop_process
+from benchmarks.common import HERE, ROOT, median, run_alone, stop_process
+from benchmarks.common import machine as common_machine
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 RESULTS = HERE / "results-ledger.json"
 MODEL = "smollm2-135m-instruct"
 SIZES = (1_000, 100_000)
@@ -66,28 +62,7 @@ SPAN = timedelta(days=90)
 
 
 def machine() -> dict:
-    try:
-        memory = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError, AttributeError):
-        memory = None
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {"cores": os.cpu_count(), "memory_gib": memory, "cpu": cpu,
-            "system": f"{platform.system()} {platform.release()} {platform.machine()}",
-            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
-    if hasattr(os, "getloadavg"):
-        info["load_average_1m"] = round(os.getloadavg()[0], 2)
-    return info
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
+    return {**common_machine(), "sqlite": sqlite3.sqlite_version}
 
 
 # --- (a) the page's data load -----------------------------------------------------------
@@ -414,21 +389,15 @@ def benchmark(quick: bool = False, *, share: bool = True, base_url: str | None =
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.ledger", description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions (same sizes)")
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
+def _alone(args) -> dict:
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as folder:
         os.environ["PLAYGROUND_DATA_DIR"] = folder  # price table and logs stay out of home
-        print("Machine:", json.dumps(machine()))
-        result = benchmark(args.quick, folder=Path(folder))
-    print()
-    print(report(result))
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    shown = args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output
-    print(f"\nWritten to {shown}")
-    return 0
+        return benchmark(args.quick, folder=Path(folder))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_alone("ledger", __doc__, RESULTS, _alone, report, argv,
+                     quick_help="fewer repetitions (same sizes)")
 
 
 if __name__ == "__main__":

@@ -27,15 +27,13 @@ printed and written to ``benchmarks/results-local-server.json``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from benchmarks.common import (HERE, Figure, Goal, machine, median, stop_process, table,
-                               write_json)
+from benchmarks.common import (HERE, Figure, Goal, machine, median, run_alone, stop_process,
+                               table)
 
 MODEL = "smollm2-135m-instruct"
 PROMPT = "The history of the printing press"
@@ -368,25 +366,20 @@ def benchmark(quick: bool = False, threads: int | None = None, reps: int | None 
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.local_server",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK_REPETITIONS} repetitions and {QUICK_COLD_STARTS} cold "
-                             f"start instead of {REPETITIONS} and {COLD_STARTS}")
+def _options(parser) -> None:
     parser.add_argument("--reps", type=int, default=None, help="interleaved repetitions")
     parser.add_argument("--cold", type=int, default=None, help="cold starts (at most --reps)")
     parser.add_argument("--threads", type=int, default=None,
                         help="llama.cpp threads for both sides (default: llama-cpp-python's "
                              "own defaults, which is what the app's server uses)")
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    result = benchmark(args.quick, args.threads, args.reps, args.cold)
-    print()
-    print(report(result))
-    write_json(args.output, result)
-    print(f"\nWritten to {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_alone("local_server", __doc__, RESULTS,
+                     lambda args: benchmark(args.quick, args.threads, args.reps, args.cold),
+                     report, argv, options=_options,
+                     quick_help=f"{QUICK_REPETITIONS} repetitions and {QUICK_COLD_STARTS} cold "
+                                f"start instead of {REPETITIONS} and {COLD_STARTS}")
 
 
 if __name__ == "__main__":

@@ -24,15 +24,14 @@ Results are printed and written to ``benchmarks/results-pages.json``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 from benchmarks.common import (HERE, ROOT, Figure, Shared, format_value, interleave, machine,
-                               median, quartiles, text_table, timestamp, write_json)
+                               figures_report, median, quartiles, run_alone,
+                               timestamp)
 
 RESULTS = HERE / "results-pages.json"
 APP = ROOT / "app.py"
@@ -277,18 +276,8 @@ def benchmark(quick: bool = False, shared: Shared | None = None, log=print) -> d
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.pages",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="10 repetitions instead of 40")
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    result = benchmark(args.quick)
-    rows = [(f["name"], f["shown"], f["goal"], f["verdict"]) for f in result["figures"]]
-    print()
-    print(text_table(rows, ("figure", "value", "goal", "verdict")))
-    write_json(args.output, result)
-    print(f"\nWritten to {args.output}")
-    return 0
+    return run_alone("pages", __doc__, RESULTS, lambda args: benchmark(args.quick),
+                     figures_report, argv, quick_help="10 repetitions instead of 40")
 
 
 if __name__ == "__main__":

@@ -32,14 +32,13 @@ time goes: ``build_request``, parsing the response's JSON body, and the usage re
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
 from benchmarks.common import (HERE, Figure, Shared, format_value, interleave, machine,
-                               median, quartiles, text_table, timestamp, write_json)
+                               median, quartiles, run_alone, text_table, timestamp)
 
 RESULTS = HERE / "results-request-overhead.json"
 MODEL = "fault-model"
@@ -328,17 +327,8 @@ def report(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.request_overhead",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    result = benchmark(args.quick)
-    print()
-    print(report(result))
-    write_json(args.output, result)
-    print(f"\nWritten to {args.output}")
-    return 0
+    return run_alone("request_overhead", __doc__, RESULTS, lambda args: benchmark(args.quick),
+                     report, argv)
 
 
 if __name__ == "__main__":
