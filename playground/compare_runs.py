@@ -26,6 +26,7 @@ from pathlib import Path
 
 from playground import history
 from playground.errors import PlaygroundError
+from playground.sqlite_schema import run_migrations
 from playground.sweep import GridResult
 
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
@@ -76,28 +77,15 @@ def schema_version(db: sqlite3.Connection) -> int:
 
 def migrate(db: sqlite3.Connection) -> int:
     """Bring the ``compare_`` tables up to ``SCHEMA_VERSION``; returns the version."""
-    version = schema_version(db)
-    if version > SCHEMA_VERSION:
-        raise PlaygroundError(
-            f"The saved Compare runs were written by a newer version of the app (schema "
-            f"{version}; this one knows up to {SCHEMA_VERSION}).",
-            hint="Update the app, or choose another history file in the sidebar.")
-    if version == SCHEMA_VERSION:
-        return version
-    db.execute("PRAGMA journal_mode=WAL")  # the ledger writes to the same file meanwhile
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        version = schema_version(db)
-        for target, statements in MIGRATIONS:
-            if target > version:
-                for statement in statements:
-                    db.execute(statement)
-                db.execute("UPDATE compare_schema SET version = ?", (target,))
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    return schema_version(db)
+    return run_migrations(
+        db, migrations=MIGRATIONS, current=schema_version, record=_record_version,
+        newer="The saved Compare runs were written by a newer version of the app",
+        hint="Update the app, or choose another history file in the sidebar.")
+
+
+def _record_version(db: sqlite3.Connection, version: int) -> None:
+    # The one row of ``compare_schema`` is made by the first migration.
+    db.execute("UPDATE compare_schema SET version = ?", (version,))
 
 
 class RunStore:

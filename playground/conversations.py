@@ -24,6 +24,7 @@ from pathlib import Path
 from playground import history
 from playground.chat import Conversation
 from playground.errors import PlaygroundError
+from playground.sqlite_schema import run_migrations
 
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, (
@@ -154,28 +155,16 @@ def schema_version(db: sqlite3.Connection) -> int:
 
 def migrate(db: sqlite3.Connection) -> int:
     """Bring the conversation tables up to ``SCHEMA_VERSION``; returns the version."""
-    if schema_version(db) == SCHEMA_VERSION:
-        return SCHEMA_VERSION
-    db.execute("PRAGMA journal_mode=WAL")  # the ledger writes to the same file meanwhile
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        version = schema_version(db)  # again: another process may have migrated meanwhile
-        if version > SCHEMA_VERSION:
-            raise PlaygroundError(
-                f"The saved conversations were written by a newer version of the app "
-                f"(schema {version}; this one knows up to {SCHEMA_VERSION}).",
-                hint="Update the app, or choose another history file.")
-        db.execute("CREATE TABLE IF NOT EXISTS conversation_schema (version INTEGER NOT NULL)")
-        for target, statements in MIGRATIONS:
-            if target > version:
-                for statement in statements:
-                    db.execute(statement)
-                db.execute("INSERT INTO conversation_schema (version) VALUES (?)", (target,))
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    return schema_version(db)
+    return run_migrations(
+        db, migrations=MIGRATIONS, current=schema_version, record=_record_version,
+        newer="The saved conversations were written by a newer version of the app",
+        hint="Update the app, or choose another history file.")
+
+
+def _record_version(db: sqlite3.Connection, version: int) -> None:
+    # The version table is not part of the first migration, so it is made on first use.
+    db.execute("CREATE TABLE IF NOT EXISTS conversation_schema (version INTEGER NOT NULL)")
+    db.execute("INSERT INTO conversation_schema (version) VALUES (?)", (version,))
 
 
 def _redacted(conversation: Conversation, secrets: tuple[str, ...]) -> Conversation:

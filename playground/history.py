@@ -44,6 +44,7 @@ import pandas as pd
 from playground import usage
 from playground.errors import PlaygroundError
 from playground.settings import DATA_DIR_VARIABLE, data_dir
+from playground.sqlite_schema import run_migrations
 from playground.usage import TIME_FORMAT, Bucket, Filters, RunningTotal, UsageOverview
 
 if TYPE_CHECKING:
@@ -403,37 +404,27 @@ def schema_version(db: sqlite3.Connection) -> int:
 def migrate(db: sqlite3.Connection) -> int:
     """Bring the file's schema up to ``SCHEMA_VERSION``; returns the version it is at.
 
-    All pending migrations run in order in one ``BEGIN IMMEDIATE`` transaction, so two
-    processes opening an old file at once cannot both migrate it, and a failure leaves it
-    unchanged.
+    A file from a newer version, or a database of another application, is refused untouched.
     """
-    version = schema_version(db)
-    if version > SCHEMA_VERSION:
-        raise PlaygroundError(
-            f"The usage history was written by a newer version of the app "
-            f"(schema {version}; this one knows up to {SCHEMA_VERSION}).",
-            hint="Update the app, or choose another history file in the sidebar.")
-    if version == SCHEMA_VERSION:
-        return version
-    if version == 0 and _has_tables(db):
-        # Our migrations are all-or-nothing, so a version 0 file with tables is not ours.
+    return run_migrations(
+        db, migrations=[(m.version, m.statements) for m in MIGRATIONS],
+        current=schema_version, record=_record_version, before=_refuse_other_applications,
+        newer="The usage history was written by a newer version of the app",
+        hint="Update the app, or choose another history file in the sidebar.")
+
+
+def _record_version(db: sqlite3.Connection, version: int) -> None:
+    db.execute(f"PRAGMA user_version = {int(version)}")
+
+
+def _refuse_other_applications(db: sqlite3.Connection) -> None:
+    # Our migrations are all-or-nothing, so a version 0 file with tables is not ours. Tables
+    # are looked for before the version is read, so a migration another process commits in
+    # between cannot make our own file look like another application's.
+    if _has_tables(db) and schema_version(db) == 0:
         raise PlaygroundError(
             "That file is a database of some other application, not a usage history.",
             hint="Choose a new file name, or an existing usage history.")
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        version = schema_version(db)
-        for migration in MIGRATIONS:
-            if migration.version > version:
-                for statement in migration.statements:
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {migration.version}")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    return schema_version(db)
 
 
 def _has_tables(db: sqlite3.Connection) -> bool:
