@@ -33,6 +33,9 @@ KeySource = Literal["typed", "connection", "secrets", "environment"]
 LOCAL_NAME = "Local models"
 KEYLESS = "no-key"  # the SDK insists on a key; keyless servers ignore this one
 CONNECT_TIMEOUT = 5.0  # seconds to establish a connection, at most
+# What a user may set (sidebar, connections.json): the timeout in seconds, the SDK's retries.
+TIMEOUT_LIMITS = (1.0, 600.0)
+RETRY_LIMITS = (0, 10)
 
 
 @dataclass(frozen=True)
@@ -225,18 +228,47 @@ def retrieve_model(conn: Connection, model_id: str) -> dict:
 
 
 class SavedConnections:
-    """Connections the user saved, kept in a JSON file without their keys."""
+    """Connections the user saved, kept in a JSON file without their keys.
+
+    The file may be edited by hand: ``load`` skips an entry without a name and brings a
+    timeout or retry count outside its limits back within them, and says so in
+    ``problems``.
+    """
 
     def __init__(self, path: Path | None = None):
         self.path = path or data_dir() / "connections.json"
+        self.problems: list[str] = []  # what the last load found wrong, one message each
 
     def load(self) -> list[Connection]:
+        self.problems = []
         try:
             rows = json.loads(self.path.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return []
+        if not isinstance(rows, list):
+            self.problems.append(f"{self.path.name} holds no list of connections; ignored.")
+            return []
         known = set(Connection.__dataclass_fields__) - _UNSAVED
-        return [Connection(**{k: v for k, v in row.items() if k in known}) for row in rows]
+        conns = []
+        for row in rows:
+            if not isinstance(row, dict) or not isinstance(row.get("name"), str) or not row["name"]:
+                self.problems.append(f"{self.path.name}: an entry without a name was skipped.")
+                continue
+            conns.append(self._within_limits(
+                Connection(**{k: v for k, v in row.items() if k in known})))
+        return conns
+
+    def _within_limits(self, conn: Connection) -> Connection:
+        fixed = {}
+        for name, (low, high), what in _LIMITED:
+            value = getattr(conn, name)
+            default = getattr(Connection, name)  # the class attribute is the field's default
+            fixed[name] = _within(value, (low, high), default)
+            if fixed[name] != value:
+                self.problems.append(
+                    f"Saved connection {conn.name!r}: {name} {value!r} is not {what} from "
+                    f"{low:g} to {high:g}; using {fixed[name]:g}.")
+        return replace(conn, **fixed)
 
     def save(self, conn: Connection) -> None:
         others = [c for c in self.load() if c.name != conn.name]
@@ -249,6 +281,22 @@ class SavedConnections:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps([c.without_key() for c in conns], indent=2))
         tmp.replace(self.path)
+
+
+_LIMITED = (("timeout", TIMEOUT_LIMITS, "a number of seconds"),
+            ("max_retries", RETRY_LIMITS, "a whole number"))
+
+
+def _within(value: object, limits: tuple[float, float] | tuple[int, int],
+            default: float | int) -> float | int:
+    """``value`` brought within ``limits``, of their type; ``default`` when it is no number
+    (or, for int limits, no whole number)."""
+    low, high = limits
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return default  # value != value: NaN
+    if isinstance(low, int) and not (isinstance(value, int) or value.is_integer()):
+        return default
+    return type(low)(min(max(value, low), high))
 
 
 def all_connections(saved: SavedConnections | None = None) -> list[Connection]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -189,6 +190,90 @@ class TestKeysStayOffDisk:
         store.path.write_text(json.dumps([{**row, "key_source": "typed"}]))
         (loaded,) = store.load()
         assert loaded.key_source is None
+
+
+class TestHandEditedLimits:
+    """connections.json may be edited by hand: what is out of range is set right, and said."""
+
+    def load(self, tmp_path, *rows) -> tuple[list[Connection], list[str]]:
+        store = SavedConnections(tmp_path / "connections.json")
+        store.path.write_text(json.dumps(list(rows)))
+        return store.load(), store.problems
+
+    def test_values_within_the_limits_load_as_they_are(self, tmp_path):
+        (conn,), problems = self.load(tmp_path, {"name": "A", "timeout": 1, "max_retries": 10})
+        assert (conn.timeout, conn.max_retries) == (1.0, 10) and problems == []
+        assert isinstance(conn.timeout, float)
+        (conn,), problems = self.load(tmp_path, {"name": "A", "timeout": 600.0,
+                                                 "max_retries": 0.0})
+        assert (conn.timeout, conn.max_retries) == (600.0, 0) and problems == []
+        assert isinstance(conn.max_retries, int)
+
+    @pytest.mark.parametrize("field, value, expected, words", [
+        ("timeout", 0, 1.0, "timeout 0 is not a number of seconds from 1 to 600; using 1."),
+        ("timeout", -5.5, 1.0, "timeout -5.5 is not a number of seconds from 1 to 600"),
+        ("timeout", 3600, 600.0, "timeout 3600 is not a number of seconds from 1 to 600; "
+                                 "using 600."),
+        ("timeout", "soon", 120.0, "timeout 'soon' is not a number of seconds from 1 to 600; "
+                                   "using 120."),
+        ("timeout", None, 120.0, "timeout None is not"),
+        ("timeout", True, 120.0, "timeout True is not"),
+        ("max_retries", -1, 0, "max_retries -1 is not a whole number from 0 to 10; using 0."),
+        ("max_retries", 99, 10, "max_retries 99 is not a whole number from 0 to 10; using 10."),
+        ("max_retries", 2.5, 2, "max_retries 2.5 is not a whole number from 0 to 10; using 2."),
+        ("max_retries", "3", 2, "max_retries '3' is not a whole number"),
+    ])
+    def test_a_value_out_of_range_is_set_right_and_named(self, tmp_path, field, value, expected,
+                                                         words):
+        (conn,), problems = self.load(tmp_path, {"name": "Gateway", field: value})
+        assert getattr(conn, field) == expected
+        assert type(getattr(conn, field)) is type(expected)
+        (problem,) = problems
+        assert problem.startswith("Saved connection 'Gateway': ") and words in problem
+
+    def test_infinite_and_nan_values(self, tmp_path):
+        path = tmp_path / "connections.json"
+        path.write_text('[{"name": "A", "timeout": Infinity, "max_retries": NaN}]')
+        store = SavedConnections(path)
+        (conn,) = store.load()
+        assert (conn.timeout, conn.max_retries) == (600.0, 2) and len(store.problems) == 2
+
+    def test_entries_without_a_name_are_skipped_and_said(self, tmp_path):
+        conns, problems = self.load(tmp_path, {"base_url": "http://a/v1"}, "B", {"name": ""},
+                                    {"name": 3}, {"name": "C"})
+        assert [c.name for c in conns] == ["C"]
+        assert problems == ["connections.json: an entry without a name was skipped."] * 4
+
+    def test_a_file_that_is_no_list_is_ignored_and_said(self, tmp_path):
+        conns, problems = self.load(tmp_path)
+        assert conns == [] and problems == []
+        path = tmp_path / "connections.json"
+        path.write_text(json.dumps({"name": "A"}))
+        store = SavedConnections(path)
+        assert store.load() == []
+        assert store.problems == ["connections.json holds no list of connections; ignored."]
+
+    def test_saving_writes_the_values_set_right(self, tmp_path):
+        store = SavedConnections(tmp_path / "connections.json")
+        store.path.write_text(json.dumps([{"name": "A", "timeout": 0, "max_retries": 99}]))
+        store.save(Connection("B"))
+        assert [(c.timeout, c.max_retries) for c in store.load()] == [(1.0, 10), (120.0, 2)]
+        assert store.problems == []
+
+
+class TestClientCache:
+    def test_timeout_and_retries_take_effect_on_the_next_client(self):
+        conn = Connection("Cached", base_url="http://127.0.0.1:9/v1", timeout=30.0,
+                          max_retries=1)
+        client = connection.client_for(conn)
+        assert (client.timeout.read, client.timeout.connect, client.max_retries) == (30.0, 5.0, 1)
+        assert connection.client_for(replace(conn)) is client  # same settings, same pool
+
+        slower = connection.client_for(replace(conn, timeout=300.0))
+        assert (slower.timeout.read, slower.max_retries) == (300.0, 1)
+        patient = connection.client_for(replace(conn, max_retries=7))
+        assert (patient.timeout.read, patient.max_retries) == (30.0, 7)
+        assert connection.client_for(replace(conn, timeout=2.0)).timeout.connect == 2.0
 
 
 class TestMaskKey:
