@@ -1,8 +1,9 @@
 """The sidebar every page shares: which endpoint, with which key, and which model.
 
 It resolves the chosen connection (typed values > secrets.toml > environment/.env > preset)
-and returns it with the chosen model. A key typed here lives in session state only: saving
-a connection stores its name, URL and organization, never its key.
+and returns it, with the timeout and retries set for it in this session, and the chosen
+model. A key typed here lives in session state only: saving a connection stores its name,
+URL, organization, timeout and retries, never its key.
 
 Every page script calls ``render()`` first, rather than app.py once for all: Streamlit runs
 a page file without app.py when the first request a server process gets is for that page
@@ -39,6 +40,14 @@ KEY_SOURCES: dict[KeySource, str] = {  # connection.resolve's key_source, in wor
     "secrets": "from .streamlit/secrets.toml",
     "environment": "from OPENAI_API_KEY in the environment or .env",
 }
+# httpx's read timeout, which the SDK's timeout sets, counts between two parts of an answer.
+TIMEOUT_HELP = ("Seconds to wait for the answer before the request fails: for all of it, or, "
+                "streaming, for each next part. Connecting gets at most "
+                f"{connection.CONNECT_TIMEOUT:g} s of it; each retry gets the full time again. "
+                "Used from the next request on.")
+RETRIES_HELP = ("How many times the OpenAI SDK sends a failed request again by itself, waiting "
+                "longer before each try (or as long as Retry-After asks): after a connection "
+                "error, a timeout, or a 408, 409, 429 or 5xx answer. 0 means one try only.")
 
 
 class Selection(NamedTuple):
@@ -66,7 +75,8 @@ def render(*, running_total: bool = True) -> Selection:
 
 
 def _pick_connection() -> Connection:
-    conns = {conn.name: conn for conn in connection.all_connections()}
+    saved = SavedConnections()
+    conns = {conn.name: conn for conn in connection.all_connections(saved)}
     if st.session_state.get(state.CONNECTION_NAME) not in conns:
         st.session_state[state.CONNECTION_NAME] = state.default_connection_name()
     name = st.selectbox("Connection", list(conns), key=state.CONNECTION_NAME,
@@ -76,6 +86,8 @@ def _pick_connection() -> Connection:
     notice = st.session_state.pop(state.SIDEBAR_NOTICE, None)
     if notice:
         st.info(plain(notice))
+    for problem in saved.problems:  # of a hand-edited connections.json
+        st.warning(plain(problem), icon=":material/warning:")
     return conns[name]
 
 
@@ -101,7 +113,24 @@ def _resolve(conn: Connection) -> Connection:
     )
     st.caption(plain(key_caption(resolved)))
     st.caption(plain(f"Endpoint: {resolved.base_url}"))
-    return resolved
+    return _with_limits(resolved)
+
+
+def _with_limits(conn: Connection) -> Connection:
+    """The connection with the timeout and retries set for it in this session (at first,
+    its saved ones)."""
+    with st.expander("Timeouts and retries"):
+        low, high = connection.TIMEOUT_LIMITS
+        timeout = st.number_input("Timeout (seconds)", min_value=low, max_value=high,
+                                  value=conn.timeout, step=1.0, format="%g",
+                                  key=state.connection_field("timeout", conn.name),
+                                  persist_state=state.PERSIST, help=TIMEOUT_HELP)
+        low, high = connection.RETRY_LIMITS
+        retries = st.number_input("Retries", min_value=low, max_value=high,
+                                  value=conn.max_retries, step=1,
+                                  key=state.connection_field("max_retries", conn.name),
+                                  persist_state=state.PERSIST, help=RETRIES_HELP)
+    return replace(conn, timeout=timeout, max_retries=retries)
 
 
 def read_secrets() -> dict[str, str]:
@@ -124,7 +153,8 @@ def _save_or_delete(conn: Connection) -> None:
     with st.expander("Save this connection"):
         st.text_input("Save as", key=state.SAVE_AS, placeholder=conn.name,
                       persist_state=state.PERSIST,
-                      help="Saves the name, base URL and organization; never the key.")
+                      help="Saves the name, base URL, organization, timeout and retries; "
+                           "never the key.")
         st.button("Save connection", on_click=_save, args=(conn,), width="stretch")
         if conn.name in saved_names:
             st.button("Delete connection", on_click=_delete, args=(conn.name,),
@@ -141,9 +171,13 @@ def _save(conn: Connection) -> None:
     if name == LOCAL_NAME:
         st.session_state[state.SIDEBAR_NOTICE] = f"{LOCAL_NAME!r} is built in; choose another name."
         return
+    limits = {field: st.session_state.get(state.connection_field(field, conn.name),
+                                          getattr(conn, field))
+              for field in ("timeout", "max_retries")}
     saved = replace(conn, name=name, api_key=None,
                     base_url=_typed("base_url", conn.name) or conn.base_url,
-                    organization=_typed("organization", conn.name) or conn.organization)
+                    organization=_typed("organization", conn.name) or conn.organization,
+                    **limits)
     try:
         SavedConnections().save(saved)
     except OSError as exc:

@@ -6,8 +6,6 @@ with ``persist_state="session"`` (see ``PERSIST``).
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
 from playground.connection import LOCAL_NAME
@@ -22,7 +20,8 @@ SAVE_AS = "sidebar.save_as"
 
 
 def connection_field(field: str, connection_name: str) -> str:
-    """Widget key of a connection's base_url, api_key or organization field."""
+    """Widget key of a connection's base_url, api_key, organization, timeout or
+    max_retries field."""
     return f"sidebar.{field}::{connection_name}"
 
 
