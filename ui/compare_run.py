@@ -118,15 +118,8 @@ def resolver(current_conn: Connection) -> Callable[[str], Connection]:
             raise ConnectionFailed(f"There is no connection named {name!r}.",
                                    hint="Use a connection listed in the sidebar, or save it "
                                         "there under that name.")
-        return connection.resolve(found, typed_key=_typed("api_key", name),
-                                  typed_base_url=_typed("base_url", name),
-                                  secrets=sidebar.read_secrets(),
-                                  environment=connection.environment_settings())
+        return sidebar.as_typed(found)
     return resolve
-
-
-def _typed(field: str, name: str) -> str | None:
-    return (st.session_state.get(state.connection_field(field, name)) or "").strip() or None
 
 
 def status(result: GridResult, conn: Connection, workers: int) -> None:

@@ -165,6 +165,22 @@ def _typed(field: str, name: str) -> str | None:
     return (st.session_state.get(state.connection_field(field, name)) or "").strip() or None
 
 
+def as_typed(conn: Connection) -> Connection:
+    """``conn`` resolved as the sidebar resolves it, with what this session typed for it
+    (key, base URL, organization, timeout, retries), drawing nothing: for connections other
+    than the sidebar's, such as those a Compare grid's model axis names."""
+    if conn.kind == "local":
+        return connection.resolve(conn)
+    limits = {field: value for field in ("timeout", "max_retries")
+              if (value := st.session_state.get(state.connection_field(field, conn.name)))
+              is not None}
+    return connection.resolve(
+        replace(conn, organization=_typed("organization", conn.name) or conn.organization,
+                **limits),
+        typed_key=_typed("api_key", conn.name), typed_base_url=_typed("base_url", conn.name),
+        secrets=read_secrets(), environment=connection.environment_settings())
+
+
 def _save(conn: Connection) -> None:
     """Button callback: it runs before the next run draws the widgets it changes."""
     name = (st.session_state.get(state.SAVE_AS) or "").strip() or conn.name

@@ -270,3 +270,25 @@ def decoded(array: dict) -> list:
     """A plotly figure's typed array (base64 bytes, dtype, shape) as nested lists."""
     shape = [int(size) for size in array["shape"].split(",")]
     return np.frombuffer(base64.b64decode(array["bdata"]), array["dtype"]).reshape(shape).tolist()
+
+
+def test_a_model_of_another_connection_uses_what_was_typed_for_it(page, server):
+    """Key, base URL, organization and retries typed for Ollama while it was the sidebar's
+    connection go with its cells after switching back."""
+    other = FaultServer(echo_key=True, fail_first=1, fail_with="503")
+    with other:
+        page.sidebar.selectbox(key=state.CONNECTION_NAME).select("Ollama").run()
+        for field, value in (("base_url", other.base_url), ("api_key", "sk-typed-for-ollama"),
+                             ("organization", "org-typed")):
+            page.sidebar.text_input(key=state.connection_field(field, "Ollama")).input(value).run()
+        page.sidebar.number_input(key=state.connection_field("max_retries", "Ollama")).set_value(0).run()
+        page.sidebar.selectbox(key=state.CONNECTION_NAME).select("vLLM").run()
+        page.multiselect(key="compare.vary").set_value(["model"]).run()
+        page.multiselect(key="compare.axis.model").set_value(
+            ["fault-model", "fault-model @ Ollama"]).run()
+        run_grid(page)
+        assert "2 cells: 1 ok, 1 failed" in " ".join(plain_text(page.caption))  # no retry
+        (received,) = [r for r in other.requests if r.method == "POST"]
+        assert received.authorization == "Bearer sk-typed-for-ollama"
+        assert received.headers.get("openai-organization") == "org-typed"
+        assert all(r.authorization != "Bearer sk-typed-for-ollama" for r in server.requests)
