@@ -232,31 +232,74 @@ class SavedConnections:
 
     The file may be edited by hand: ``load`` skips an entry without a name and brings a
     timeout or retry count outside its limits back within them, and says so in
-    ``problems``.
+    ``problems``. Saving never drops what it could not read: entries without a name are
+    written back as they were, and a file that is no JSON list at all is kept beside the
+    new one.
     """
 
     def __init__(self, path: Path | None = None):
         self.path = path or data_dir() / "connections.json"
-        self.problems: list[str] = []  # what the last load found wrong, one message each
+        self.problems: list[str] = []  # what the last load or save found wrong, one each
 
     def load(self) -> list[Connection]:
         self.problems = []
+        return [conn for row in self._rows() or [] if (conn := self._parse(row)) is not None]
+
+    def save(self, conn: Connection) -> None:
+        self._replace(conn.name, conn.without_key())
+
+    def delete(self, name: str) -> None:
+        self._replace(name, None)
+
+    def _rows(self) -> list | None:
+        """The file's entries as written: [] when there is no file, None (and a problem
+        said) when it cannot be read as a JSON list."""
         try:
-            rows = json.loads(self.path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            rows = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
             return []
+        except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
+            self.problems.append(f"{self.path.name} cannot be read ({exc}), so no saved "
+                                 f"connection is shown; saving one keeps it aside.")
+            return None
         if not isinstance(rows, list):
-            self.problems.append(f"{self.path.name} holds no list of connections; ignored.")
-            return []
+            self.problems.append(f"{self.path.name} holds no list of connections, so none is "
+                                 f"shown; saving one keeps it aside.")
+            return None
+        return rows
+
+    def _replace(self, name: str, row: dict | None) -> None:
+        """Write the file with ``row`` in place of the entry named ``name`` (None: without it)."""
+        self.problems = []
+        rows = self._rows()
+        if rows is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            aside = self.path.with_name(f"{self.path.name}.unreadable-{stamp}")
+            self.path.replace(aside)
+            self.problems = [f"{self.path.name} could not be read; it is kept as {aside.name}."]
+            rows = []
+        kept = []
+        for entry in rows:
+            conn = self._parse(entry)
+            if conn is None:  # skipped by load: written back as it was, but for a key
+                kept.append({k: v for k, v in entry.items() if k not in _UNSAVED}
+                            if isinstance(entry, dict) else entry)
+            elif conn.name != name:
+                kept.append(conn.without_key())
+        self._write(kept + ([row] if row is not None else []))
+
+    def _parse(self, row) -> Connection | None:
+        """The connection an entry describes, within limits; None (said) without a name."""
+        if not isinstance(row, dict) or not isinstance(row.get("name"), str) or not row["name"]:
+            self.problems.append(f"{self.path.name}: an entry without a name was skipped.")
+            return None
         known = set(Connection.__dataclass_fields__) - _UNSAVED
-        conns = []
-        for row in rows:
-            if not isinstance(row, dict) or not isinstance(row.get("name"), str) or not row["name"]:
-                self.problems.append(f"{self.path.name}: an entry without a name was skipped.")
-                continue
-            conns.append(self._within_limits(
-                Connection(**{k: v for k, v in row.items() if k in known})))
-        return conns
+        return self._within_limits(Connection(**{k: v for k, v in row.items() if k in known}))
+
+    def _write(self, rows: list) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rows, indent=2))
+        tmp.replace(self.path)
 
     def _within_limits(self, conn: Connection) -> Connection:
         fixed = {}
@@ -269,18 +312,6 @@ class SavedConnections:
                     f"Saved connection {conn.name!r}: {name} {value!r} is not {what} from "
                     f"{low:g} to {high:g}; using {fixed[name]:g}.")
         return replace(conn, **fixed)
-
-    def save(self, conn: Connection) -> None:
-        others = [c for c in self.load() if c.name != conn.name]
-        self._write([*others, conn])
-
-    def delete(self, name: str) -> None:
-        self._write([c for c in self.load() if c.name != name])
-
-    def _write(self, conns: list[Connection]) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps([c.without_key() for c in conns], indent=2))
-        tmp.replace(self.path)
 
 
 _LIMITED = (("timeout", TIMEOUT_LIMITS, "a number of seconds"),

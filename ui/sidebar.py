@@ -194,8 +194,9 @@ def _save(conn: Connection) -> None:
                     base_url=_typed("base_url", conn.name) or conn.base_url,
                     organization=_typed("organization", conn.name) or conn.organization,
                     **limits)
+    store = SavedConnections()
     try:
-        SavedConnections().save(saved)
+        store.save(saved)
     except OSError as exc:
         st.session_state[state.SIDEBAR_NOTICE] = f"Could not save the connection: {exc}"
         return
@@ -205,17 +206,19 @@ def _save(conn: Connection) -> None:
         st.session_state[state.connection_field("api_key", name)] = key
     st.session_state[state.CONNECTION_NAME] = name
     st.session_state[state.SAVE_AS] = ""
-    st.session_state[state.SIDEBAR_NOTICE] = f"Saved {name!r} (without its key)."
+    st.session_state[state.SIDEBAR_NOTICE] = " ".join([f"Saved {name!r} (without its key).",
+                                                       *store.problems])
 
 
 def _delete(name: str) -> None:
     """Button callback; the picker falls back to the preset of that name, or Local models."""
+    store = SavedConnections()
     try:
-        SavedConnections().delete(name)
+        store.delete(name)
     except OSError as exc:
         st.session_state[state.SIDEBAR_NOTICE] = f"Could not delete the connection: {exc}"
         return
-    st.session_state[state.SIDEBAR_NOTICE] = f"Deleted {name!r}."
+    st.session_state[state.SIDEBAR_NOTICE] = " ".join([f"Deleted {name!r}.", *store.problems])
 
 
 def _test(conn: Connection) -> None:

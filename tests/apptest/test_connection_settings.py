@@ -27,7 +27,7 @@ def write_connections(at, data_dir, *rows: dict) -> None:
 
 def saved(data_dir) -> dict[str, tuple[float, int]]:
     rows = json.loads((data_dir / "connections.json").read_text())
-    return {row["name"]: (row["timeout"], row["max_retries"]) for row in rows}
+    return {row["name"]: (row["timeout"], row["max_retries"]) for row in rows if "name" in row}
 
 
 def choose(at, name: str):
@@ -136,5 +136,21 @@ def test_a_hand_edited_file_out_of_range_is_set_right_and_said(app, data_dir, se
     assert app.sidebar.selectbox(key=state.MODEL).value == "fault-model"
     button(app, "Save connection").click().run()  # writes the values set right
     assert saved(data_dir) == {"Wild": (1.0, 10), "Odd": (120.0, 2)}
-    assert not warnings(app)
+    # The entry without a name stays in the file, for whoever wrote it to finish.
+    assert {"base_url": server.base_url} in json.loads((data_dir / "connections.json").read_text())
+    assert warnings(app) == "connections.json: an entry without a name was skipped."
+    assert not app.exception
+
+
+def test_a_file_that_cannot_be_read_is_said_and_kept_aside_on_saving(app, data_dir, server):
+    (data_dir / "connections.json").write_text('[{"name": "Half-typed", "base_url": ')
+    app.run()
+    assert "connections.json cannot be read" in warnings(app)
+    choose(app, "vLLM")
+    app.sidebar.text_input(key=state.SAVE_AS).input("Mine").run()
+    button(app, "Save connection").click().run()
+    (aside,) = data_dir.glob("connections.json.unreadable-*")
+    assert aside.read_text() == '[{"name": "Half-typed", "base_url": '
+    assert f"it is kept as {aside.name}" in app.sidebar.info[0].value.replace("\\", "")
+    assert list(saved(data_dir)) == ["Mine"] and not warnings(app)
     assert not app.exception

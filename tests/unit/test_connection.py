@@ -251,7 +251,8 @@ class TestHandEditedLimits:
         path.write_text(json.dumps({"name": "A"}))
         store = SavedConnections(path)
         assert store.load() == []
-        assert store.problems == ["connections.json holds no list of connections; ignored."]
+        assert store.problems == ["connections.json holds no list of connections, so none is "
+                                  "shown; saving one keeps it aside."]
 
     def test_saving_writes_the_values_set_right(self, tmp_path):
         store = SavedConnections(tmp_path / "connections.json")
@@ -259,6 +260,31 @@ class TestHandEditedLimits:
         store.save(Connection("B"))
         assert [(c.timeout, c.max_retries) for c in store.load()] == [(1.0, 10), (120.0, 2)]
         assert store.problems == []
+
+
+class TestSavingKeepsWhatItCannotRead:
+    def test_entries_without_a_name_survive_a_save_and_a_delete(self, tmp_path):
+        store = SavedConnections(tmp_path / "connections.json")
+        unnamed = {"base_url": "http://half-written/v1", "api_key": "sk-typed-by-hand"}
+        store.path.write_text(json.dumps([unnamed, "a note", {"name": "A"}]))
+        store.save(Connection("B", base_url="http://b/v1"))
+        store.delete("A")
+        written = json.loads(store.path.read_text())
+        assert written[:2] == [{"base_url": "http://half-written/v1"}, "a note"]  # no key
+        assert [entry["name"] for entry in written[2:]] == ["B"]
+
+    @pytest.mark.parametrize("text", ["[{\"name\": \"A\",", "{\"name\": \"A\"}", "\udcff"])
+    def test_a_file_it_cannot_read_is_kept_aside_when_saving(self, tmp_path, text):
+        store = SavedConnections(tmp_path / "connections.json")
+        store.path.write_bytes(text.encode("utf-8", "surrogateescape"))
+        assert store.load() == []
+        (problem,) = store.problems
+        assert problem.startswith("connections.json ") and "saving one keeps it aside" in problem
+        store.save(Connection("B", base_url="http://b/v1"))
+        (aside,) = tmp_path.glob("connections.json.unreadable-*")
+        assert aside.read_bytes() == text.encode("utf-8", "surrogateescape")
+        assert store.problems == [f"connections.json could not be read; it is kept as {aside.name}."]
+        assert [conn.name for conn in store.load()] == ["B"] and store.problems == []
 
 
 class TestClientCache:
