@@ -36,8 +36,9 @@ class Recorder:
         try:
             result = runner.run(conn, endpoint, request, **options)
         except PlaygroundError as error:
+            failure = error  # ``error`` is unbound once the block ends; name it for the lambda
             self._record(lambda: history.UsageRecord.from_error(
-                error, endpoint=endpoint, request=request, page=self.page, connection=conn,
+                failure, endpoint=endpoint, request=request, page=self.page, connection=conn,
                 latency=time.perf_counter() - started, session=self.session))
             raise
         self._record(lambda: history.UsageRecord.from_result(
