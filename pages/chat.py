@@ -4,12 +4,13 @@ import streamlit as st
 
 from playground.errors import PlaygroundError
 from ui import (chat_budget, chat_example, chat_saved, chat_send, chat_transcript, code_view,
-                params, sidebar, state)
+                pages, params, sidebar, state)
 from ui.errors import show_error
 from ui.text import plain
 
 ENDPOINT = "chat"
 
+pages.within_app()  # first: a page opened by a link on a fresh server
 conn, model = sidebar.render()
 chat_send.absorb_reply()  # the reply the previous run streamed (or stopped) joins its conversation
 conversation = chat_saved.current()

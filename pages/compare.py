@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from ui import compare_charts, compare_run, compare_saved, compare_setup, compare_view, sidebar
+from ui import (compare_charts, compare_run, compare_saved, compare_setup, compare_view, pages,
+                sidebar)
 
+pages.within_app()  # first: a page opened by a link on a fresh server
 conn, model = sidebar.render()
 st.title("Compare")
 st.caption("One prompt, every combination of the settings you vary: outputs side by side, "

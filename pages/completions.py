@@ -3,13 +3,14 @@
 import streamlit as st
 
 from playground.errors import InvalidParameters, PlaygroundError
-from ui import code_view, output, params, presets_panel, sidebar, state
+from ui import code_view, output, pages, params, presets_panel, sidebar, state
 from ui.errors import show_error
 from ui.recording import recorder
 from ui.text import plain
 
 ENDPOINT = "completions"
 
+pages.within_app()  # first: a page opened by a link on a fresh server
 conn, model = sidebar.render()
 st.title("Completions")
 st.caption(plain(f"{model or 'No model chosen'} · {conn.name}"))

@@ -17,6 +17,7 @@ PRICE_COLUMNS = {
     "output_per_million": st.column_config.NumberColumn("Output $/1M", format="%.3f", min_value=0),
 }
 
+pages.within_app()  # first: a page opened by a link on a fresh server
 conn, chosen = sidebar.render()
 st.title("Models")
 st.caption(plain(f"What {conn.name} serves, and what the playground knows about each model."))

@@ -8,6 +8,7 @@ from ui.errors import show_error
 from ui.text import plain
 from ui.usage_format import count, money, rate, requests, seconds
 
+pages.within_app()  # first: a page opened by a link on a fresh server
 sidebar.render(running_total=False)
 st.title("Usage")
 

@@ -5,10 +5,8 @@ and returns it, with the timeout and retries set for it in this session, and the
 model. A key typed here lives in session state only: saving a connection stores its name,
 URL, organization, timeout and retries, never its key.
 
-Every page script calls ``render()`` first, rather than app.py once for all: Streamlit runs
-a page file without app.py when the first request a server process gets is for that page
-(its older multipage mode, triggered by the ``pages/`` folder, lasts until ``st.navigation``
-has run once), and the page must still have its connection.
+Every page script calls ``render()`` itself, first, and works with the connection and model
+it returns.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ def test_the_app_opens_on_completions_with_the_local_models(app):
 
 def test_a_page_run_without_app_py_still_has_its_sidebar(local_env, data_dir, clean_environment):
     """The first request of a server process may run a page file alone (older multipage
-    mode, see ui/sidebar.py); AppTest's switch_page does the same without the shim."""
+    mode, see ui/pages.py); AppTest's switch_page does the same without the shim, and the
+    page runs through the app's navigation all the same."""
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.switch_page(pages.MODELS).run()
     assert not at.exception, at.exception
