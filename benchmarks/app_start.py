@@ -33,9 +33,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from benchmarks.common import (HERE, ROOT, Figure, Shared, format_value, interleave, machine,
-                               figures_report, median, run_alone, stop_process,
-                               timestamp)
+from benchmarks.common import (HERE, ROOT, Figure, Shared, figures_report, format_value,
+                               interleave, machine, median, run_alone, shared_or_own,
+                               stop_process, timestamp)
 
 RESULTS = HERE / "results-app-start.json"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -150,10 +150,8 @@ def benchmark(quick: bool = False, shared: Shared | None = None, log=print) -> d
     if not CHROMIUM.exists():
         raise RuntimeError(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
     reps = 1 if quick else 5
-    own = shared is None
-    shared = shared or Shared().__enter__()
     started_machine = machine()
-    try:
+    with shared_or_own(shared) as shared:
         local_url = shared.local_url()
         with sync_playwright() as playwright:
             started = time.perf_counter()
@@ -174,9 +172,6 @@ def benchmark(quick: bool = False, shared: Shared | None = None, log=print) -> d
                 }, reps)
             finally:
                 browser.close()
-    finally:
-        if own:
-            shared.close()
     medians = {variant: {key: median([run[key] for run in runs]) for key in runs[0]}
                for variant, runs in samples.items()}
     base = medians["bare_streamlit"]

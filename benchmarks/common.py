@@ -15,7 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -326,6 +327,16 @@ class Shared:
         else:
             os.environ["PLAYGROUND_DATA_DIR"] = self._previous
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextmanager
+def shared_or_own(shared: Shared | None) -> Iterator[Shared]:
+    """The run's ``Shared`` or, for a benchmark run on its own, one closed at the end."""
+    if shared is not None:
+        yield shared
+        return
+    with Shared() as own:
+        yield own
 
 
 # -- one benchmark on its own ---------------------------------------------------------------

@@ -29,8 +29,8 @@ import sys
 import time
 from contextlib import contextmanager
 
-from benchmarks.common import (HERE, ROOT, Figure, Shared, format_value, interleave, machine,
-                               figures_report, median, quartiles, run_alone,
+from benchmarks.common import (HERE, ROOT, Figure, Shared, figures_report, format_value,
+                               interleave, machine, median, quartiles, run_alone, shared_or_own,
                                timestamp)
 
 RESULTS = HERE / "results-pages.json"
@@ -234,16 +234,11 @@ def measure(base_url: str, reps: int, log=print) -> dict:
 
 def benchmark(quick: bool = False, shared: Shared | None = None, log=print) -> dict:
     reps = 10 if quick else 40
-    own = shared is None
-    shared = shared or Shared().__enter__()
     started_machine = machine()
-    try:
+    with shared_or_own(shared) as shared:
         base_url = shared.local_url()
         log(f"  AppTest on app.py, {reps} interleaved repetitions per page ...")
         measured = measure(base_url, reps, log)
-    finally:
-        if own:
-            shared.close()
     from ui import pages
 
     figures = []

@@ -37,8 +37,8 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import (HERE, Figure, Shared, format_value, interleave, machine,
-                               median, quartiles, run_alone, text_table, timestamp)
+from benchmarks.common import (HERE, Figure, Shared, figures_report, format_value, interleave,
+                               machine, median, quartiles, run_alone, shared_or_own, timestamp)
 
 RESULTS = HERE / "results-request-overhead.json"
 MODEL = "fault-model"
@@ -208,10 +208,8 @@ def benchmark(quick: bool = False, shared: Shared | None = None, log=print, *,
 
     reps = reps or (400 if quick else 2000)
     stream_reps = stream_reps or (400 if quick else 1000)
-    own = shared is None
-    shared = shared or Shared().__enter__()
     started_machine = machine()
-    try:
+    with shared_or_own(shared) as shared:
         server = FaultServer(latency=0.0)
         with server as base_url:
             quiet(server)
@@ -231,9 +229,6 @@ def benchmark(quick: bool = False, shared: Shared | None = None, log=print, *,
             finally:
                 sides.close()
             received = server.request_count
-    finally:
-        if own:
-            shared.close()
     return summarise(whole, streams, steps, reps, stream_reps, started_machine,
                      recorded=recorded, flushed=flushed, core_requests=sides.core_requests,
                      received=received, quick=quick)
@@ -314,8 +309,7 @@ def summarise(whole: dict, streams: dict, steps: dict, reps: int, stream_reps: i
 
 def report(result: dict) -> str:
     m, steps = result["medians"], result["core_steps_median_us"]
-    rows = [(f["name"], f["shown"], f["goal"], f["verdict"]) for f in result["figures"]]
-    lines = [text_table(rows, ("figure", "value", "goal", "verdict")), "",
+    lines = [figures_report(result), "",
              f"  added per request, paired median {m['added_us_paired_median']:.0f} µs "
              f"(quartiles {m['added_us_paired_quartiles'][0]:.0f} .. "
              f"{m['added_us_paired_quartiles'][1]:.0f} µs)",
