@@ -89,26 +89,21 @@ def _pick_connection() -> Connection:
     return conns[name]
 
 
-def _field(label: str, conn: Connection, field: str, **kwargs) -> str | None:
-    value = st.text_input(label, key=state.connection_field(field, conn.name),
-                          persist_state=state.PERSIST, **kwargs)
-    return (value or "").strip() or None
+def _field(label: str, conn: Connection, field: str, **kwargs) -> None:
+    """A text field of the connection's; ``as_typed`` reads what it holds."""
+    st.text_input(label, key=state.connection_field(field, conn.name),
+                  persist_state=state.PERSIST, **kwargs)
 
 
 def _resolve(conn: Connection) -> Connection:
     if conn.kind == "local":
         st.caption("Small models served on this machine: no key, no network.")
         return connection.resolve(conn)
-    typed_base_url = _field("Base URL", conn, "base_url", placeholder=conn.base_url or "")
-    typed_key = _field("API key", conn, "api_key", type="password", help=KEY_HELP,
-                       autocomplete="off")
-    typed_org = _field("Organization (optional)", conn, "organization",
-                       placeholder=conn.organization or "OPENAI_ORG_ID")
-    resolved = connection.resolve(
-        replace(conn, organization=typed_org or conn.organization),
-        typed_key=typed_key, typed_base_url=typed_base_url,
-        secrets=read_secrets(), environment=connection.environment_settings(),
-    )
+    _field("Base URL", conn, "base_url", placeholder=conn.base_url or "")
+    _field("API key", conn, "api_key", type="password", help=KEY_HELP, autocomplete="off")
+    _field("Organization (optional)", conn, "organization",
+           placeholder=conn.organization or "OPENAI_ORG_ID")
+    resolved = as_typed(conn)  # reads what the fields just drawn hold
     st.caption(plain(key_caption(resolved)))
     st.caption(plain(f"Endpoint: {resolved.base_url}"))
     return _with_limits(resolved)
@@ -169,14 +164,17 @@ def as_typed(conn: Connection) -> Connection:
     than the sidebar's, such as those a Compare grid's model axis names."""
     if conn.kind == "local":
         return connection.resolve(conn)
-    limits = {field: value for field in ("timeout", "max_retries")
-              if (value := st.session_state.get(state.connection_field(field, conn.name)))
-              is not None}
     return connection.resolve(
         replace(conn, organization=_typed("organization", conn.name) or conn.organization,
-                **limits),
+                **_typed_limits(conn.name)),
         typed_key=_typed("api_key", conn.name), typed_base_url=_typed("base_url", conn.name),
         secrets=read_secrets(), environment=connection.environment_settings())
+
+
+def _typed_limits(name: str) -> dict[str, float | int]:
+    """The timeout and retries set for the connection this session, where they were set."""
+    return {field: value for field in ("timeout", "max_retries")
+            if (value := st.session_state.get(state.connection_field(field, name))) is not None}
 
 
 def _save(conn: Connection) -> None:
@@ -185,13 +183,10 @@ def _save(conn: Connection) -> None:
     if name == LOCAL_NAME:
         st.session_state[state.SIDEBAR_NOTICE] = f"{LOCAL_NAME!r} is built in; choose another name."
         return
-    limits = {field: st.session_state.get(state.connection_field(field, conn.name),
-                                          getattr(conn, field))
-              for field in ("timeout", "max_retries")}
     saved = replace(conn, name=name, api_key=None,
                     base_url=_typed("base_url", conn.name) or conn.base_url,
                     organization=_typed("organization", conn.name) or conn.organization,
-                    **limits)
+                    **_typed_limits(conn.name))
     store = SavedConnections()
     try:
         store.save(saved)
