@@ -21,6 +21,10 @@ Definitions:
 - **agreement** among the samples of one setting: the share of sample pairs that are
   identical, and the mean pairwise similarity (``difflib.SequenceMatcher.ratio`` on the
   characters, 1.0 for identical texts, 0.0 for texts with nothing in common).
+- **divergence** of a text from a baseline text: the first token where they part, with the
+  probability each text's model gave its own token there when log-probabilities came back.
+  Without tokens from the server, the texts are cut into words (each with the spaces before
+  it) instead.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -128,6 +133,72 @@ def token_logprobs(logprobs: Any) -> list[float | None] | None:
     if isinstance(content, list):
         return [item.get("logprob") if isinstance(item, dict) else None for item in content]
     return None
+
+
+def token_texts(logprobs: Any) -> list[str] | None:
+    """The sampled tokens' text from a choice's ``logprobs`` field, in either wire format."""
+    if not isinstance(logprobs, dict):
+        return None
+    if isinstance(logprobs.get("tokens"), list):
+        return [str(token) for token in logprobs["tokens"]]
+    content = logprobs.get("content")
+    if isinstance(content, list):
+        return [str(item.get("token", "")) if isinstance(item, dict) else "" for item in content]
+    return None
+
+
+_WORD = re.compile(r"\s*\S+|\s+")
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where a text first parts from a baseline text.
+
+    ``this`` and ``base`` are the two pieces at that point (None where a text has ended);
+    ``this_probability`` and ``base_probability`` what each text's model gave its own piece
+    (None without log-probabilities); ``unit`` is "token" or "word".
+    """
+
+    position: int
+    prefix: str
+    this: str | None
+    base: str | None
+    this_probability: float | None
+    base_probability: float | None
+    unit: str
+
+
+def divergence(this: str, base: str, *, this_tokens: Sequence[str] | None = None,
+               base_tokens: Sequence[str] | None = None,
+               this_logprobs: Sequence[float | None] | None = None,
+               base_logprobs: Sequence[float | None] | None = None) -> Divergence | None:
+    """The first point where ``this`` parts from ``base``; None for the same text.
+
+    Tokens are used when both texts come with them and spell the texts out; otherwise words.
+    """
+    if this == base:
+        return None
+    tokenised = (this_tokens is not None and base_tokens is not None
+                 and "".join(this_tokens) == this and "".join(base_tokens) == base)
+    if not tokenised:
+        this_tokens, base_tokens = _WORD.findall(this), _WORD.findall(base)
+        this_logprobs = base_logprobs = None
+    position = next((i for i, (a, b) in enumerate(zip(this_tokens, base_tokens)) if a != b),
+                    min(len(this_tokens), len(base_tokens)))
+    return Divergence(position, "".join(base_tokens[:position]),
+                      _at(this_tokens, position), _at(base_tokens, position),
+                      _probability(this_logprobs, position), _probability(base_logprobs, position),
+                      "token" if tokenised else "word")
+
+
+def _at(pieces: Sequence[str], position: int) -> str | None:
+    return pieces[position] if position < len(pieces) else None
+
+
+def _probability(logprobs: Sequence[float | None] | None, position: int) -> float | None:
+    if logprobs is None or position >= len(logprobs) or logprobs[position] is None:
+        return None
+    return math.exp(float(logprobs[position]))
 
 
 @dataclass(frozen=True)

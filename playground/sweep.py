@@ -36,6 +36,16 @@ values it sends, its model and the name of its connection.
   with their timeout running. Remote cells all go at once, so twelve cells take about as
   long as the slowest one.
 
+**Timing**: each cell records ``queued``, the seconds from the start of scheduling until
+its first request was sent (waiting on this side for a free worker, a per-model queue or a
+rate-limit pause), apart from ``latency``, the seconds its requests took. A server that
+answers one request at a time queues the rest on its side, inside ``latency``: a chart
+should show requests in flight together, not latency alone.
+
+**Tokens per sample**: usage gives one total per request. A sample's own count comes from
+usage when the request had one choice, else from its log-probabilities, else (local
+server) from ``POST /tokenize`` of its text; otherwise it is unknown (None).
+
 ``on_cell_done`` is called in the calling thread (never a worker), as each cell ends: a
 page can update its widgets from it. If it (or ``should_cancel``) raises, as Streamlit does
 to interrupt a script whose user clicked a button, the run stops as on cancel but returns at
@@ -47,7 +57,8 @@ cell has one row with its error), ``cells_frame()`` one row per cell, and
 ``to_records()``/``to_json()``/``to_csv()`` serve the exports. ``GridResult.to_dict()`` and
 ``GridResult.from_dict()`` round-trip a run (grid, samples with their log-probabilities,
 errors as ``SavedError``) for saving it. ``differences(baseline)`` says, cell by cell, which
-settings and texts differ from a chosen baseline cell.
+settings and texts differ from a chosen baseline cell, and where its text first parts
+from the baseline's; ``same_text_groups()`` gathers the cells that gave the same text.
 """
 
 from __future__ import annotations
@@ -67,7 +78,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from playground import errors, metrics, runner
+from playground import errors, metrics, runner, tokens
 from playground.catalog import lookup
 from playground.connection import Connection, client_for
 from playground.params import FieldError, spec, validate
@@ -517,6 +528,7 @@ class Sample:
     logprobs: list[float | None] | None = None
     tokens: int | None = None
     latency: float | None = None  # of the request that produced it
+    token_texts: list[str] | None = None  # the sampled tokens, when logprobs came back
 
     @property
     def metrics(self) -> metrics.TextMetrics:
@@ -531,7 +543,8 @@ class CellResult:
     status: Status = "pending"
     samples: list[Sample] = field(default_factory=list)
     error: errors.PlaygroundError | None = None
-    latency: float = 0.0          # wall time of the cell, all its requests and retries
+    latency: float = 0.0          # wall time of the cell's requests and retries
+    queued: float = 0.0           # from the start of scheduling until its first request
     usage: dict[str, int] = field(default_factory=dict)
     requests: int = 0
     n_ignored: bool = False       # the endpoint returned fewer choices than n asked for
@@ -555,7 +568,8 @@ class CellResult:
         row.update({"status": self.status,
                     "error": str(self.error) if self.error else None,
                     "error_kind": self.error.kind if self.error else None,
-                    "cell_latency": self.latency, "requests": self.requests,
+                    "cell_latency": self.latency, "cell_queued": self.queued,
+                    "requests": self.requests,
                     "prompt_tokens": self.usage.get("prompt_tokens"),
                     "completion_tokens": self.usage.get("completion_tokens"),
                     "n_ignored": self.n_ignored})
@@ -595,12 +609,14 @@ class CellResult:
             "connection": self.cell.connection, "status": self.status,
             "error": None if self.error is None else {
                 "kind": self.error.kind, "message": str(self.error), "hint": self.error.hint},
-            "latency": self.latency, "requests": self.requests, "usage": self.usage,
+            "latency": self.latency, "queued": self.queued, "requests": self.requests,
+            "usage": self.usage,
             "n_ignored": self.n_ignored, "attempts": self.attempts,
             "agreement": {"identical_share": self.agreement.identical_share,
                           "mean_similarity": self.agreement.mean_similarity},
             "samples": [{"index": s.index, "text": s.text, "finish_reason": s.finish_reason,
-                         "latency": s.latency, **s.metrics.as_dict(), "logprobs": s.logprobs}
+                         "latency": s.latency, **s.metrics.as_dict(), "logprobs": s.logprobs,
+                         "token_texts": s.token_texts}
                         for s in self.samples],
         }
 
@@ -614,17 +630,19 @@ class CellResult:
         return cls(
             cell, status=record["status"],
             samples=[Sample(s["index"], s["text"], s.get("finish_reason"), s.get("logprobs"),
-                            s.get("tokens"), s.get("latency")) for s in record["samples"]],
+                            s.get("tokens"), s.get("latency"), s.get("token_texts"))
+                     for s in record["samples"]],
             error=None if error is None else SavedError(error["kind"], error["message"],
                                                         error.get("hint")),
-            latency=record.get("latency", 0.0), usage=dict(record.get("usage") or {}),
+            latency=record.get("latency", 0.0), queued=record.get("queued", 0.0),
+            usage=dict(record.get("usage") or {}),
             requests=record.get("requests", 0), n_ignored=record.get("n_ignored", False),
             attempts=record.get("attempts", 0))
 
 
 _METRIC_NAMES = tuple(metrics.TextMetrics.__dataclass_fields__)
 _NUMERIC_COLUMNS = (*_METRIC_NAMES, "identical_share", "mean_similarity", "prompt_tokens",
-                    "completion_tokens", "sample")
+                    "completion_tokens", "sample", "cell_latency", "cell_queued")
 
 
 def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
@@ -640,12 +658,14 @@ class Difference:
     """How one cell differs from a baseline cell.
 
     ``same_text`` and ``similarity`` (mean over samples paired by index) are None when
-    either cell has no samples.
+    either cell has no samples; ``divergence`` is where the first sample parts from the
+    baseline's first sample (None when they are the same, or either is missing).
     """
 
     settings: dict[str, tuple[Any, Any]]  # axis -> (this cell's value, the baseline's)
     same_text: bool | None
     similarity: float | None
+    divergence: metrics.Divergence | None = None
 
 
 @dataclass
@@ -744,11 +764,28 @@ class GridResult:
             similarity = (sum(metrics.similarity(a, b) for a, b in pairs) / len(pairs)
                           if pairs else None)
             same = result.texts == base.texts if pairs else None
-            found[result.cell.id] = Difference(settings, same, similarity)
+            parted = _divergence(result.samples[0], base.samples[0]) if pairs else None
+            found[result.cell.id] = Difference(settings, same, similarity, parted)
         return found
+
+    def same_text_groups(self) -> list[list[CellResult]]:
+        """Cells that gave exactly the same texts, two cells or more to a group, the
+        largest group first (then in cell order)."""
+        groups: dict[tuple[str, ...], list[CellResult]] = {}
+        for result in self.cells:
+            if result.status == "ok" and result.samples:
+                groups.setdefault(tuple(result.texts), []).append(result)
+        return sorted((group for group in groups.values() if len(group) > 1),
+                      key=lambda group: (-len(group), group[0].cell.index))
 
     def to_csv(self) -> str:
         return self.to_frame().to_csv(index=False)
+
+
+def _divergence(this: Sample, base: Sample) -> metrics.Divergence | None:
+    return metrics.divergence(this.text, base.text, this_tokens=this.token_texts,
+                              base_tokens=base.token_texts, this_logprobs=this.logprobs,
+                              base_logprobs=base.logprobs)
 
 
 # -- running ------------------------------------------------------------------------------
@@ -757,11 +794,13 @@ ResolveConnection = Callable[[str], Connection]
 
 
 def _run_cell(grid: Grid, cell: Cell, conn: Connection, stop: threading.Event,
-              attempts: int, recorder: Recorder | None) -> CellResult:
+              attempts: int, recorder: Recorder | None, run_started: float) -> CellResult:
     """Every request of one cell, in a worker thread. Never raises."""
     send = recorder.run if recorder is not None else runner.run
-    result = CellResult(cell, status="failed", attempts=attempts)
     started = time.perf_counter()
+    result = CellResult(cell, status="failed", attempts=attempts,
+                        queued=started - run_started)
+    count_tokens = _token_counter(conn, cell.model)
     want = grid.samples_per_cell
     try:
         while len(result.samples) < want:
@@ -781,10 +820,11 @@ def _run_cell(grid: Grid, cell: Cell, conn: Connection, stop: threading.Event,
             completion_tokens = (outcome.usage or {}).get("completion_tokens")
             for offset, choice in enumerate(outcome.choices[: want - first]):
                 logprobs = metrics.token_logprobs(choice.logprobs)
-                tokens = completion_tokens if single and completion_tokens is not None else (
-                    len(logprobs) if logprobs is not None else None)
+                counted = completion_tokens if single and completion_tokens is not None else (
+                    len(logprobs) if logprobs is not None else count_tokens(choice.text))
                 result.samples.append(Sample(first + offset, choice.text, choice.finish_reason,
-                                             logprobs, tokens, outcome.latency))
+                                             logprobs, counted, outcome.latency,
+                                             metrics.token_texts(choice.logprobs)))
             if outcome.error is not None:
                 raise outcome.error
             if outcome.incomplete:
@@ -802,6 +842,21 @@ def _run_cell(grid: Grid, cell: Cell, conn: Connection, stop: threading.Event,
         result.error = errors.from_openai(exc)
     result.latency = time.perf_counter() - started
     return result
+
+
+def _token_counter(conn: Connection, model: str) -> Callable[[str], int | None]:
+    """Text -> its token count through the local server's tokenizer; None elsewhere, or
+    when the tokenizer fails (a count is not worth failing a cell over)."""
+    tokenize = tokens.tokenizer(conn, model) if conn.kind == "local" else None
+
+    def count(text: str) -> int | None:
+        if tokenize is None:
+            return None
+        try:
+            return len(tokenize(text))
+        except errors.PlaygroundError:
+            return None
+    return count
 
 
 def run_grid(grid: Grid, resolve_connection: ResolveConnection, *, max_workers: int = 4,
@@ -875,6 +930,7 @@ def run_grid(grid: Grid, resolve_connection: ResolveConnection, *, max_workers: 
 
     pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sweep")
     interrupted = False
+    scheduling = time.perf_counter()  # cells wait from here; setting up is no queue
     try:
         while pending or running:
             if not stop.is_set() and should_cancel is not None and should_cancel():
@@ -885,7 +941,7 @@ def run_grid(grid: Grid, resolve_connection: ResolveConnection, *, max_workers: 
                 key = (cell.connection, cell.model)
                 in_flight[key] = in_flight.get(key, 0) + 1
                 future = pool.submit(_run_cell, grid, cell, conns[cell.connection], stop,
-                                     attempt, recorder)
+                                     attempt, recorder, scheduling)
                 running[future] = item
             if not running:
                 if stop.is_set() or not pending:

@@ -141,3 +141,36 @@ def test_agreement_bounds(samples):
         assert result.identical_share is None
     else:
         assert 0 <= result.identical_share <= result.mean_similarity + 1e-12 <= 1 + 1e-12
+
+
+class TestDivergence:
+    def test_the_same_text_does_not_diverge(self):
+        assert metrics.divergence("a b", "a b") is None
+
+    def test_words_when_there_are_no_tokens(self):
+        found = metrics.divergence("the cat sat", "the cat ran")
+        assert (found.unit, found.position, found.prefix) == ("word", 2, "the cat")
+        assert (found.this, found.base) == (" sat", " ran")
+        assert found.this_probability is None and found.base_probability is None
+
+    def test_tokens_and_their_probabilities(self):
+        found = metrics.divergence("ab!", "ac", this_tokens=["a", "b", "!"],
+                                   base_tokens=["a", "c"], this_logprobs=[-0.1, math.log(0.25), -1],
+                                   base_logprobs=[-0.1, math.log(0.5)])
+        assert (found.unit, found.position, found.prefix, found.this, found.base) == (
+            "token", 1, "a", "b", "c")
+        assert found.this_probability == pytest.approx(0.25)
+        assert found.base_probability == pytest.approx(0.5)
+
+    def test_one_text_ending_first(self):
+        found = metrics.divergence("the cat", "the cat sat")
+        assert (found.position, found.this, found.base) == (2, None, " sat")
+
+    def test_tokens_that_do_not_spell_the_text_fall_back_to_words(self):
+        found = metrics.divergence("a b", "a c", this_tokens=["x"], base_tokens=["y"])
+        assert found.unit == "word"
+
+    def test_token_texts_in_both_wire_formats(self):
+        assert metrics.token_texts({"tokens": ["a", " b"]}) == ["a", " b"]
+        assert metrics.token_texts({"content": [{"token": "a"}, {"token": " b"}]}) == ["a", " b"]
+        assert metrics.token_texts(None) is None

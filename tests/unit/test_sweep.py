@@ -588,3 +588,69 @@ def test_local_server_greedy_cells_agree_across_seeds(local_base_url):
     texts = {r.texts[0] for r in result.cells}
     assert len(texts) == 1 and texts.pop().strip()
     assert all(r.usage["completion_tokens"] <= 6 for r in result.cells)
+
+
+# -- timing, token counts, likeness -------------------------------------------------------
+
+def test_a_cell_waiting_for_its_turn_records_the_wait_apart_from_its_request():
+    server = FaultServer(latency=0.2)
+    with server:
+        grid = chat_grid(Axis.parse("seed", "1, 2, 3"))
+        result = run_grid(grid, connect(server), max_workers=3, per_model_limit=1)
+    queued = [r.queued for r in result.cells]
+    assert queued[0] < 0.1 and 0.15 < queued[1] < queued[2], queued
+    assert queued[2] >= 2 * 0.2 - 0.02
+    assert all(0.18 < r.latency < 0.4 for r in result.cells), [r.latency for r in result.cells]
+    frame = result.cells_frame()
+    assert list(frame["cell_queued"]) == queued and frame["cell_queued"].dtype.kind == "f"
+    again = GridResult.from_dict(json.loads(result.to_json()))
+    assert [r.queued for r in again.cells] == queued
+
+
+def test_each_choice_of_one_request_counts_its_own_tokens_from_logprobs(fault):
+    grid = chat_grid(samples_per_cell=3, base_values={"max_tokens": 9, "logprobs": True})
+    (cell,) = run_grid(grid, connect(fault)).cells
+    assert cell.requests == 1
+    assert [s.tokens for s in cell.samples] == [len(s.text.split(" ")) for s in cell.samples]
+    assert all("".join(s.token_texts) == s.text for s in cell.samples)
+
+
+def test_without_logprobs_a_remote_choice_count_is_unknown_not_made_up(fault):
+    (cell,) = run_grid(chat_grid(samples_per_cell=2), connect(fault)).cells
+    assert [s.tokens for s in cell.samples] == [None, None]
+    assert cell.usage["completion_tokens"] > 0
+
+
+def words_by_seed(body: dict, index: int) -> str:
+    return "the sea is calm" if body.get("seed") in (1, 3) else "the sea is rough today"
+
+
+def test_cells_with_the_same_text_are_grouped_and_divergence_is_found_per_token():
+    server = FaultServer(reply=words_by_seed)
+    with server:
+        grid = chat_grid(Axis.parse("seed", "1, 2, 3, 4, 5"),
+                         base_values={"max_tokens": 9, "logprobs": True})
+        result = run_grid(grid, connect(server))
+    groups = [[r.cell.id for r in group] for group in result.same_text_groups()]
+    assert groups == [["c2", "c4", "c5"], ["c1", "c3"]]
+    found = result.differences("c1")
+    assert found["c3"].divergence is None
+    parted = found["c2"].divergence
+    assert (parted.unit, parted.position, parted.prefix) == ("token", 3, "the sea is")
+    assert (parted.this, parted.base) == (" rough", " calm")
+    # The fault server gives the token at position p the log-probability -0.1 * (p % 5 + 1).
+    assert parted.this_probability == pytest.approx(2.718281828 ** -0.4)
+    assert parted.base_probability == pytest.approx(2.718281828 ** -0.4)
+
+
+def test_local_choices_count_their_tokens_with_the_servers_tokenizer(local_env):
+    from playground.connection import LOCAL_NAME
+    conn = Connection(LOCAL_NAME, kind="local", max_retries=0, timeout=120)
+    grid = Grid("chat", {"temperature": 1.0, "max_tokens": 5}, [], samples_per_cell=2,
+                fixed_seed=3, model="smollm2-135m-instruct", connection=LOCAL_NAME,
+                messages=MESSAGES)
+    (cell,) = run_grid(grid, lambda name: conn).cells
+    assert cell.status == "ok", cell.error
+    assert cell.requests == 1
+    assert all(isinstance(s.tokens, int) and 1 <= s.tokens <= 6 for s in cell.samples), \
+        [s.tokens for s in cell.samples]
