@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from playground.errors import PlaygroundError
-from playground.settings import data_dir
+from playground.settings import data_dir, private_opener
 
 PRICE_COLUMNS = ("model", "input_per_million", "output_per_million")
 MODEL_COLUMNS = ("id", "owned_by", "created", "context_length", "endpoints",
@@ -131,7 +131,7 @@ class PriceTable:
         prices = parse_prices(rows)
         tmp = self.path.with_suffix(".tmp")
         try:
-            with tmp.open("w", newline="", encoding="utf-8") as file:
+            with open(tmp, "w", newline="", encoding="utf-8", opener=private_opener) as file:
                 writer = csv.writer(file)
                 writer.writerow(PRICE_COLUMNS)
                 for model, price in prices.items():

@@ -7,7 +7,9 @@ tables of their own prefixed ``compare_``. Their schema has its own version, in 
 one-row table ``compare_schema``: the file's ``PRAGMA user_version`` belongs to the ledger,
 whose own migrations run first (the ledger refuses a new file that already has tables).
 Migrations run in order in one ``BEGIN IMMEDIATE`` transaction, like the ledger's, and a
-file whose runs were written by a newer version is refused rather than damaged.
+file whose runs were written by a newer version is refused rather than damaged. The file is
+opened through the ledger, which checks it once per process and sets a damaged one aside
+(saying which runs it held).
 
 Every failure (a locked, unreadable or newer file; a run that is gone) is a
 ``PlaygroundError`` saying what to do. Saved data is scrubbed like the ledger's bodies:
@@ -26,6 +28,7 @@ from pathlib import Path
 
 from playground import history
 from playground.errors import PlaygroundError
+from playground.ledger_damage import is_damage
 from playground.sqlite_schema import run_migrations
 from playground.sweep import GridResult
 
@@ -48,7 +51,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 MAX_NAME_CHARS = 200
 
-_HINT = "Check that the history file is readable and writable, or choose another in the sidebar."
+_HINT = "Check that the history file and its folder are writable, then try again."
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def migrate(db: sqlite3.Connection) -> int:
     return run_migrations(
         db, migrations=MIGRATIONS, current=schema_version, record=_record_version,
         newer="The saved Compare runs were written by a newer version of the app",
-        hint="Update the app, or choose another history file in the sidebar.")
+        hint=f"Update the app, or start this one with {history.DB_VARIABLE} naming another file.")
 
 
 def _record_version(db: sqlite3.Connection, version: int) -> None:
@@ -98,13 +101,15 @@ class RunStore:
     @contextmanager
     def _db(self, doing: str) -> Iterator[sqlite3.Connection]:
         db = None
+        ledger = history.ledger(self.path)  # made private and checked, once per process
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            db = sqlite3.connect(ledger.path, timeout=self.busy_timeout, isolation_level=None)
             history.migrate(db)  # first: the ledger refuses a new file that has other tables
             migrate(db)
             yield db
         except sqlite3.Error as exc:
+            if is_damage(exc):
+                raise ledger.failure(exc, "used") from exc
             raise PlaygroundError(f"Could not {doing} ({self.path.name}): {exc}.",
                                   hint=_HINT) from exc
         except OSError as exc:

@@ -4,7 +4,8 @@ The ledger owns that file's ``PRAGMA user_version``; conversations keep their ow
 version in ``conversation_schema`` and their own tables (all named ``conversation…``), so
 the two evolve apart. The ledger's migrations run first (it refuses a new file that already
 has other tables), then ours, in order, in one ``BEGIN IMMEDIATE`` transaction; a file from a
-newer version is refused, not damaged.
+newer version is refused, not damaged. The file is opened through the ledger, which checks it
+once per process and sets a damaged one aside (saying which conversations it held).
 
 A conversation is a document: its whole ``Conversation.to_dict()`` is one JSON column,
 beside the few columns the list shows. A conversation has messages and a model name, never
@@ -24,6 +25,7 @@ from pathlib import Path
 from playground import history
 from playground.chat import Conversation
 from playground.errors import PlaygroundError
+from playground.ledger_damage import is_damage
 from playground.sqlite_schema import run_migrations
 
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
@@ -62,7 +64,6 @@ class ConversationStore:
     def __init__(self, path: Path | str | None = None, *, busy_timeout: float = 5.0):
         self.path = Path(path).expanduser() if path else history.default_path()
         self.busy_timeout = busy_timeout
-        self._migrated = False
 
     def save(self, conversation: Conversation, *, secrets: Iterable[str] = ()) -> None:
         """Insert or replace the conversation as it is now, key-like text redacted."""
@@ -112,19 +113,17 @@ class ConversationStore:
     # -- the file ----------------------------------------------------------------------
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
+        ledger = history.ledger(self.path)  # made private and checked, once per process
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise _unusable(self.path, exc) from exc
+            db = sqlite3.connect(ledger.path, timeout=self.busy_timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise _unusable(ledger, exc) from exc
         try:
-            if not self._migrated:
-                history.migrate(db)
-                migrate(db)
-                self._migrated = True
+            history.migrate(db)  # every time: a damaged file set aside leaves a fresh one
+            migrate(db)
             yield db
         except sqlite3.Error as exc:
-            raise _unusable(self.path, exc) from exc
+            raise _unusable(ledger, exc) from exc
         finally:
             db.close()
 
@@ -158,7 +157,7 @@ def migrate(db: sqlite3.Connection) -> int:
     return run_migrations(
         db, migrations=MIGRATIONS, current=schema_version, record=_record_version,
         newer="The saved conversations were written by a newer version of the app",
-        hint="Update the app, or choose another history file.")
+        hint=f"Update the app, or start this one with {history.DB_VARIABLE} naming another file.")
 
 
 def _record_version(db: sqlite3.Connection, version: int) -> None:
@@ -178,6 +177,8 @@ def _redacted(conversation: Conversation, secrets: tuple[str, ...]) -> Conversat
                    messages=clean(conversation.messages), choices=clean(conversation.choices))
 
 
-def _unusable(path: Path, exc: Exception) -> PlaygroundError:
-    return PlaygroundError(f"The conversations file {path} cannot be used: {exc}",
-                           hint="Check that the folder is writable and the file is not damaged.")
+def _unusable(ledger: history.Ledger, exc: sqlite3.Error) -> PlaygroundError:
+    if is_damage(exc):
+        return ledger.failure(exc, "used")
+    return PlaygroundError(f"The conversations file {ledger.path} cannot be used: {exc}",
+                           hint="Check that the folder is writable, then try again.")

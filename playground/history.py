@@ -6,17 +6,22 @@ whatever has queued up and inserts it in one transaction, retrying while the fil
 locked, so rows recorded concurrently from many threads are all kept. ``flush(timeout)``
 waits until everything recorded so far is written; open ledgers are flushed at exit.
 
-The file (``PLAYGROUND_DB``, else ``history.sqlite3`` in the data folder) is in WAL mode, so
-the Usage page reads while the writer writes. Its schema carries a version
+The file (``PLAYGROUND_DB``, else ``history.sqlite3`` in the data folder: the machine decides,
+never the browser) is made readable by its owner only before SQLite first opens it, and is in
+WAL mode, so the Usage page reads while the writer writes. Its schema carries a version
 (``PRAGMA user_version``) and is brought up to date by ordered migrations when opened, so a
 file written by an older version keeps working; a file from a newer version is refused
-rather than damaged.
+rather than damaged. A damaged file (found by a quick integrity check on open, or by a
+failed write or read) is set aside whole, never deleted, and a fresh one started; the
+ledger keeps what happened in ``notices`` for the pages to show (``playground.ledger_damage``).
+The writer never logs a row's content: prompts and replies stay in the file.
 
 Two tables: ``requests`` holds the narrow columns every chart aggregates, ``bodies`` the full
 request and response JSON by the same id, kept apart so scans stay small at 100,000 rows.
 The Usage page's figures are ``Ledger`` methods over ``playground.usage``, computed in SQL.
 Keys never reach the file: parameters and bodies are scrubbed of anything named like a
-credential, of values that look like OpenAI keys, and of the connection's own key.
+credential, of values that look like OpenAI keys, and of the connection's own key. Each
+row keeps the host its request went to (``scheme://host:port``, no path, no credentials).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import sqlite3
 import threading
 import time
 import weakref
+from functools import lru_cache
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -38,12 +44,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 import pandas as pd
 
 from playground import usage
 from playground.errors import PlaygroundError
-from playground.settings import DATA_DIR_VARIABLE, data_dir
+from playground.ledger_damage import SetAside, check, is_damage, set_aside
+from playground.settings import DATA_DIR_VARIABLE, create_private, data_dir, make_private_folder
 from playground.sqlite_schema import run_migrations
 from playground.usage import TIME_FORMAT, Bucket, Filters, RunningTotal, UsageOverview
 
@@ -158,6 +166,7 @@ class UsageRecord:
     response: Any = None
     time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     session: str | None = None  # the browser session, for its running total
+    host: str | None = None  # scheme://host:port the request went to
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -196,7 +205,7 @@ class UsageRecord:
             request=_without(request, secrets),
             response=_without(_response_of(result), secrets),
             time=datetime.now(timezone.utc) - timedelta(seconds=result.latency or 0.0),
-            session=session,
+            session=session, host=host_of(connection),
         )
         record.cost = estimate_cost(record.model, prompt_tokens, completion_tokens, prices)
         return record
@@ -217,7 +226,7 @@ class UsageRecord:
             error_kind=kind, error_message=_without(str(error), secrets),
             request=_without(request, secrets),
             time=datetime.now(timezone.utc) - timedelta(seconds=latency or 0.0),
-            session=session,
+            session=session, host=host_of(connection),
         )
         record.cost = estimate_cost(record.model, 0, 0, prices)
         return record
@@ -234,7 +243,7 @@ class UsageRecord:
             error_message=None if report.ok else _without(report.message, _secrets_of(connection)),
             response={"ok": report.ok, "message": report.message, "model_count": report.model_count},
             time=datetime.now(timezone.utc) - timedelta(seconds=report.seconds or 0.0),
-            session=session,
+            session=session, host=host_of(connection),
         )
 
     def to_row(self) -> dict[str, Any]:
@@ -260,7 +269,39 @@ class UsageRecord:
             "request": _json(scrub(self.request)) if self.request is not None else None,
             "response": _json(scrub(self.response)) if self.response is not None else None,
             "session": self.session,
+            "host": self.host,
         }
+
+
+def host_of(connection: Connection | str) -> str | None:
+    """Where the connection's requests go, as ``scheme://host:port``: its base URL, or for
+    the local models the local server's (None before it has started, or for a bare name)."""
+    if isinstance(connection, str):
+        return None
+    url = connection.base_url
+    if not url and connection.kind == "local":
+        from playground.local.launcher import URL_VARIABLE, local_server
+
+        url = os.environ.get(URL_VARIABLE) or local_server().base_url
+    return origin(url) if url else None
+
+
+@lru_cache(maxsize=256)
+def origin(url: str) -> str | None:
+    """``scheme://host:port`` of a URL: no user, password, path or query; the port filled
+    in for http and https. None when the URL names no host."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if not scheme or not host:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    port = port or {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}:{port}" if port else f"{scheme}://{host}"
 
 
 def _name_of(connection: Connection | str) -> str:
@@ -385,13 +426,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX requests_by_connection ON requests (connection, time)",
         "CREATE INDEX requests_by_page ON requests (page, time)",
     )),
+    Migration(4, "the host each request went to", (
+        "ALTER TABLE requests ADD COLUMN host TEXT",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 REQUEST_COLUMNS = ("time", "page", "connection", "endpoint", "model", "params",
                    "prompt_tokens", "completion_tokens", "tokens_estimated", "latency",
                    "time_to_first_token", "tokens_per_second", "status", "error_kind",
-                   "error_message", "cost", "session")
+                   "error_message", "cost", "session", "host")
 _INSERT_REQUEST = (f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)}) "
                    f"VALUES ({', '.join(':' + c for c in REQUEST_COLUMNS)})")
 _INSERT_BODY = "INSERT INTO bodies (id, request, response) VALUES (?, ?, ?)"
@@ -410,7 +454,7 @@ def migrate(db: sqlite3.Connection) -> int:
         db, migrations=[(m.version, m.statements) for m in MIGRATIONS],
         current=schema_version, record=_record_version, before=_refuse_other_applications,
         newer="The usage history was written by a newer version of the app",
-        hint="Update the app, or choose another history file in the sidebar.")
+        hint=f"Update the app, or start this one with {DB_VARIABLE} naming another file.")
 
 
 def _record_version(db: sqlite3.Connection, version: int) -> None:
@@ -424,7 +468,8 @@ def _refuse_other_applications(db: sqlite3.Connection) -> None:
     if _has_tables(db) and schema_version(db) == 0:
         raise PlaygroundError(
             "That file is a database of some other application, not a usage history.",
-            hint="Choose a new file name, or an existing usage history.")
+            hint=f"Start the app with {DB_VARIABLE} naming a new file, or an existing usage "
+                 "history.")
 
 
 def _has_tables(db: sqlite3.Connection) -> bool:
@@ -471,15 +516,48 @@ class Ledger:
         self._writer: threading.Thread | None = None
         self._closing = False
         self._abandon = False
+        self.notices: list[SetAside] = []  # damaged files set aside by this ledger, oldest first
+        self._recovering = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connection() as db:
-                migrate(db)
+            if not self.path.parent.is_dir():
+                make_private_folder(self.path.parent)
+            try:
+                self._prepare()
+            except sqlite3.DatabaseError as exc:
+                if not is_damage(exc):
+                    raise
+                self._recover(exc)
         except (OSError, sqlite3.Error) as exc:
             raise PlaygroundError(
                 f"The usage history {self.path} could not be opened: {exc}",
-                hint=f"Choose another file in the sidebar or with {DB_VARIABLE}.") from exc
+                hint=f"Check that its folder is writable, or start the app with {DB_VARIABLE} "
+                     "naming another file.") from exc
         _open_ledgers.add(self)
+
+    def _prepare(self) -> None:
+        """Create the file (owner-only) if need be, check it is sound, bring it up to date."""
+        create_private(self.path)
+        with self._connection() as db:
+            check(db)
+            migrate(db)
+
+    def _recover(self, error: BaseException) -> SetAside | None:
+        """Set the damaged file aside and start a fresh one; None when another thread
+        already did (the file now in place is sound)."""
+        with self._recovering:
+            try:
+                with self._connection() as db:
+                    check(db, thorough=True)
+                return None
+            except sqlite3.DatabaseError as exc:
+                if not is_damage(exc):
+                    return None
+            aside = set_aside(self.path, str(error))
+            self.notices.append(aside)
+            log.error("The usage history %s was damaged (%s); set aside as %s, a new one "
+                      "started.", self.path, error, aside.moved_to)
+            self._prepare()
+            return aside
 
     def __repr__(self) -> str:
         return f"Ledger({str(self.path)!r})"
@@ -565,8 +643,10 @@ class Ledger:
 
     def _write_batch(self, db: sqlite3.Connection | None,
                      batch: list[dict[str, Any]]) -> sqlite3.Connection | None:
-        """Write the batch, retrying while the file is busy; returns the connection to reuse."""
+        """Write the batch, retrying while the file is busy and into a fresh file when it is
+        damaged; returns the connection to reuse. Logs say why and how many, never what."""
         delay = 0.02
+        recoveries = 0
         while True:
             try:
                 if db is None:
@@ -575,35 +655,62 @@ class Ledger:
                 insert_rows(db, batch)
                 self.last_error = None
                 return db
-            except sqlite3.OperationalError as exc:  # locked, busy, disk full, I/O, gone
+            except (sqlite3.DatabaseError, OSError) as exc:
                 self.last_error = exc
-                log.debug("ledger write failed, retrying: %s", exc)
                 if db is not None:
                     db.close()
                     db = None
-                if self._abandon:
-                    return None
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-            except sqlite3.DatabaseError as exc:  # a row the schema refuses: keep the others
-                self.last_error = exc
-                assert db is not None
-                for row in batch:
-                    try:
-                        insert_rows(db, [row])
-                    except sqlite3.DatabaseError as row_error:
-                        self.dropped += 1
-                        log.error("usage row dropped (%s): %r", row_error, row)
-                return db
+                if is_damage(exc) and recoveries < 3:
+                    recoveries += 1
+                    self._recover_quietly(exc)
+                elif isinstance(exc, (sqlite3.OperationalError, OSError)):  # locked, full, gone
+                    log.debug("ledger write failed, retrying: %s", exc)
+                    if self._abandon:
+                        return None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+                else:
+                    return self._write_one_by_one(batch)
             except PlaygroundError as exc:  # the file became one from a newer version
                 self.last_error = exc
                 self.dropped += len(batch)
-                log.error("usage rows dropped: %s", exc)
+                log.error("%d usage rows dropped: %s", len(batch), exc)
                 return None
+
+    def _recover_quietly(self, error: BaseException) -> None:
+        try:
+            self._recover(error)
+        except (OSError, sqlite3.Error) as exc:  # the writer retries; close() reports it
+            self.last_error = exc
+            log.error("The damaged usage history %s could not be set aside: %s", self.path, exc)
+            time.sleep(0.5)
+
+    def _write_one_by_one(self, batch: list[dict[str, Any]]) -> sqlite3.Connection | None:
+        """A row the schema refuses: keep the others. Only the count and SQLite's reason
+        are logged."""
+        refused = 0
+        try:
+            db = self._open()
+        except sqlite3.Error as exc:
+            self.dropped += len(batch)
+            log.error("%d usage rows dropped: %s", len(batch), exc)
+            return None
+        for row in batch:
+            try:
+                insert_rows(db, [row])
+            except sqlite3.DatabaseError as exc:
+                refused += 1
+                reason = exc
+        if refused:
+            self.dropped += refused
+            log.error("%d usage rows dropped, the database refused them: %s", refused, reason)
+        return db
 
     # reading
 
     def _open(self) -> sqlite3.Connection:
+        if not self.path.exists():  # deleted meanwhile: SQLite would make it with the umask's mode
+            create_private(self.path)
         db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
                              check_same_thread=False)
         db.execute("PRAGMA synchronous=NORMAL")
@@ -631,11 +738,28 @@ class Ledger:
             with self._connection() as db:
                 db.execute("PRAGMA query_only=1")
                 yield db
-        except sqlite3.Error as exc:
-            raise PlaygroundError(
-                f"The usage history {self.path} could not be read: {exc}",
-                hint="Reload the page; if the file was moved or deleted, choose it again in "
-                     "the sidebar.") from exc
+        except (sqlite3.Error, OSError) as exc:
+            raise self.failure(exc, "read") from exc
+
+    def failure(self, error: Exception, doing: str) -> PlaygroundError:
+        """The ``PlaygroundError`` for a failed use of the file; a damaged file is set aside
+        first, and the error says so."""
+        if is_damage(error):
+            try:
+                aside = self._recover(error)
+            except (OSError, sqlite3.Error) as exc:
+                return PlaygroundError(
+                    f"The usage history {self.path} is damaged and could not be set aside: "
+                    f"{exc}", hint=f"Move the file away yourself, or start the app with "
+                                   f"{DB_VARIABLE} naming another file.")
+            if aside is not None:
+                return PlaygroundError(aside.message, hint="Reload the page. " + aside.hint)
+            return PlaygroundError(
+                f"The usage history {self.path} was damaged; a new one replaced it meanwhile.",
+                hint="Reload the page.")
+        return PlaygroundError(
+            f"The usage history {self.path} could not be {doing}: {error}",
+            hint="Reload the page; if the file was moved or deleted, restart the app.")
 
     def count(self) -> int:
         with self.reading() as db:

@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 from playground import params
 from playground.messages import problems as message_problems
-from playground.settings import data_dir
+from playground.settings import data_dir, write_private
 
 ENDPOINTS = ("completions", "chat")
 FORMAT_VERSION = 1
@@ -366,7 +366,7 @@ class PresetStore:
     def _write(self, presets: list[Preset], broken: list[dict]) -> None:
         data = {"version": FORMAT_VERSION, "presets": [*broken, *(p.to_dict() for p in presets)]}
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(_dumps(data, indent=2), encoding="utf-8")
+        write_private(tmp, _dumps(data, indent=2))
         tmp.replace(self.path)
 
 

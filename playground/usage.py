@@ -49,7 +49,7 @@ FILTER_COLUMNS = ("model", "connection", "page")
 DISTINCT_COLUMNS = ("model", "connection", "page", "endpoint", "status", "error_kind")
 METRICS = ("latency", "time_to_first_token", "tokens_per_second")
 PERCENTILES = (0.01, 0.25, 0.5, 0.75, 0.9, 0.99)  # a box plot's quartiles and whiskers, and tails
-LIST_COLUMNS = ("id", "time", "page", "connection", "endpoint", "model", "status",
+LIST_COLUMNS = ("id", "time", "page", "connection", "host", "endpoint", "model", "status",
                 "error_kind", "prompt_tokens", "completion_tokens", "tokens_estimated",
                 "latency", "time_to_first_token", "tokens_per_second", "cost", "params")
 CSV_COLUMNS = (*LIST_COLUMNS, "error_message")

@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from playground.errors import LocalServerFailed
-from playground.settings import data_dir
+from playground.settings import data_dir, private_opener
 
 URL_VARIABLE = "PLAYGROUND_LOCAL_URL"
 
@@ -73,7 +73,7 @@ class LocalServer:
     def _start(self, timeout: float) -> None:
         port = free_port(self.host)
         log_path = self.log_path or data_dir() / "local-server.log"
-        with open(log_path, "ab") as log:
+        with open(log_path, "ab", opener=private_opener) as log:
             self.process = subprocess.Popen(
                 [*self.command, "--host", self.host, "--port", str(port)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -113,7 +113,7 @@ def test_a_damaged_conversation_is_reported_and_the_others_still_listed(path, st
 
 
 def test_an_unusable_path_is_a_playground_error(tmp_path):
-    with pytest.raises(PlaygroundError, match="cannot be used"):
+    with pytest.raises(PlaygroundError, match="could not be opened"):
         ConversationStore(tmp_path).list()  # a folder, not a database file
 
 

@@ -24,7 +24,9 @@ from playground.history import (
     estimate_cost,
     estimate_tokens,
     is_secret_name,
+    host_of,
     ledger,
+    origin,
     scrub,
 )
 from playground.runner import Choice, RunResult, build_request, run
@@ -90,15 +92,19 @@ def test_a_folder_that_cannot_be_created_is_a_clear_error(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(errors.PlaygroundError, match="could not be opened") as caught:
         ledger(tmp_path / "file" / "inside" / "h.sqlite3")
-    assert "Choose another file" in caught.value.hint
+    assert DB_VARIABLE in caught.value.hint
 
 
-def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
+def test_a_file_that_is_not_a_database_is_set_aside_not_used(tmp_path):
     path = tmp_path / "not.sqlite3"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(errors.PlaygroundError, match="could not be opened") as raised:
-        Ledger(path)
-    assert "another file" in raised.value.hint
+    opened = Ledger(path)
+    try:
+        [notice] = opened.notices
+        assert notice.moved_to.read_bytes() == b"this is not sqlite" * 100
+        assert opened.count() == 0
+    finally:
+        opened.close()
 
 
 def test_the_file_is_in_wal_mode(db):
@@ -196,8 +202,37 @@ def test_from_connection_test_records_the_listing():
     failed = UsageRecord.from_connection_test(
         ConnectionReport(False, "Could not connect", seconds=0.01), page="Sidebar",
         connection=Connection("Mine", base_url="http://x/v1"))
-    assert (failed.status, failed.connection, failed.error_message) == (
-        "error", "Mine", "Could not connect")
+    assert (failed.status, failed.connection, failed.error_message, failed.host) == (
+        "error", "Mine", "Could not connect", "http://x:80")
+
+
+# --- the host each request went to ------------------------------------------------------
+
+@pytest.mark.parametrize(("url", "host"), [
+    ("https://api.openai.com/v1", "https://api.openai.com:443"),
+    ("http://localhost:11434/v1", "http://localhost:11434"),
+    ("HTTP://User:Secret@Gateway.Example:8443/openai/v1?key=abc#x", "http://gateway.example:8443"),
+    ("http://[::1]:8000/v1", "http://[::1]:8000"),
+    ("not a url", None),
+    ("http://host:notaport/v1", None),
+])
+def test_origin_keeps_scheme_host_and_port_only(url, host):
+    assert origin(url) == host
+
+
+def test_the_host_comes_from_the_connection(monkeypatch):
+    assert host_of(Connection("Gateway", base_url="https://u:p@gw.example/v1")) == \
+        "https://gw.example:443"
+    assert host_of("just a name") is None
+    monkeypatch.setenv("PLAYGROUND_LOCAL_URL", "http://127.0.0.1:9123/v1")
+    assert host_of(Connection("Local models", kind="local")) == "http://127.0.0.1:9123"
+
+
+def test_failed_requests_record_their_host_too():
+    failed = UsageRecord.from_error(
+        errors.PlaygroundError("refused"), endpoint="chat", request={"model": "m"}, page="Chat",
+        connection=Connection("Mine", base_url="http://127.0.0.1:9/v1"))
+    assert failed.host == "http://127.0.0.1:9"
 
 
 @pytest.mark.parametrize("name", ["api_key", "API_KEY", "apiKey", "x-api-key", "Authorization",
@@ -251,9 +286,10 @@ def test_a_record_round_trips_every_column(db):
                      time_to_first_token=0.1, cost=0.25, status="incomplete",
                      error_kind="StreamInterrupted", error_message="broke",
                      request={"model": "gpt-4o-mini", "temperature": 0.2},
-                     response={"choices": [{"text": "héllo"}]}))
+                     response={"choices": [{"text": "héllo"}]}, host="http://127.0.0.1:8000"))
     assert db.flush(10)
     row = rows(db)[0]
+    assert row["host"] == "http://127.0.0.1:8000"
     assert row["time"] == "2026-03-04 05:06:07.890123"
     assert json.loads(row["params"]) == {"temperature": 0.2, "logit_bias": {"50256": -100}}
     assert (row["prompt_tokens"], row["completion_tokens"], row["tokens_estimated"]) == (10, 20, 0)
@@ -366,6 +402,7 @@ def test_a_real_request_is_recorded_with_the_servers_usage(db, local_base_url):
     assert row["tokens_estimated"] == 0 and row["status"] == "ok"
     assert row["time_to_first_token"] is not None and row["latency"] >= row["time_to_first_token"]
     assert row["cost"] == 0.0  # the local models are free in the seed price list
+    assert row["host"] == local_base_url.removesuffix("/v1")
     assert json.loads(row["params"]) == {"max_tokens": 3, "temperature": 0, "stream": True,
                                          "stream_options": {"include_usage": True}}
 
@@ -473,9 +510,9 @@ def test_a_version_1_file_is_migrated_and_its_rows_survive(tmp_path):
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         conn.row_factory = sqlite3.Row
         old = conn.execute("SELECT * FROM requests ORDER BY id").fetchall()
-        assert [(r["id"], r["model"], r["prompt_tokens"], r["status"], r["session"])
-                for r in old] == [(1, "gpt-4o-mini", 12, "ok", None),
-                                  (2, "gemma-3-270m", 0, "error", None)]
+        assert [(r["id"], r["model"], r["prompt_tokens"], r["status"], r["session"], r["host"])
+                for r in old] == [(1, "gpt-4o-mini", 12, "ok", None, None),
+                                  (2, "gemma-3-270m", 0, "error", None, None)]
         assert conn.execute("SELECT request FROM bodies WHERE id = 1").fetchone()[0] == \
             '{"model":"gpt-4o-mini"}'
         indexes = {row[0] for row in conn.execute(

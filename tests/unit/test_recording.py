@@ -27,6 +27,7 @@ def test_a_successful_request_is_recorded_with_its_usage(recorder, local_base_ur
     assert (row["page"], row["connection"], row["model"], row["status"]) == (
         "Completions", "Test local", "smollm2-135m-instruct", "ok")
     assert row["completion_tokens"] == result.usage["completion_tokens"]
+    assert row["host"] == local_base_url.removesuffix("/v1")
     assert b"sk-secret-never-stored" not in recorder.ledger.path.read_bytes()
 
 
@@ -37,13 +38,14 @@ def test_a_failed_request_is_recorded_and_still_raised(recorder):
         recorder.run(conn, "completions", request)
     assert recorder.ledger.flush()
     row = recorder.ledger.requests().iloc[0]
-    assert (row["status"], row["error_kind"]) == ("error", "ConnectionFailed")
+    assert (row["status"], row["error_kind"], row["host"]) == (
+        "error", "ConnectionFailed", "http://127.0.0.1:9")
 
 
 def test_a_ledger_that_cannot_be_opened_does_not_lose_the_answer(data_dir, local_base_url, caplog):
-    not_a_database = data_dir / "notes.txt"
-    not_a_database.write_text("this is not SQLite\n" * 100)
-    recorder = Recorder(page="Completions", ledger_path=not_a_database)
+    not_a_folder = data_dir / "notes.txt"
+    not_a_folder.write_text("a file where the ledger's folder should be\n")
+    recorder = Recorder(page="Completions", ledger_path=not_a_folder / "inside" / "h.sqlite3")
     conn = Connection("Test local", base_url=local_base_url)
     request = runner.build_request("completions", "smollm2-135m-instruct",
                                    {"max_tokens": 2, "temperature": 0}, prompt="Hello")

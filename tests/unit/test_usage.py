@@ -29,7 +29,11 @@ def entry(time, page, connection, model, prompt, completion, latency, ttft=None,
         completion_tokens=completion, tokens_estimated=estimated, latency=latency,
         time_to_first_token=ttft, error_kind=error_kind, cost=cost, time=at(time),
         request={"model": model, "temperature": 0.5}, response={"choices": [{"text": "hi"}]},
-        session=session)
+        session=session, host=HOSTS.get(connection))
+
+
+HOSTS = {"Local models": "http://127.0.0.1:8000", "OpenAI": "https://api.openai.com:443",
+         "vLLM": "http://gpu-box:8001"}
 
 
 # Six requests; every expected figure below is worked out from this table by hand.
@@ -244,12 +248,14 @@ def test_requests_are_newest_first_and_paged(ledger):
     assert ids(frame) == [5, 4]
     assert frame["time"].iloc[0] == pd.Timestamp("2026-03-02 09:30", tz="UTC")
     assert frame["tokens_estimated"].tolist() == [True, False]
+    assert frame["host"].tolist() == ["http://gpu-box:8001", "https://api.openai.com:443"]
     assert "request" not in frame and "response" not in frame
 
 
 def test_request_detail_has_the_bodies(ledger):
     detail = ledger.request_detail(3)
     assert detail["model"] == "davinci-002" and detail["connection"] == "OpenAI"
+    assert detail["host"] == "https://api.openai.com:443"
     assert detail["params"] == {"temperature": 0.5}
     assert detail["request"] == {"model": "davinci-002", "temperature": 0.5}
     assert detail["response"] == {"choices": [{"text": "hi"}]}
@@ -263,6 +269,7 @@ def test_csv_export(ledger):
     assert frame["id"].tolist() == [1, 2, 5, 6]  # oldest first
     assert list(frame.columns) == list(usage.CSV_COLUMNS)
     assert frame["prompt_tokens"].sum() == 341
+    assert frame["host"].tolist()[0] == "http://127.0.0.1:8000"
     with_bodies = pd.read_csv(io.BytesIO(ledger.to_csv(with_bodies=True)))
     assert len(with_bodies) == 6 and {"request", "response"} <= set(with_bodies.columns)
     empty = pd.read_csv(io.BytesIO(ledger.to_csv(Filters(models=["nothing"]))))
