@@ -5,6 +5,13 @@ value typed in the sidebar (session only) > ``.streamlit/secrets.toml`` > the en
 and ``.env`` (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID``) > the preset.
 ``resolve`` records where it found the key (``Connection.key_source``), so that order lives
 here alone. Keys are never written to disk: saved connections keep everything but the key.
+
+A configured key is bound to its address: a key (and organization) from secrets.toml or
+the environment goes only to the base URL configured in the same place (that place's
+``OPENAI_BASE_URL``, else OpenAI's). Sent anywhere else (a base URL typed in the browser, a
+saved connection pointing elsewhere), a visitor could read the owner's key off the wire;
+there only a key typed for it is used, and ``Connection.key_withheld`` says which key was
+held back and where it does go.
 """
 
 from __future__ import annotations
@@ -18,12 +25,13 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import openai
 from dotenv import dotenv_values
 
 from playground import errors
-from playground.settings import data_dir, write_private
+from playground.settings import data_dir
 
 Kind = Literal["local", "openai", "custom"]
 # Where resolve() found the key: typed in the sidebar, already on the connection (set by
@@ -31,11 +39,20 @@ Kind = Literal["local", "openai", "custom"]
 KeySource = Literal["typed", "connection", "secrets", "environment"]
 
 LOCAL_NAME = "Local models"
+OPENAI_URL = "https://api.openai.com/v1"  # where a configured key goes by default
 KEYLESS = "no-key"  # the SDK insists on a key; keyless servers ignore this one
 CONNECT_TIMEOUT = 5.0  # seconds to establish a connection, at most
 # What a user may set (sidebar, connections.json): the timeout in seconds, the SDK's retries.
 TIMEOUT_LIMITS = (1.0, 600.0)
 RETRY_LIMITS = (0, 10)
+
+
+@dataclass(frozen=True)
+class WithheldKey:
+    """A configured key resolve did not use, because it belongs to another address."""
+
+    source: KeySource  # "secrets" or "environment"
+    bound_to: str  # the only base URL it is sent to
 
 
 @dataclass(frozen=True)
@@ -49,8 +66,9 @@ class Connection:
     organization: str | None = None
     timeout: float = 120.0
     max_retries: int = 2
-    # Set by resolve(); says nothing about the endpoint, so it is neither compared nor saved.
+    # Set by resolve(); say nothing about the endpoint, so they are neither compared nor saved.
     key_source: KeySource | None = field(default=None, compare=False)
+    key_withheld: WithheldKey | None = field(default=None, compare=False)
 
     @property
     def needs_key(self) -> bool:
@@ -61,12 +79,12 @@ class Connection:
         return {name: value for name, value in asdict(self).items() if name not in _UNSAVED}
 
 
-_UNSAVED = frozenset({"api_key", "key_source"})
+_UNSAVED = frozenset({"api_key", "key_source", "key_withheld"})
 
 
 PRESETS: tuple[Connection, ...] = (
     Connection(LOCAL_NAME, kind="local"),
-    Connection("OpenAI", kind="openai", base_url="https://api.openai.com/v1"),
+    Connection("OpenAI", kind="openai", base_url=OPENAI_URL),
     Connection("Ollama", base_url="http://localhost:11434/v1"),
     Connection("vLLM", base_url="http://localhost:8000/v1"),
     Connection("LM Studio", base_url="http://localhost:1234/v1"),
@@ -103,34 +121,58 @@ def resolve(
     """Fill key, base URL and organization in the documented order of precedence, and
     record in ``key_source`` where the key was found.
 
-    The local connection needs no key and ignores OPENAI_BASE_URL, which is meant for the
-    remote endpoint the user configured.
+    Only the OpenAI preset (and connections saved from it) reads the OPENAI_* settings, and
+    a configured key or organization only where its place's base URL is the one used (see
+    the module docstring); a key held back is named in ``key_withheld``. The local
+    connection needs no key and ignores OPENAI_BASE_URL, meant for a remote endpoint.
     """
     if conn.kind == "local":
         return conn
-    layers: tuple[tuple[KeySource, Mapping[str, str]], ...] = (
-        ("secrets", secrets or {}),
-        ("environment", environment if environment is not None else environment_settings()),
-    )
-
-    def configured(name: str) -> tuple[str | None, KeySource | None]:
-        """The first layer's value of an OPENAI_* setting, and which layer that was."""
-        # Only the OpenAI preset reads OPENAI_*: a key meant for OpenAI is never sent
-        # to another endpoint the user did not type it for.
-        if conn.needs_key:
-            for source, layer in layers:
-                if layer.get(name):
-                    return str(layer[name]), source
-        return None, None
-
+    layers: list[tuple[KeySource, Mapping[str, str]]] = []
+    if conn.needs_key:
+        layers = [("secrets", secrets or {}),
+                  ("environment", environment if environment is not None
+                   else environment_settings())]
+    base_url = (typed_base_url or _first(layers, "OPENAI_BASE_URL")[0] or conn.base_url)
+    bound = [(source, layer) for source, layer in layers
+             if _same_address(_bound_to(layer), base_url)]
     key, key_source = next(
         (found for found in ((typed_key, "typed"), (conn.api_key, "connection"),
-                             configured("OPENAI_API_KEY")) if found[0]),
+                             _first(bound, "OPENAI_API_KEY")) if found[0]),
         (None, None))
-    base_url = typed_base_url or configured("OPENAI_BASE_URL")[0] or conn.base_url
-    organization = conn.organization or configured("OPENAI_ORG_ID")[0]
-    return replace(conn, api_key=key, key_source=key_source, base_url=base_url,
-                   organization=organization)
+    withheld = None
+    if key is None and (source := _first(layers, "OPENAI_API_KEY")[1]) is not None:
+        withheld = WithheldKey(source, _bound_to(dict(layers)[source]))
+    organization = conn.organization or _first(bound, "OPENAI_ORG_ID")[0]
+    return replace(conn, api_key=key, key_source=key_source, key_withheld=withheld,
+                   base_url=base_url, organization=organization)
+
+
+def _first(layers: list[tuple[KeySource, Mapping[str, str]]],
+           name: str) -> tuple[str | None, KeySource | None]:
+    """The first layer's value of an OPENAI_* setting, and which layer that was."""
+    for source, layer in layers:
+        if layer.get(name):
+            return str(layer[name]), source
+    return None, None
+
+
+def _bound_to(layer: Mapping[str, str]) -> str:
+    """The base URL a layer's key and organization go to: its own, or OpenAI's."""
+    return str(layer.get("OPENAI_BASE_URL") or OPENAI_URL)
+
+
+def _same_address(one: str | None, other: str | None) -> bool:
+    """Whether two base URLs name the same endpoint (scheme and host in any case, a
+    trailing slash or not)."""
+    if not one or not other:
+        return False
+
+    def normal(url: str) -> tuple[str, str, str]:
+        parts = urlsplit(url.strip())
+        return parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/")
+
+    return normal(one) == normal(other)
 
 
 def base_url_of(conn: Connection) -> str:
@@ -147,6 +189,12 @@ def base_url_of(conn: Connection) -> str:
 def client_for(conn: Connection) -> openai.OpenAI:
     """An SDK client for the connection, reused so its connection pool stays warm."""
     if conn.needs_key and not conn.api_key:
+        if conn.key_withheld:
+            raise errors.AuthenticationFailed(
+                f"The connection {conn.name!r} needs an API key for {conn.base_url}, and the "
+                f"configured OPENAI_API_KEY is only sent to {conn.key_withheld.bound_to}.",
+                hint="Type a key for this address in the sidebar, or set OPENAI_BASE_URL "
+                     "beside OPENAI_API_KEY if the key belongs to it.")
         raise errors.AuthenticationFailed(
             f"The connection {conn.name!r} needs an API key and none was found.",
             hint="Type it in the sidebar, or set OPENAI_API_KEY in the environment, .env "
@@ -298,7 +346,7 @@ class SavedConnections:
 
     def _write(self, rows: list) -> None:
         tmp = self.path.with_suffix(".tmp")
-        write_private(tmp, json.dumps(rows, indent=2))
+        tmp.write_text(json.dumps(rows, indent=2))
         tmp.replace(self.path)
 
     def _within_limits(self, conn: Connection) -> Connection:

@@ -60,12 +60,12 @@ class TestResolutionOrder:
         assert typed == from_env and hash(typed) == hash(from_env)
         assert typed.key_source != from_env.key_source
 
-    def test_each_setting_falls_through_on_its_own(self):
-        resolved = resolve(OPENAI, secrets={"OPENAI_BASE_URL": "https://secrets.example/v1"},
+    def test_each_setting_falls_through_on_its_own_for_the_same_address(self):
+        resolved = resolve(OPENAI, secrets={"OPENAI_ORG_ID": "org-secret"},
                            environment={"OPENAI_API_KEY": ENV, "OPENAI_ORG_ID": "org-env"})
         assert (resolved.api_key, resolved.key_source) == (ENV, "environment")
-        assert resolved.base_url == "https://secrets.example/v1"
-        assert resolved.organization == "org-env"
+        assert resolved.base_url == "https://api.openai.com/v1"
+        assert resolved.organization == "org-secret"
 
     def test_empty_values_do_not_count(self):
         resolved = resolve(OPENAI, typed_key="", secrets={"OPENAI_API_KEY": ""},
@@ -119,6 +119,95 @@ class TestResolutionOrder:
         from_dotenv = resolve(OPENAI)
         assert (from_dotenv.api_key, from_dotenv.key_source) == ("sk-dotenv-444444444",
                                                                  "environment")
+
+
+GATEWAY = "https://gateway.example/v1"
+VISITOR = "http://visitor.example:8080/v1"
+
+
+class TestAKeyGoesOnlyWhereItWasConfigured:
+    """A key from secrets.toml or the environment travels with the base URL set beside it
+    (or OpenAI's); anywhere else only a typed key is sent, and resolve says why."""
+
+    @pytest.mark.parametrize("layer", ["secrets", "environment"])
+    def test_a_typed_base_url_does_not_get_the_configured_key(self, layer):
+        configured = {"OPENAI_API_KEY": ENV, "OPENAI_ORG_ID": "org-owner"}
+        resolved = resolve(OPENAI, typed_base_url=VISITOR, **{layer: configured},
+                           **{other: {} for other in ("secrets", "environment") if other != layer})
+        assert resolved.base_url == VISITOR
+        assert resolved.api_key is None and resolved.key_source is None
+        assert resolved.organization is None
+        assert resolved.key_withheld == connection.WithheldKey(layer, "https://api.openai.com/v1")
+
+    def test_a_typed_key_goes_to_a_typed_base_url(self):
+        resolved = resolve(OPENAI, typed_key=TYPED, typed_base_url=VISITOR,
+                           environment={"OPENAI_API_KEY": ENV})
+        assert (resolved.api_key, resolved.key_source, resolved.base_url) == (TYPED, "typed",
+                                                                             VISITOR)
+        assert resolved.key_withheld is None
+
+    def test_a_key_goes_to_the_base_url_configured_beside_it(self):
+        env = {"OPENAI_API_KEY": ENV, "OPENAI_BASE_URL": GATEWAY, "OPENAI_ORG_ID": "org-gw"}
+        resolved = resolve(OPENAI, secrets={}, environment=env)
+        assert (resolved.api_key, resolved.base_url, resolved.organization) == (
+            ENV, GATEWAY, "org-gw")
+        # The same address typed again, written a little differently, is the same address.
+        again = resolve(OPENAI, typed_base_url="HTTPS://Gateway.example/v1/", environment=env)
+        assert (again.api_key, again.key_withheld) == (ENV, None)
+        # ... but not OpenAI's any more: the key is bound to the gateway.
+        openai_itself = resolve(OPENAI, typed_base_url="https://api.openai.com/v1",
+                                environment=env)
+        assert openai_itself.api_key is None
+        assert openai_itself.key_withheld == connection.WithheldKey("environment", GATEWAY)
+
+    def test_a_key_does_not_follow_a_base_url_set_in_another_place(self):
+        resolved = resolve(OPENAI, secrets={"OPENAI_BASE_URL": GATEWAY},
+                           environment={"OPENAI_API_KEY": ENV, "OPENAI_ORG_ID": "org-env"})
+        assert resolved.base_url == GATEWAY
+        assert (resolved.api_key, resolved.organization) == (None, None)
+        assert resolved.key_withheld == connection.WithheldKey("environment",
+                                                               "https://api.openai.com/v1")
+
+    def test_the_first_key_bound_to_the_address_is_used(self):
+        resolved = resolve(OPENAI, secrets={"OPENAI_API_KEY": SECRET},
+                           environment={"OPENAI_API_KEY": ENV, "OPENAI_BASE_URL": GATEWAY})
+        assert (resolved.base_url, resolved.api_key, resolved.key_source) == (
+            GATEWAY, ENV, "environment")
+
+    def test_a_saved_connection_pointing_elsewhere_gets_no_configured_key(self):
+        saved = Connection("Elsewhere", kind="openai", base_url=VISITOR)
+        resolved = resolve(saved, secrets={"OPENAI_API_KEY": SECRET}, environment={})
+        assert resolved.api_key is None
+        assert resolved.key_withheld == connection.WithheldKey("secrets",
+                                                               "https://api.openai.com/v1")
+        typed = resolve(saved, typed_key=TYPED, secrets={"OPENAI_API_KEY": SECRET},
+                        environment={})
+        assert (typed.api_key, typed.key_withheld) == (TYPED, None)
+
+    def test_a_saved_connection_to_openai_itself_gets_it(self):
+        saved = Connection("Mine", kind="openai", base_url="https://api.openai.com/v1/")
+        resolved = resolve(saved, environment={"OPENAI_API_KEY": ENV})
+        assert (resolved.api_key, resolved.key_source) == (ENV, "environment")
+
+    def test_a_withheld_key_is_neither_compared_nor_saved(self, tmp_path):
+        withheld = resolve(OPENAI, typed_base_url=VISITOR, environment={"OPENAI_API_KEY": ENV})
+        assert withheld == resolve(OPENAI, typed_base_url=VISITOR, environment={})
+        store = SavedConnections(tmp_path / "connections.json")
+        store.save(withheld)
+        assert "key_withheld" not in store.path.read_text()
+        assert ENV not in store.path.read_text()
+
+    def test_the_missing_key_error_says_where_the_configured_key_goes(self):
+        from playground import errors
+
+        withheld = resolve(OPENAI, typed_base_url=VISITOR, environment={"OPENAI_API_KEY": ENV})
+        with pytest.raises(errors.AuthenticationFailed) as raised:
+            connection.client_for(withheld)
+        assert VISITOR in raised.value.message
+        assert "only sent to https://api.openai.com/v1" in raised.value.message
+        assert ENV not in raised.value.message + raised.value.hint
+        report = connection.test_connection(withheld)
+        assert not report.ok and "Type a key for this address" in report.hint
 
 
 class TestKeysStayOffDisk:
