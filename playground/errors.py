@@ -12,7 +12,8 @@ see SDK exceptions or tracebacks.
     ├── AuthenticationFailed   401: the key is missing or wrong
     ├── PermissionDenied       403: the key may not use this model or endpoint
     ├── ModelNotFound          404: the endpoint does not serve this model (or path)
-    ├── BadRequest             400/413/422: the server refused a value (``param`` names it)
+    ├── BadRequest             400/413/422: the server refused a value (``param`` names it,
+    │                          ``code`` says how: unsupported_parameter, unsupported_value…)
     │   └── ContextTooLong     the prompt and max_tokens do not fit in the context
     ├── RateLimited            429, after the allowed retries (``retry_after`` if given)
     ├── ServerFailed           5xx or a response that is not the API's JSON
@@ -78,9 +79,11 @@ class ModelNotFound(PlaygroundError):
 class BadRequest(PlaygroundError):
     hint = "Change the named parameter and send again."
 
-    def __init__(self, message: str, *, param: str | None = None, **kwargs):
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
+                 **kwargs):
         super().__init__(message, **kwargs)
         self.param = param
+        self.code = code
 
 
 class ContextTooLong(BadRequest):
@@ -205,7 +208,7 @@ def _from_status(exc) -> PlaygroundError:
     if 400 <= status < 500:
         named = f" [{param}]" if param else ""
         return BadRequest(f"The server refused the request ({status}){named}: {message}",
-                          param=param, status=status)
+                          param=param, code=code, status=status)
     if not body:  # an HTML error page or plain text, not the API's JSON
         return ServerFailed(f"The server failed ({status}) and sent no API error.", status=status)
     return ServerFailed(f"The server failed ({status}): {message}", status=status)

@@ -7,16 +7,25 @@ sent when the user moved it away from the default (see ``requests.build_request`
 The help texts are meant to be right where many tutorials are wrong: top_p is nucleus
 sampling over 0-1 (not a second temperature), n is the number of choices returned (not a
 sampling knob), and a penalty of 0 means no penalty at all.
+
+Each parameter also names the model families that accept it (``FAMILIES``): OpenAI's
+reasoning models refuse the sampling parameters while they reason and want
+``max_completion_tokens`` instead of ``max_tokens``; ``playground.capabilities`` applies
+this to a connection's model. ``python -m playground.params_reference`` writes the README's
+parameter reference from this table.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from playground import structured
+
 Endpoint = Literal["completions", "chat"]
-Kind = Literal["float", "int", "bool", "text", "stop", "logit_bias"]
+Kind = Literal["float", "int", "bool", "text", "stop", "logit_bias", "choice", "response_format"]
 
 BOTH: frozenset[str] = frozenset({"completions", "chat"})
 COMPLETIONS: frozenset[str] = frozenset({"completions"})
@@ -25,10 +34,28 @@ CHAT: frozenset[str] = frozenset({"chat"})
 MAX_STOP_SEQUENCES = 4
 MAX_LOGIT_BIAS_ENTRIES = 300
 
+FAMILIES: dict[str, str] = {
+    "classic": "models that do not reason: gpt-4.1, gpt-4o, the local models and most "
+               "compatible servers' models",
+    "reasoning": "reasoning models while they reason: the o-series, gpt-5, and gpt-5.1 and "
+                 "later at a reasoning effort above \"none\"",
+    "effort_none": "reasoning models at reasoning effort \"none\" (gpt-5.1 and later "
+                   "default to it)",
+}
+ALL_FAMILIES: frozenset[str] = frozenset(FAMILIES)
+NOT_REASONING: frozenset[str] = frozenset({"classic", "effort_none"})
+REASONING_MODELS: frozenset[str] = frozenset({"reasoning", "effort_none"})
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
+VERBOSITIES = ("low", "medium", "high")
+RESPONSE_FORMATS = ("text", "json_object", "json_schema")
+SCHEMA_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
 
 @dataclass(frozen=True)
 class ParamSpec:
-    """One request parameter: its type, allowed range, API default and help text."""
+    """One request parameter: its type, allowed range or ``choices``, API default, help
+    text, the endpoints and model ``families`` that accept it, and the parameter that
+    replaces it where a family refuses it (``replaced_by``)."""
 
     name: str
     label: str
@@ -39,12 +66,17 @@ class ParamSpec:
     minimum: float | None = None
     maximum: float | None = None
     step: float | None = None
+    families: frozenset[str] = ALL_FAMILIES
+    choices: tuple[str, ...] = ()
+    replaced_by: str | None = None
 
     def range_text(self) -> str:
         if self.minimum is not None and self.maximum is not None:
             return f"{_fmt(self.minimum)} to {_fmt(self.maximum)}"
         if self.minimum is not None:
             return f"at least {_fmt(self.minimum)}"
+        if self.choices:
+            return ", ".join(f'"{choice}"' for choice in self.choices)
         return ""
 
 
@@ -59,8 +91,42 @@ SPECS: tuple[ParamSpec, ...] = (
         "max_tokens", "Max tokens", "int",
         "The most tokens the model may generate for each choice. The prompt's tokens plus "
         "this must fit in the model's context length. Completions default to 16; chat, "
-        "when unset, may use whatever context is left.",
+        "when unset, may use whatever context is left. Reasoning models refuse it: they "
+        "take max_completion_tokens.",
         default=None, minimum=1, maximum=131072, step=1,
+        families=frozenset({"classic"}), replaced_by="max_completion_tokens",
+    ),
+    ParamSpec(
+        "max_completion_tokens", "Max completion tokens", "int",
+        "Today's name for max_tokens on chat: the most tokens the model may generate for "
+        "each choice, its hidden reasoning tokens included, so a reasoning model given too "
+        "few may spend them all thinking and answer nothing. Reasoning models only take "
+        "this one; older compatible servers may only know max_tokens.",
+        endpoints=CHAT, default=None, minimum=1, maximum=131072, step=1,
+    ),
+    ParamSpec(
+        "reasoning_effort", "Reasoning effort", "choice",
+        "How much a reasoning model thinks before it answers: more effort, better answers "
+        "to hard questions, more (billed) reasoning tokens and a longer wait. Unset, the "
+        "model's default: medium for the o-series and gpt-5, none for gpt-5.1 and later. "
+        "At \"none\" a reasoning model also takes temperature, top_p, the penalties and "
+        "logprobs. Models that do not reason refuse it.",
+        endpoints=CHAT, default=None, choices=REASONING_EFFORTS, families=REASONING_MODELS,
+    ),
+    ParamSpec(
+        "verbosity", "Verbosity", "choice",
+        "How long and detailed the visible answer is, low to high (the API's default is "
+        "medium); it does not change the reasoning. The gpt-5 family takes it; the "
+        "o-series and models that do not reason refuse it.",
+        endpoints=CHAT, default=None, choices=VERBOSITIES, families=REASONING_MODELS,
+    ),
+    ParamSpec(
+        "response_format", "Response format", "response_format",
+        "text (the default); JSON mode ({\"type\": \"json_object\"}: some valid JSON object, "
+        "and the messages must mention JSON); or a JSON schema ({\"type\": \"json_schema\", "
+        "\"json_schema\": {\"name\", \"schema\", \"strict\": true}}): with strict, the reply "
+        "always conforms to the schema.",
+        endpoints=CHAT, default=None,
     ),
     ParamSpec(
         "temperature", "Temperature", "float",
@@ -69,6 +135,7 @@ SPECS: tuple[ParamSpec, ...] = (
         "unlikely tokens likelier and the text more random. Change this or top_p, "
         "usually not both.",
         default=1.0, minimum=0.0, maximum=2.0, step=0.05,
+        families=NOT_REASONING,
     ),
     ParamSpec(
         "top_p", "Top p", "float",
@@ -76,6 +143,7 @@ SPECS: tuple[ParamSpec, ...] = (
         "probabilities add up to top_p. 1 keeps every token; 0.1 keeps only the top 10% "
         "of probability mass. It is not a second temperature and never goes above 1.",
         default=1.0, minimum=0.0, maximum=1.0, step=0.05,
+        families=NOT_REASONING,
     ),
     ParamSpec(
         "n", "Choices (n)", "int",
@@ -89,6 +157,7 @@ SPECS: tuple[ParamSpec, ...] = (
         "token has appeared in the output, nudging the model towards new topics. Negative "
         "values encourage repetition.",
         default=0.0, minimum=-2.0, maximum=2.0, step=0.1,
+        families=NOT_REASONING,
     ),
     ParamSpec(
         "frequency_penalty", "Frequency penalty", "float",
@@ -96,6 +165,7 @@ SPECS: tuple[ParamSpec, ...] = (
         "the token already appeared in the output, so frequent tokens are penalised more: "
         "it curbs verbatim repetition.",
         default=0.0, minimum=-2.0, maximum=2.0, step=0.1,
+        families=NOT_REASONING,
     ),
     ParamSpec(
         "stop", "Stop sequences", "stop",
@@ -113,7 +183,7 @@ SPECS: tuple[ParamSpec, ...] = (
         "logit_bias", "Logit bias", "logit_bias",
         "Map of token id to a bias from -100 to 100 added to that token's logit before "
         "sampling. -100 effectively bans a token, 100 effectively forces it.",
-        default=None, minimum=-100, maximum=100,
+        default=None, minimum=-100, maximum=100, families=NOT_REASONING,
     ),
     ParamSpec(
         "user", "User id", "text",
@@ -153,13 +223,14 @@ SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "logprobs", "Log-probabilities", "bool",
         "Return the log-probability of each generated token.",
-        endpoints=CHAT, default=False,
+        endpoints=CHAT, default=False, families=NOT_REASONING,
     ),
     ParamSpec(
         "top_logprobs", "Top log-probabilities", "int",
         "0 to 20: at each position also return this many most likely alternatives. "
         "Needs logprobs on.",
         endpoints=CHAT, default=None, minimum=0, maximum=20, step=1,
+        families=NOT_REASONING,
     ),
 )
 
@@ -228,6 +299,30 @@ class _Checker:
                 self.fail("logit_bias", f"logit_bias for token {key} must be -100 to 100; got {bias!r}.")
 
 
+    def response_format(self, value: Any) -> None:
+        kind = value.get("type") if isinstance(value, dict) else None
+        if kind not in RESPONSE_FORMATS:
+            self.fail("response_format", 'response_format must be {"type": "text"}, '
+                      '{"type": "json_object"} or {"type": "json_schema", "json_schema": {…}}.')
+            return
+        if kind != "json_schema":
+            return
+        declared = value.get("json_schema")
+        if not isinstance(declared, dict):
+            self.fail("response_format", "A json_schema response_format needs json_schema: "
+                      '{"name", "schema", "strict"}.')
+            return
+        name = declared.get("name")
+        if not isinstance(name, str) or not SCHEMA_NAME.fullmatch(name):
+            self.fail("response_format", "response_format: the schema's name must be 1 to 64 "
+                      f"letters, digits, _ or -; got {name!r}.")
+        if not isinstance(declared.get("strict", False), bool):
+            self.fail("response_format", "response_format: strict must be true or false.")
+        for problem in structured.schema_problems(declared.get("schema"),
+                                                  strict=declared.get("strict") is True):
+            self.fail("response_format", f"response_format: {problem}")
+
+
 def is_token_id(key: Any) -> bool:
     """A logit_bias key: a whole number >= 0 written in ASCII digits ("²" is not one)."""
     text = str(key)
@@ -255,6 +350,10 @@ def validate(endpoint: str, values: dict[str, Any]) -> list[FieldError]:
             checker.stop(value)
         elif spec_.kind == "logit_bias":
             checker.logit_bias(value)
+        elif spec_.kind == "choice" and value not in spec_.choices:
+            checker.fail(name, f"{name} must be one of {spec_.range_text()}; got {value!r}.")
+        elif spec_.kind == "response_format":
+            checker.response_format(value)
     _check_combinations(endpoint, values, checker)
     return checker.errors
 

@@ -15,14 +15,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from playground import errors
+from playground.capabilities import Capabilities
 from playground.connection import Connection, client_for
 from playground.params import FieldError, specs_for, validate
 
 
 def build_request(endpoint: str, model: str, values: dict[str, Any], *,
                   prompt: str | list[str] | None = None,
-                  messages: list[dict] | None = None) -> dict[str, Any]:
-    """The request's keyword arguments, validated; raises ``InvalidParameters``."""
+                  messages: list[dict] | None = None,
+                  accepts: Capabilities | None = None) -> dict[str, Any]:
+    """The request's keyword arguments, validated; raises ``InvalidParameters``.
+
+    With ``accepts`` (what the model takes), a value of a parameter the model refuses in
+    favour of another (max_tokens on a reasoning model) is sent under the other's name,
+    unless that one is set too.
+    """
+    if accepts is not None:
+        values = _renamed(endpoint, values, accepts)
     problems = validate(endpoint, values)
     if endpoint == "completions" and not prompt:
         problems.append(FieldError("prompt", "prompt must not be empty."))
@@ -45,6 +54,17 @@ def build_request(endpoint: str, model: str, values: dict[str, Any], *,
     if request.get("stream"):
         request["stream_options"] = {"include_usage": True}
     return request
+
+
+def _renamed(endpoint: str, values: dict[str, Any], accepts: Capabilities) -> dict[str, Any]:
+    values = dict(values)
+    specs = specs_for(endpoint)
+    for name, spec in specs.items():
+        target = spec.replaced_by
+        if (target in specs and values.get(name) is not None and values.get(target) is None
+                and accepts.refusal(name, values) is not None):
+            values[target] = values.pop(name)
+    return values
 
 
 @dataclass

@@ -218,6 +218,12 @@ _by_kind = {
     "int": st.one_of(_numbers, _anything),
     "bool": st.one_of(st.booleans(), _anything),
     "text": st.one_of(st.text(), _anything),
+    "choice": st.one_of(st.sampled_from(params.REASONING_EFFORTS), _anything),
+    "response_format": st.one_of(
+        st.fixed_dictionaries({"type": st.sampled_from(params.RESPONSE_FORMATS)}),
+        st.fixed_dictionaries({"type": st.just("json_schema"), "json_schema": st.dictionaries(
+            st.sampled_from(["name", "schema", "strict"]), _anything)}),
+        _anything),
     "stop": st.one_of(st.text(), st.lists(st.text(max_size=5), max_size=7), _anything),
     "logit_bias": st.one_of(
         st.dictionaries(st.integers(-10, 10**6).map(str), _numbers, max_size=8), _anything),
@@ -263,3 +269,56 @@ def test_valid_numbers_in_range_pass(endpoint, data):
 def test_huge_integers_are_reported_not_raised(name):
     errors = validate("completions", {name: 10**400})
     assert fields(errors) == [name]
+
+
+# -- today's chat parameters and the model families -----------------------------------------
+
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}},
+          "required": ["city"], "additionalProperties": False}
+
+
+def json_schema(schema=SCHEMA, **declared) -> dict:
+    return {"type": "json_schema", "json_schema": {"name": "city", "schema": schema, **declared}}
+
+
+class TestTodaysChatParameters:
+    def test_chat_takes_max_completion_tokens_effort_verbosity_and_response_format(self):
+        chat, completions = params.specs_for("chat"), params.specs_for("completions")
+        new = {"max_completion_tokens", "reasoning_effort", "verbosity", "response_format"}
+        assert new <= set(chat) and not new & set(completions)
+
+    def test_every_parameter_names_the_families_that_take_it(self):
+        for spec in params.SPECS:
+            assert spec.families and spec.families <= set(params.FAMILIES), spec.name
+        chat = params.specs_for("chat")
+        assert chat["max_tokens"].families == {"classic"}
+        assert chat["max_tokens"].replaced_by == "max_completion_tokens"
+        assert chat["temperature"].families == params.NOT_REASONING
+        assert chat["reasoning_effort"].families == params.REASONING_MODELS
+
+    def test_choices_are_checked(self):
+        assert validate("chat", {"reasoning_effort": "minimal", "verbosity": "high"}) == []
+        error = only_error("chat", {"reasoning_effort": "extreme"})
+        assert error.message == ('reasoning_effort must be one of "none", "minimal", "low", '
+                                 '"medium", "high"; got \'extreme\'.')
+
+    @pytest.mark.parametrize("value", [{"type": "text"}, {"type": "json_object"},
+                                       json_schema(strict=True), json_schema()])
+    def test_response_formats_that_can_be_sent(self, value):
+        assert validate("chat", {"response_format": value}) == []
+
+    @pytest.mark.parametrize("value, words", [
+        ({"type": "xml"}, "response_format must be"),
+        ("json", "response_format must be"),
+        ({"type": "json_schema"}, "needs json_schema"),
+        (json_schema(name="has space"), "1 to 64 letters"),
+        (json_schema(schema=[1]), "must be a JSON object"),
+        (json_schema(schema={"type": "nonsense"}), "not valid JSON Schema"),
+        (json_schema(schema={"type": "object", "properties": {"a": {"type": "string"}}},
+                     strict=True), "every property must be required"),
+        (json_schema(strict="yes"), "strict must be true or false"),
+    ])
+    def test_response_formats_refused_say_why(self, value, words):
+        errors = validate("chat", {"response_format": value})
+        assert errors and all(e.field == "response_format" for e in errors)
+        assert any(words in e.message for e in errors), errors

@@ -1,0 +1,167 @@
+"""What servers refused, remembered per connection and model, in the ledger's SQLite file.
+
+When a server answers 400 with ``code`` ``unsupported_parameter`` or ``unsupported_value``
+and names the ``param`` (OpenAI does, and so does the local server), the refusal is stored
+and ``playground.capabilities`` applies it from then on: the control is disabled before the
+next request instead of failing again. A chat model that OpenAI refuses on
+``/v1/completions`` (a 404 saying to use ``v1/chat/completions``) is remembered the same
+way, under the parameter name ``COMPLETIONS_ENDPOINT``.
+
+A refusal is stored with the reasoning effort it was sent with (``""`` for the model's
+default), since a reasoning model may take temperature at effort "none" and refuse it
+otherwise; an ``unsupported_value`` also keeps the refused value, as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from playground import errors, history
+from playground.connection import Connection
+from playground.sqlite_schema import run_migrations
+
+UNSUPPORTED_PARAMETER = "unsupported_parameter"
+UNSUPPORTED_VALUE = "unsupported_value"
+COMPLETIONS_ENDPOINT = "/v1/completions"
+LEARNED_CODES = frozenset({UNSUPPORTED_PARAMETER, UNSUPPORTED_VALUE})
+
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (1, (
+        """CREATE TABLE capability_refusals (
+            connection TEXT NOT NULL,
+            model TEXT NOT NULL,
+            param TEXT NOT NULL,
+            effort TEXT NOT NULL,
+            value TEXT NOT NULL,
+            code TEXT NOT NULL,
+            message TEXT NOT NULL,
+            learned_at TEXT NOT NULL,
+            PRIMARY KEY (connection, model, param, effort, value)
+        )""",
+    )),
+)
+
+
+@dataclass(frozen=True)
+class Learned:
+    """One refusal a server answered: ``value`` is None for a refused parameter."""
+
+    param: str
+    code: str
+    message: str
+    effort: str = ""
+    value: Any = None
+    learned_at: str = ""
+
+
+def connection_key(conn: Connection) -> str:
+    """Refusals belong to the server: its base URL (the local server's address changes
+    from run to run, so it is known by its connection's name)."""
+    if conn.kind == "local" or not conn.base_url:
+        return f"local:{conn.name}"
+    return conn.base_url.rstrip("/")
+
+
+def from_error(endpoint: str, request: dict[str, Any], error: Exception) -> Learned | None:
+    """The refusal an error says the request met, or None when it says none."""
+    if (endpoint == "completions" and isinstance(error, errors.ModelNotFound)
+            and "v1/chat/completions" in str(error)):
+        return Learned(COMPLETIONS_ENDPOINT, "endpoint_unsupported", error.message)
+    code, param = getattr(error, "code", None), getattr(error, "param", None)
+    if not isinstance(error, errors.BadRequest) or code not in LEARNED_CODES or not param:
+        return None
+    value = request.get(param) if code == UNSUPPORTED_VALUE else None
+    return Learned(param, code, error.message, request.get("reasoning_effort") or "", value)
+
+
+class RefusalStore:
+    """Refusals in ``path`` (default: the ledger's file, ``history.default_path()``)."""
+
+    def __init__(self, path: Path | str | None = None, *, busy_timeout: float = 5.0):
+        self.path = Path(path).expanduser() if path else history.default_path()
+        self.busy_timeout = busy_timeout
+        self._migrated = False
+
+    def record(self, conn: Connection, model: str, learned: Learned) -> None:
+        value = "" if learned.value is None else json.dumps(learned.value)
+        when = learned.learned_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self._connection() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO capability_refusals (connection, model, param, effort, "
+                "value, code, message, learned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (connection_key(conn), model, learned.param, learned.effort, value,
+                 learned.code, learned.message, when))
+
+    def for_model(self, conn: Connection, model: str) -> list[Learned]:
+        with self._connection() as db:
+            rows = db.execute(
+                "SELECT param, code, message, effort, value, learned_at FROM capability_refusals "
+                "WHERE connection = ? AND model = ? ORDER BY learned_at",
+                (connection_key(conn), model)).fetchall()
+        return [Learned(param, code, message, effort, json.loads(value) if value else None, at)
+                for param, code, message, effort, value, at in rows]
+
+    def forget(self, conn: Connection, model: str) -> None:
+        """Drop what was learned about the model (a server that changed, say)."""
+        with self._connection() as db:
+            db.execute("DELETE FROM capability_refusals WHERE connection = ? AND model = ?",
+                       (connection_key(conn), model))
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise _unusable(self.path, exc) from exc
+        try:
+            if not self._migrated:
+                history.migrate(db)
+                migrate(db)
+                self._migrated = True
+            yield db
+        except sqlite3.Error as exc:
+            raise _unusable(self.path, exc) from exc
+        finally:
+            db.close()
+
+
+def learn(conn: Connection, model: str, endpoint: str, request: dict[str, Any],
+          error: Exception, store: RefusalStore | None = None) -> Learned | None:
+    """Remember the refusal ``error`` reports, if it reports one; returns it."""
+    learned = from_error(endpoint, request, error)
+    if learned is not None and model:
+        (store or RefusalStore()).record(conn, model, learned)
+    return learned
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                  "AND name = 'capability_schema'").fetchone() is None:
+        return 0
+    return db.execute("SELECT COALESCE(MAX(version), 0) FROM capability_schema").fetchone()[0]
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    return run_migrations(
+        db, migrations=MIGRATIONS, current=schema_version, record=_record_version,
+        newer="The remembered refusals were written by a newer version of the app",
+        hint="Update the app, or choose another history file.")
+
+
+def _record_version(db: sqlite3.Connection, version: int) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS capability_schema (version INTEGER NOT NULL)")
+    db.execute("INSERT INTO capability_schema (version) VALUES (?)", (version,))
+
+
+def _unusable(path: Path, exc: Exception) -> errors.PlaygroundError:
+    return errors.PlaygroundError(
+        f"The history file {path} cannot be used to remember refusals: {exc}",
+        hint="Check that the folder is writable and the file is not damaged.")
