@@ -23,9 +23,16 @@ Behaviours: ``ok``; ``401``, ``403``, ``404``, ``400`` (an API error naming ``pa
 ``413``, ``context`` (400 with ``code: context_length_exceeded``), ``429`` (no Retry-After),
 ``429-retry-after`` (with ``Retry-After: retry_after`` seconds), ``500``, ``502`` (an HTML
 page), ``503``; ``not-json`` (200 whose body is not JSON); ``cut`` (a stream, or a body,
-that stops midway and the connection closes); ``hang`` (a stream that stops sending
-after half its chunks, or a response that never starts, for ``hang_seconds``, then the
-connection closes, so a test always ends).
+that stops midway and the connection closes; the chunked transfer or Content-Length shows
+the client that the body is incomplete); ``hang`` (a stream that stops sending after half
+its chunks, or a response that never starts, for ``hang_seconds``, then the connection
+closes, so a test always ends).
+
+Two cuts the HTTP layer cannot see, because the body has neither a length nor chunks and
+so ends where the connection closes (as behind some proxies): ``cut-quiet`` sends the first
+half of a stream's text chunks, whole events with no finish reason, then closes, with no
+usage chunk and no ``[DONE]``; ``cut-mid-event`` sends the same and then half of the next
+event before it closes. Without ``stream`` both send the first half of the JSON body.
 
 Each ``Received`` keeps the request's headers, so a test can see which key was sent where.
 
@@ -74,7 +81,8 @@ STATUS_FAULTS: dict[str, tuple[int, str, str | None, str | None, str]] = {
     "503": (503, "The engine is currently overloaded, please try again later.", None, None,
             "server_error"),
 }
-BEHAVIOURS = frozenset({"ok", "502", "not-json", "cut", "hang", *STATUS_FAULTS})
+BEHAVIOURS = frozenset({"ok", "502", "not-json", "cut", "cut-quiet", "cut-mid-event", "hang",
+                        *STATUS_FAULTS})
 
 Reply = str | Callable[[dict[str, Any], int], str]
 UNRESOLVABLE_URL = "http://no-such-host.invalid/v1"
@@ -364,6 +372,18 @@ class _Handler(BaseHTTPRequestHandler):
             data = json.dumps(generation.response()).encode()
             return self._raw(200, data[: len(data) // 2], "application/json",
                              length=len(data))
+        if behaviour in ("cut-quiet", "cut-mid-event"):
+            if not stream:
+                data = json.dumps(generation.response()).encode()
+                return self._until_close("application/json", data[: len(data) // 2])
+            text = [c for c in generation.chunks()
+                    if c["choices"] and not any(i["finish_reason"] for i in c["choices"])]
+            kept, rest = text[: max(1, len(text) // 2)], text[max(1, len(text) // 2):]
+            events = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in kept).encode()
+            if behaviour == "cut-mid-event" and rest:
+                torn = f"data: {json.dumps(rest[0])}\n\n".encode()
+                events += torn[: len(torn) // 2]
+            return self._until_close("text/event-stream", events)
         if behaviour == "hang":
             if stream:
                 chunks = generation.chunks()
@@ -415,6 +435,16 @@ class _Handler(BaseHTTPRequestHandler):
         if hang is not None:
             hang._closing.wait(hang.hang_seconds)
         self._close()  # no terminating chunk: the client sees the body end early
+
+    def _until_close(self, content_type: str, data: bytes) -> None:
+        """A body delimited by the connection closing: no length, no chunks, so whatever
+        arrived looks complete to the client."""
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+        self._close()
 
     def _close(self) -> None:
         self.close_connection = True

@@ -252,6 +252,31 @@ class TestBrokenBodies:
         with pytest.raises(openai.APIConnectionError):
             chat(client, "cut")
 
+    @pytest.mark.parametrize("fault", ["cut-quiet", "cut-mid-event"])
+    def test_a_stream_cut_where_http_cannot_tell_ends_quietly(self, client, fault):
+        chunks = list(chat(client, fault, stream=True, stream_options={"include_usage": True}))
+        text = "".join(c.choices[0].delta.content or "" for c in chunks)
+        assert text and FaultServer().reply.startswith(text) and text != FaultServer().reply
+        assert all(c.choices and c.choices[0].finish_reason is None for c in chunks)
+        assert all(c.usage is None for c in chunks), "no usage chunk, though asked for"
+
+    def test_a_torn_event_is_dropped_by_the_sdk(self, client):
+        whole = list(chat(client, "cut-quiet", stream=True))
+        torn = list(chat(client, "cut-mid-event", stream=True))
+        assert [c.choices[0].delta.content for c in torn] == [
+            c.choices[0].delta.content for c in whole]
+
+    def test_a_cut_between_events_leaves_every_choice_unfinished(self, client):
+        chunks = list(client.completions.create(model="fault-model", prompt="Once", n=2,
+                                                stream=True,
+                                                extra_headers={"X-Fault": "cut-quiet"}))
+        assert chunks and not any(c.choices[0].finish_reason for c in chunks)
+
+    @pytest.mark.parametrize("fault", ["cut-quiet", "cut-mid-event"])
+    def test_a_body_cut_where_http_cannot_tell(self, client, fault):
+        with pytest.raises((ValueError, openai.APIError)):
+            chat(client, fault)
+
     def test_a_hanging_stream_times_out(self, server):
         sdk = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0, timeout=0.5)
         received = []
