@@ -175,6 +175,12 @@ def _translate(exc: Exception) -> PlaygroundError:
         return ServerFailed("The server's answer is not in the API's format.")
     if isinstance(exc, openai.APIError):
         return ServerFailed(f"The server sent an error: {exc.message}")
+    if isinstance(exc, json.JSONDecodeError) and _ends_midway(exc):
+        return ServerFailed(
+            "The server's answer ends midway through its JSON: the connection was probably "
+            "cut before the answer was complete.",
+            hint="The server, or a proxy in between, closed the connection mid-answer; send "
+                 "again, and check the server's log if it keeps happening.")
     if isinstance(exc, json.JSONDecodeError):  # the SDK decoding a 200 that is not JSON
         return ServerFailed("The server's answer is not JSON, so it is not an OpenAI-compatible API.")
     return ServerFailed(f"Unexpected failure: {_short(exc)}.")
@@ -212,6 +218,12 @@ def _from_status(exc) -> PlaygroundError:
     if not body:  # an HTML error page or plain text, not the API's JSON
         return ServerFailed(f"The server failed ({status}) and sent no API error.", status=status)
     return ServerFailed(f"The server failed ({status}): {message}", status=status)
+
+
+def _ends_midway(exc: json.JSONDecodeError) -> bool:
+    """A JSON object or array that stops where the text stops: a body cut short."""
+    stops_early = exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string")
+    return exc.doc.lstrip()[:1] in ("{", "[") and stops_early
 
 
 def _retry_after(exc) -> float | None:

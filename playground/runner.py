@@ -3,7 +3,9 @@
 ``build_request`` turns what the user set into the SDK's keyword arguments: only values that
 differ from the API's default are sent. ``run`` sends it, streaming or not, and returns a
 ``RunResult`` with the text of each choice, usage, latency and time to first token. Every
-SDK failure leaves as a ``PlaygroundError``; a stream that breaks keeps what arrived.
+SDK failure leaves as a ``PlaygroundError``; a stream that breaks, or ends before every
+choice has its finish reason (a connection cut between events), keeps what arrived, marked
+incomplete with a ``StreamInterrupted``.
 """
 
 from __future__ import annotations
@@ -177,3 +179,30 @@ def _read_stream(result: RunResult, stream, started: float,
     result.latency = time.perf_counter() - started
     result.choices = [choices[i] for i in sorted(choices)]
     result.raw = chunks
+    if not result.incomplete:
+        _mark_if_cut(result)
+
+
+def _mark_if_cut(result: RunResult) -> None:
+    """Mark a stream that ended quietly before every choice had its finish reason.
+
+    The SDK ends a stream the same way at ``[DONE]`` and when the connection closes after a
+    whole event, so a finish reason is the only sign that the server finished a choice. A
+    choice that never arrived is named too, but is no sign on its own: some servers answer
+    one choice whatever ``n`` asks.
+    """
+    if all(choice.finish_reason for choice in result.choices):
+        return
+    finished = {choice.index for choice in result.choices if choice.finish_reason}
+    asked = max(int(result.request.get("n") or 1), len(result.choices))
+    unfinished = [index for index in range(asked) if index not in finished]
+    which = "" if asked == 1 else (
+        f" (choice{'s' if len(unfinished) > 1 else ''} {', '.join(map(str, unfinished))})")
+    result.incomplete = True
+    result.error = errors.StreamInterrupted(
+        f"The stream ended before the server finished the answer{which}: no finish reason "
+        "arrived, so the connection was probably cut. What arrived is kept.",
+        partial="".join(choice.text for choice in result.choices),
+        hint="What arrived is kept and marked incomplete; send again to get a full reply. If "
+             "it keeps happening, a proxy or the server may be closing long answers: check "
+             "its timeouts and log.")

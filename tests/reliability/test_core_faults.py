@@ -168,6 +168,31 @@ def test_a_stream_cut_midway_keeps_what_arrived_marked_incomplete(server, record
     assert (row["status"], row["error_kind"]) == ("incomplete", "StreamInterrupted")
 
 
+@pytest.mark.parametrize("fault", ["cut-quiet", "cut-mid-event"])
+@pytest.mark.parametrize("endpoint, request_", [("chat", CHAT), ("completions", PROMPT)],
+                         ids=["chat", "completions"])
+def test_a_stream_cut_where_http_cannot_tell_is_recorded_incomplete(server, recorder, endpoint,
+                                                                    request_, fault):
+    result = recorder.run(conn_to(server), endpoint, with_fault(request_, fault, **STREAM))
+    assert result.incomplete and isinstance(result.error, errors.StreamInterrupted)
+    assert result.text and REPLY.startswith(result.text) and result.text != REPLY
+    assert result.usage is None, "the usage chunk never came"
+    assert "no finish reason" in str(result.error)
+    assert "kept and marked incomplete" in result.error.hint
+    (row,) = ledger_rows(recorder)
+    assert (row["status"], row["error_kind"]) == ("incomplete", "StreamInterrupted")
+    assert "no finish reason" in row["error_message"]
+
+
+@pytest.mark.parametrize("fault", ["cut-quiet", "cut-mid-event"])
+def test_a_body_cut_where_http_cannot_tell_is_a_server_failure(server, recorder, fault):
+    error = fails(recorder, conn_to(server), with_fault(CHAT, fault))
+    assert type(error) is errors.ServerFailed
+    assert "ends midway through its JSON" in str(error) and "not JSON" not in str(error)
+    assert "send again" in error.hint
+    assert ledger_rows(recorder)[0]["error_kind"] == "ServerFailed"
+
+
 def test_a_hanging_stream_is_bounded_by_the_connections_timeout(server, recorder):
     started = time.perf_counter()
     result = recorder.run(conn_to(server, timeout=0.5), "chat",

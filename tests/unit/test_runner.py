@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from fault_server import FaultServer
 from playground import errors
 from playground.connection import Connection
 from playground.runner import build_request, run
@@ -219,6 +220,61 @@ def test_a_broken_stream_keeps_what_arrived(breaking_server, route):
     assert isinstance(result.error, errors.StreamInterrupted)
     assert result.error.partial == "Hello"
     assert "after 5 characters" in str(result.error)
+
+
+# -- a stream that ends before its finish reason ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def fault_server():
+    with FaultServer() as url:
+        yield url
+
+
+def _faulty_run(base_url: str, endpoint: str, fault: str, seen: list[str] | None = None,
+                **values):
+    conn = Connection("Faulty", base_url=base_url, max_retries=0, timeout=5)
+    kwargs = {"prompt": "Once"} if endpoint == "completions" else {"messages": MESSAGES}
+    request = {**build_request(endpoint, "fault-model", {"stream": True, **values}, **kwargs),
+               "extra_headers": {"X-Fault": fault}}
+    return run(conn, endpoint, request,
+               on_text=None if seen is None else lambda _i, delta: seen.append(delta))
+
+
+@pytest.mark.parametrize("fault", ["cut-quiet", "cut-mid-event"])
+@pytest.mark.parametrize("endpoint", ["completions", "chat"])
+def test_a_stream_without_finish_reason_is_incomplete_and_keeps_what_arrived(
+        fault_server, endpoint, fault):
+    seen: list[str] = []
+    result = _faulty_run(fault_server, endpoint, fault, seen)
+    assert result.incomplete is True
+    assert isinstance(result.error, errors.StreamInterrupted)
+    assert result.text and "".join(seen) == result.text == result.error.partial
+    assert FaultServer().reply.startswith(result.text) and result.text != FaultServer().reply
+    assert result.choices[0].finish_reason is None
+    assert "no finish reason" in str(result.error) and "connection was probably cut" in str(
+        result.error)
+    assert "What arrived is kept" in str(result.error)
+    assert "send again" in result.error.hint and "proxy" in result.error.hint
+
+
+def test_the_error_names_the_unfinished_choices_and_those_that_never_came(fault_server):
+    result = _faulty_run(fault_server, "chat", "cut-quiet", n=2)
+    assert [(c.index, c.finish_reason) for c in result.choices] == [(0, None)]
+    assert result.incomplete and "finished the answer (choices 0, 1): " in str(result.error)
+
+
+def test_one_choice_where_several_were_asked_is_no_cut_when_it_finished():
+    with FaultServer(ignore_n=True) as url:
+        result = _faulty_run(url, "chat", "ok", n=3)
+    assert [c.finish_reason for c in result.choices] == ["stop"]
+    assert result.incomplete is False and result.error is None
+
+
+@pytest.mark.parametrize("endpoint", ["completions", "chat"])
+def test_a_stream_that_finishes_is_complete(fault_server, endpoint):
+    result = _faulty_run(fault_server, endpoint, "ok", n=2)
+    assert [c.finish_reason for c in result.choices] == ["stop", "stop"]
+    assert result.incomplete is False and result.error is None
 
 
 # -- a non-streamed answer is read as the server sent it ------------------------------------
