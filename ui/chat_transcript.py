@@ -84,12 +84,18 @@ def _facts(message: Message, position: int) -> str:
             parts.append(f"first token {message.time_to_first_token:.2f} s")
         if message.prompt_tokens is not None:
             parts.append(f"prompt {message.prompt_tokens:,} tokens (server)")
-        parts.append(f"finish: {message.finish_reason or 'none'}")
+        parts.append(f"finish: {message.finish_reason or _no_finish(message)}")
         if message.model:
             parts.append(message.model)
     if message.edited:
         parts.append("edited")
     return " · ".join(parts)
+
+
+def _no_finish(message: Message) -> str:
+    if not message.incomplete:
+        return "none"
+    return "none (cut short)" if message.error else "none (stopped)"
 
 
 def _toolbar(conversation: Conversation, conn: Connection, message: Message) -> None:

@@ -84,10 +84,12 @@ def card(result: CellResult, difference: Difference | None = None, is_baseline: 
         if result.status == "failed":
             show_error(result.error)
         elif result.status == "cancelled":
-            st.caption("Not run: the run was cancelled or interrupted.")
+            st.caption("Stopped: what arrived before the run was cancelled or interrupted is "
+                       "shown." if result.samples else
+                       "Not run: the run was cancelled or interrupted.")
         for sample in result.samples:
             show_text(sample.text)
-            st.caption(plain(_sample_facts(sample)))
+            st.caption(plain(_sample_facts(sample, result.status)))
         if result.samples:
             st.caption(plain(_metrics_line(result)))
 
@@ -104,10 +106,16 @@ def _difference_badge(difference: Difference) -> None:
         st.caption(plain(changed))
 
 
-def _sample_facts(sample: Sample) -> str:
+NO_FINISH = {"failed": "none (cut short)", "cancelled": "none (stopped)"}
+
+
+def _sample_facts(sample: Sample, status: str) -> str:
+    """A sample's finish reason, tokens and latency; a sample without a finish reason in a
+    cell that failed or was cancelled is what arrived before its stream ended."""
     tokens = "? tokens" if sample.tokens is None else f"{sample.tokens} tokens"
     latency = "" if sample.latency is None else f" · {sample.latency:.2f} s"
-    return f"finish_reason: {sample.finish_reason or 'none'} · {tokens}{latency}"
+    finish = sample.finish_reason or NO_FINISH.get(status, "none")
+    return f"finish_reason: {finish} · {tokens}{latency}"
 
 
 def _metrics_line(result: CellResult) -> str:

@@ -75,7 +75,8 @@ class Outcome:
 
     ``result`` is None when Stop came before a non-streamed response. ``connection`` is
     where it was sent. ``timing`` holds, per streamed choice, the seconds from sending to
-    its first and to its last text. ``settled`` is set once the run has filled it in.
+    its first and to its last text. ``settled`` is set once the run has filled it in;
+    ``counted`` once the sidebar's running total includes it.
     """
 
     result: RunResult | None
@@ -84,14 +85,19 @@ class Outcome:
     timing: dict[int, tuple[float, float]] = field(default_factory=dict)
     stopped: bool = False
     settled: threading.Event = field(default_factory=threading.Event, repr=False)
+    counted: bool = False
 
 
 def kept(state_key: str) -> Outcome | None:
     """The outcome ``run_live`` keeps under ``state_key``; right after a Stop, the rerun
-    waits here for the stopped run to hand over what arrived."""
+    waits here for the stopped run to hand over what arrived, and then redraws the running
+    total, which the sidebar drew before the stopped request was recorded."""
     outcome = st.session_state.get(state_key)
     if outcome is not None:
         outcome.settled.wait(STOP_WAIT_SECONDS + 1)
+        if not outcome.counted:
+            usage_total.refresh()
+            outcome.counted = True
     return outcome
 
 
@@ -143,6 +149,7 @@ def run_live(recorder: Recorder, conn: Connection, endpoint: str, request: dict[
         outcome.settled.set()
     frame.empty()
     usage_total.refresh()
+    outcome.counted = True
     return outcome
 
 

@@ -1,4 +1,4 @@
-"""Every fault of issue 8 on every request page, under AppTest.
+"""Every fault a request can meet, on every request page, under AppTest.
 
 The pages talk to the fault server through a saved connection ("Faulty", timeout 1 s, one
 retry), whose server-wide behaviour each test switches between runs. After each fault the
@@ -40,6 +40,8 @@ RETRIED = {"429", "429-retry-after", "500", "502", "503", "cut", "hang"}  # by t
 STREAM_FAULTS = {  # with stream on: what arrived is kept
     "cut": "broke off",
     "hang": "timed out",
+    "cut-quiet": "no finish reason",  # the connection closed between events
+    "cut-mid-event": "no finish reason",  # ... or inside one
 }
 # base URL -> words of the error: faults below HTTP
 ADDRESS_FAULTS = {
@@ -321,10 +323,27 @@ def test_chat_a_broken_stream_keeps_the_partial_reply_marked_incomplete(chat_pag
         partial = transcript(at)[-1]
         assert partial and REPLY.startswith(partial) and partial != REPLY
         assert any(w.startswith("Incomplete:") and words in w for w in unescaped(at.warning))
+        assert "finish: none (cut short)" in errors_shown(at)
         assert chat_settings(at) == typed
         fault.fault = "ok"
         say(at, "Go on")
         assert transcript(at)[-2:] == ["Go on", REPLY]
+
+
+def session_total(at) -> str:
+    return next(c for c in unescaped(at.sidebar.caption) if c.startswith("This session:"))
+
+
+def test_chat_a_cut_stream_is_counted_and_listed_as_incomplete(chat_page, fault):
+    at = chat_page
+    assert session_total(at).startswith("This session: 1 request ·")
+    fault.fault = "cut-quiet"
+    say(at, "Tell me a long story")
+    assert session_total(at).startswith("This session: 2 requests ·")
+    open_page(at, pages.USAGE)
+    table = next(frame.value for frame in at.dataframe if "status" in frame.value)
+    assert list(table["status"]) == ["incomplete", "ok"]  # newest first
+    assert list(table["error_kind"])[0] == "StreamInterrupted"
 
 
 def test_chat_a_reply_of_html_and_script_is_shown_as_text(chat_page, fault):
@@ -389,6 +408,8 @@ def test_compare_a_broken_stream_keeps_its_part_in_its_cell(compare, fault):
         assert_explained(at, name, (words,))
         first, partial = outputs(at)
         assert first == REPLY and partial and REPLY.startswith(partial) and partial != REPLY
+        assert "finish_reason: none (cut short)" in errors_shown(at)
+        assert "2 cells: 1 ok, 1 failed" in errors_shown(at)
         fault.faults_by_model.clear()
         click(at, "Re-run the 1 failed cells")
         assert outputs(at) == [REPLY, REPLY]
