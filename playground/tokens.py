@@ -79,6 +79,13 @@ def parse_logit_bias(text: str | None) -> ParsedBias:
     return ParsedBias(tuple(entries), tuple(problems))
 
 
+def example_logit_bias(vocab_size: int | None) -> str:
+    """The editor's placeholder, with an id the model has: GPT-2's end of text (50256) where
+    the vocabulary is unknown or large enough, else 198 (a line break in GPT-2-style BPE)."""
+    token_id = 50256 if vocab_size is None or vocab_size > 50256 else min(198, vocab_size - 1)
+    return f"hello -100\n{token_id} 5"
+
+
 def format_logit_bias(bias: dict[str, Any] | None) -> str:
     """The editor's text for a logit_bias map (a preset's, say): one ``id bias`` per line."""
     return "\n".join(f"{token} {value}" for token, value in (bias or {}).items())

@@ -1,17 +1,16 @@
-"""A Compare run's plotly charts, drawn from ``GridResult.cells_frame()`` (one row per cell).
+"""A Compare run's charts: a metric against one varying setting, a heatmap of the metric
+over two settings (averaged over any third), when each cell ran, and its tokens.
 
-A metric against one varying setting, one line per combination of the other settings; a
-heatmap of the metric over that setting and another (averaged over any third); latency and
-tokens per cell.
+The figures come from ``ui.compare_figures``; this module picks what to draw.
 """
 
 from __future__ import annotations
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from playground.sweep import GridResult, format_value
+from ui import compare_figures
 from ui.text import plain
 
 METRICS = {
@@ -19,7 +18,7 @@ METRICS = {
     "chars": "Characters", "words": "Words", "tokens": "Tokens",
     "mean_logprob": "Mean log-probability", "perplexity": "Perplexity",
     "identical_share": "Identical samples (share of pairs)",
-    "mean_similarity": "Sample similarity", "cell_latency": "Latency (s)",
+    "mean_similarity": "Sample similarity", "cell_latency": "Request time (s)",
     "completion_tokens": "Completion tokens",
 }
 NEEDS = {"mean_logprob": "log-probabilities: switch logprobs on in the fixed settings",
@@ -28,26 +27,27 @@ NEEDS = {"mean_logprob": "log-probabilities: switch logprobs on in the fixed set
          "mean_similarity": "two samples per cell or more"}
 
 
+def varying_axes(result: GridResult) -> list[str]:
+    return [axis.name for axis in result.grid.axes if len(axis) > 1]
+
+
 def show(result: GridResult) -> None:
-    frame = result.cells_frame()
-    varying = [axis.name for axis in result.grid.axes if len(axis) > 1]
+    frame = compare_figures.frame_of(result)
+    varying = varying_axes(result)
     if varying:
-        _metric_charts(frame, varying)
+        _metric_charts(result, frame, varying)
     else:
         st.caption("Only one cell: there is no setting to chart a metric against.")
+    names = compare_figures.cell_names(frame, varying)
     left, right = st.columns(2)
-    left.plotly_chart(px.bar(frame, x="cell", y="cell_latency", hover_name="label",
-                             labels={"cell_latency": "Latency (s)", "cell": "Cell"},
-                             title="Latency per cell"))
-    tokens = px.bar(frame.rename(columns={"prompt_tokens": "prompt",
-                                          "completion_tokens": "completion"}),
-                    x="cell", y=["prompt", "completion"], hover_name="label",
-                    title="Tokens per cell", labels={"value": "Tokens", "cell": "Cell",
-                                                     "variable": ""})
-    right.plotly_chart(tokens)
+    left.plotly_chart(compare_figures.timing_figure(frame, names))
+    left.caption("Grey: waiting on this side for a free slot (the local models answer one "
+                 "request per model at a time). Blue: the request; a server that takes "
+                 "one request at a time queues the others, and that wait is part of it.")
+    right.plotly_chart(compare_figures.tokens_figure(frame, names))
 
 
-def _metric_charts(frame: pd.DataFrame, varying: list[str]) -> None:
+def _metric_charts(result: GridResult, frame: pd.DataFrame, varying: list[str]) -> None:
     pickers = st.columns(2)
     metric = pickers[0].selectbox("Metric", list(METRICS), format_func=METRICS.get,
                                   key="compare.chart_metric")
@@ -57,31 +57,26 @@ def _metric_charts(frame: pd.DataFrame, varying: list[str]) -> None:
         st.info(plain(f"No cell has a value for {METRICS[metric]}; it needs "
                       f"{NEEDS.get(metric, 'cells that ran')}."))
         return
+    order = list(result.grid.axis(against).values)
+    st.plotly_chart(compare_figures.metric_figure(measured, metric, METRICS[metric], against,
+                                                  varying, order))
     others = [name for name in varying if name != against]
-    series = measured[others].apply(
-        lambda row: ", ".join(f"{name}={format_value(row[name])}" for name in others), axis=1) \
-        if others else "all cells"
-    figure = px.line(measured.assign(setting=series).sort_values(against), x=against, y=metric,
-                     color="setting" if others else None, markers=True,
-                     labels={metric: METRICS[metric]},
-                     title=f"{METRICS[metric]} against {against}")
-    st.plotly_chart(figure)
     if others:
-        _heatmap(measured, metric, against, others)
+        _heatmap(result, measured, metric, against, others)
 
 
-def _heatmap(measured: pd.DataFrame, metric: str, across: str, others: list[str]) -> None:
+def _heatmap(result: GridResult, measured: pd.DataFrame, metric: str, across: str,
+             others: list[str]) -> None:
     down = others[0] if len(others) == 1 else st.selectbox(
         "Heatmap rows", others, key="compare.heatmap_rows",
         help="The heatmap shows two settings; the cells of any other setting are averaged.")
     averaged = [name for name in others if name != down]
-    grid = measured.pivot_table(index=down, columns=across, values=metric, aggfunc="mean")
-    # Settings as categories: a numeric axis would space 0, 1.2 as a continuous scale.
-    grid.index = [format_value(v) for v in grid.index]
-    grid.columns = [format_value(v) for v in grid.columns]
+    grid = measured.assign(**{name: measured[name].map(format_value) for name in (down, across)})
+    grid = grid.pivot_table(index=down, columns=across, values=metric, aggfunc="mean")
+    grid = grid.reindex(index=[v for v in result.grid.axis(down).labels() if v in grid.index],
+                        columns=[v for v in result.grid.axis(across).labels()
+                                 if v in grid.columns])
     title = f"{METRICS[metric]}: {across} × {down}"
     if averaged:
         title += f" (mean over {', '.join(averaged)})"
-    st.plotly_chart(px.imshow(grid, text_auto=".2f", aspect="auto",
-                              labels={"x": across, "y": down, "color": METRICS[metric]},
-                              title=title))
+    st.plotly_chart(compare_figures.heatmap_figure(grid, across, down, METRICS[metric], title))

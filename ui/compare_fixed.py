@@ -4,58 +4,107 @@ every cell.
 Drawn from the parameter specs like the other pages' widgets, under keys of their own, and
 left out: ``n`` (samples per cell replaces it), ``seed`` (the fixed seed option replaces it),
 and every parameter chosen as an axis. A widget at the API's default sends nothing.
+Widget defaults go into session state before the widgets are drawn (not as ``value=``), so
+``set_values`` can fill them from a saved run or the Chat page.
+
+logit_bias is typed as on the Completions page (``playground.tokens``): token ids or token
+text, one per line, text converted with the tokenizer of the sidebar's model.
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
 
+from playground import tokens
+from playground.connection import Connection
 from playground.params import ParamSpec, specs_for
-from ui import state
+from ui import models, params, state
+from ui.text import plain
 
 NOT_FIXED = frozenset({"n", "seed"})
 # A grid multiplies every token it asks for, so the page starts max_tokens at a small bound
 # instead of "unbounded"; the field shows it and the user may clear it.
 START_MAX_TOKENS = 64
+TOKEN_IDS = "compare.logit_bias_ids"  # (base URL, model, text) -> ids, asked once a session
 
 
-def render(endpoint: str, axis_names: set[str]) -> dict[str, Any]:
+@dataclass
+class Fixed:
+    values: dict[str, Any] = field(default_factory=dict)
+    readable: bool = True  # False while logit_bias cannot be read (said under the field)
+
+
+def key(endpoint: str, name: str) -> str:
+    return f"compare.fixed.{endpoint}.{name}"
+
+
+def default(param: ParamSpec) -> Any:
+    """A widget's start value: "not set", but for max_tokens."""
+    return START_MAX_TOKENS if param.name == "max_tokens" else not_set(param)
+
+
+def not_set(param: ParamSpec) -> Any:
+    """The widget state that sends nothing (stop sequences are typed as text here)."""
+    return "" if param.kind == "stop" else params.widget_default(param)
+
+
+def set_values(endpoint: str, values: dict[str, Any]) -> None:
+    """Put every fixed widget at the given value, the others at "not set" (max_tokens too:
+    a saved grid without it had it cleared). Call it before the widgets are drawn."""
+    for name, param in specs_for(endpoint).items():
+        if name in NOT_FIXED:
+            continue
+        value = values.get(name)
+        st.session_state[key(endpoint, name)] = (
+            not_set(param) if value is None else widget_value(param, value))
+
+
+def widget_value(param: ParamSpec, value: Any) -> Any:
+    """A request value as the Compare widget holds it."""
+    if param.kind == "stop":
+        return "\n".join(params.to_widget(param, value))
+    return params.to_widget(param, value)
+
+
+def render(endpoint: str, axis_names: set[str], conn: Connection, model: str | None) -> Fixed:
     """Draw the widgets; returns the values set away from the API's defaults."""
     shown = [param for name, param in specs_for(endpoint).items()
              if name not in NOT_FIXED and name not in axis_names]
-    values = {}
+    fixed = Fixed()
     with st.expander("Fixed settings: the same in every cell"):
         columns = st.columns(3)
         for position, param in enumerate(shown):
             with columns[position % 3]:
-                value = _widget(endpoint, param)
+                value = _widget(endpoint, param, conn, model, fixed)
             if value is not None and value != param.default:
-                values[param.name] = value
-    return values
+                fixed.values[param.name] = value
+    return fixed
 
 
-def _widget(endpoint: str, param: ParamSpec):
-    common = {"key": f"compare.fixed.{endpoint}.{param.name}", "help": param.help,
+def _widget(endpoint: str, param: ParamSpec, conn: Connection, model: str | None,
+            fixed: Fixed):
+    common = {"key": key(endpoint, param.name), "help": param.help,
               "persist_state": state.PERSIST}
+    st.session_state.setdefault(common["key"], default(param))
     if param.kind == "float":
         return st.slider(param.label, min_value=float(param.minimum),
-                         max_value=float(param.maximum), value=float(param.default),
-                         step=param.step, **common)
+                         max_value=float(param.maximum), step=param.step, **common)
     if param.kind == "int":
-        start = START_MAX_TOKENS if param.name == "max_tokens" else param.default
-        return st.number_input(param.label, value=start, step=1,
+        return st.number_input(param.label, step=1,
                                placeholder=f"not set ({param.range_text()})", **common)
     if param.kind == "bool":
-        return st.checkbox(param.label, value=bool(param.default), **common)
+        return st.checkbox(param.label, **common)
     if param.kind == "stop":
         return parse_stop(st.text_area(param.label, height=68, **common,
                                        placeholder="one per line; \\n is a line break"))
     if param.kind == "logit_bias":
-        return parse_logit_bias(st.text_input(param.label, **common,
-                                              placeholder='{"50256": -100}'))
+        text = st.text_area(param.label, height=68, placeholder=tokens.example_logit_bias(
+                                models.vocab_size(conn, model)),
+                            **{**common, "help": param.help + params.LOGIT_BIAS_HELP})
+        return _logit_bias(text, conn, model, fixed)
     return st.text_input(param.label, **common) or None
 
 
@@ -66,12 +115,38 @@ def parse_stop(text: str | None) -> list[str] | None:
     return sequences or None
 
 
-def parse_logit_bias(text: str | None):
-    """A JSON object of token id to bias. Text that is not JSON is passed on as it is, so
-    that validation names the field rather than the page guessing."""
-    if not text or not text.strip():
+def _logit_bias(text: str | None, conn: Connection, model: str | None, fixed: Fixed):
+    """The API's map; token text converted with the sidebar model's tokenizer. A problem is
+    said under the field and holds the grid back."""
+    parsed = tokens.parse_logit_bias(text)
+    problems = list(parsed.problems)
+    if not problems and parsed.needs_tokenizer and not model:
+        problems.append("Choose a model first: token text is converted with its tokenizer.")
+    if problems:
+        for problem in problems:
+            st.error(plain(f"logit_bias: {problem}"))
+        fixed.readable = False
         return None
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, RecursionError):  # RecursionError: "[[[[…" nested deep
-        return text
+    if not parsed.needs_tokenizer:
+        return parsed.by_id() or None
+    resolved = tokens.resolve_logit_bias(parsed, _cached_tokenizer(conn, model))
+    if resolved.problems:
+        for problem in resolved.problems:
+            st.error(plain(f"logit_bias: {problem}"))
+        fixed.readable = False
+        return None
+    st.caption(plain("Token ids for " + model + ": " + "; ".join(
+        f"{text!r} → {', '.join(map(str, ids))}" for text, ids in resolved.texts.items())))
+    return resolved.bias or None
+
+
+def _cached_tokenizer(conn: Connection, model: str) -> tokens.Tokenize:
+    known = st.session_state.setdefault(TOKEN_IDS, {})
+    tokenize = tokens.tokenizer(conn, model)
+
+    def cached(text: str) -> list[int]:
+        place = (conn.name, conn.base_url, model, text)
+        if place not in known:
+            known[place] = tokenize(text)
+        return known[place]
+    return cached

@@ -9,10 +9,14 @@ requests in flight. The run's ``GridResult`` is in session state from the start 
 cell is put in as it ends, so the finished cells survive the interruption; ``current()``
 marks the others cancelled on the next script run. Any other click during a run
 interrupts it the same way (that is how Streamlit runs scripts), and the page says so.
+
+The result's wall time is kept up to date as each cell ends, so an interrupted run still
+says how long it ran; a re-run of some cells adds its own time to it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import streamlit as st
@@ -66,6 +70,7 @@ def _run(result: GridResult, cells: list[Cell], conn: Connection, workers: int) 
     st.session_state[state.COMPARE_RESULT] = result
     st.session_state[state.COMPARE_CANCEL] = False
     result.cancelled = False
+    began, earlier = time.perf_counter(), result.wall_time
     for cell in cells:
         result.update(CellResult(cell))
     area = st.empty()
@@ -73,13 +78,14 @@ def _run(result: GridResult, cells: list[Cell], conn: Connection, workers: int) 
         bar = st.progress(0.0, text=f"0 of {len(cells)} cells done")
         st.button("Cancel", icon=":material/stop:", on_click=_cancel,
                   help="Stops sending cells; requests already sent are not waited for.")
-        finished = st.container()
+        finished = st.container(horizontal=True, gap="small")
     done = 0
 
     def on_cell_done(cell_result: CellResult) -> None:
         nonlocal done
         done += 1
         result.update(cell_result)
+        result.wall_time = earlier + time.perf_counter() - began
         bar.progress(done / len(cells), text=f"{done} of {len(cells)} cells done")
         with finished:
             compare_view.card(cell_result, heading=cell_result.cell.label)
@@ -89,7 +95,7 @@ def _run(result: GridResult, cells: list[Cell], conn: Connection, workers: int) 
                            recorder=recorder(PAGE))
     for cell_result in final.cells:
         result.update(cell_result)
-    result.wall_time, result.cancelled = final.wall_time, final.cancelled
+    result.wall_time, result.cancelled = earlier + final.wall_time, final.cancelled
     area.empty()
     usage_total.refresh()
 

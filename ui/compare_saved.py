@@ -1,21 +1,22 @@
-"""Keeping a Compare run: save it next to the usage history, reopen or delete it, export it."""
+"""Keeping a Compare run: save it next to the usage history, reopen it (results and form
+together) or delete it, export it."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from playground.compare_runs import RunStore
+from playground.compare_runs import RunStore, form_of
 from playground.connection import Connection
 from playground.errors import PlaygroundError
 from playground.sweep import GridResult
-from ui import state
+from ui import compare_setup, state
 from ui.errors import show_error
 from ui.text import plain
 
 
 def store() -> RunStore:
-    """Runs go to the history file chosen in the sidebar, else the default one."""
-    return RunStore(st.session_state.get(state.LEDGER_PATH) or None)
+    """Runs go to the usage history's file (``PLAYGROUND_DB``, else the data folder's)."""
+    return RunStore()
 
 
 def default_name(result: GridResult) -> str:
@@ -56,8 +57,12 @@ def saved_runs() -> None:
                               key="compare.saved")
         open_column, delete_column = st.columns(2)
         try:
-            if open_column.button("Open", icon=":material/folder_open:"):
-                st.session_state[state.COMPARE_RESULT] = store().load(chosen)
+            if open_column.button("Open", icon=":material/folder_open:",
+                                  help="Show the run's results, and put its prompt and "
+                                       "settings back in the form, ready to run again."):
+                result = store().load(chosen)
+                compare_setup.restore(form_of(result.grid))
+                st.session_state[state.COMPARE_RESULT] = result
                 st.session_state[state.COMPARE_CANCEL] = False
                 st.rerun()
             if delete_column.button("Delete", icon=":material/delete:"):

@@ -5,7 +5,9 @@ cannot be read), the estimate, and the pool size. Every widget keeps its value f
 session (``persist_state``), so nothing typed is lost on a rerun or a visit to another page.
 Axes are typed as text and read by ``Axis.parse``: a list ``0, 0.5, 1`` or a range
 ``0:1:0.25`` (start:stop:step, stop included); a text that cannot be read is named under
-its field and the grid waits for it.
+its field and the grid waits for it. Start values go into session state before the widgets
+are drawn, so ``restore`` (a saved run being opened) and ``take_conversation`` (the Chat
+page) can fill the fields.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from dataclasses import dataclass
 import streamlit as st
 
 from playground import history, messages as api_messages
+from playground.compare_runs import Form
 from playground.connection import Connection
 from playground.errors import InvalidParameters, PlaygroundError
-from playground.params import spec
+from playground.params import spec, specs_for
 from playground.sweep import (
     AXIS_NAMES, DEFAULT_MAX_CELLS, MAX_SAMPLES, Axis, Estimate, Grid, estimate,
 )
-from ui import compare_fixed, models, state
+from ui import compare_fixed, models, params, state
 from ui.text import plain
 
 MODES = {"Chat": "chat", "Completion": "completions"}
@@ -65,17 +68,18 @@ def render(conn: Connection, model: str | None) -> Setup:
                          "prompt to the legacy /v1/completions.")
     endpoint = MODES[mode]
     prompt, messages, readable = _text_inputs(endpoint)
-    chosen = st.multiselect("Vary", AXIS_NAMES, default=DEFAULT_AXES, key="compare.vary",
+    st.session_state.setdefault("compare.vary", list(DEFAULT_AXES))
+    chosen = st.multiselect("Vary", AXIS_NAMES, key="compare.vary",
                             persist_state=state.PERSIST,
                             format_func=lambda name: axis_label(endpoint, name),
                             help="Each setting chosen here becomes an axis of the grid; "
                                  "every combination of their values is one cell.")
     axes = _axes(endpoint, chosen, conn)
-    fixed = compare_fixed.render(endpoint, set(chosen))
+    fixed = compare_fixed.render(endpoint, set(chosen), conn, model)
     options = _run_options(seed_axis="seed" in chosen)
-    if axes is None or not readable:
+    if axes is None or not readable or not fixed.readable:
         return Setup(None, None, options.workers)
-    grid = Grid(endpoint, fixed, axes, samples_per_cell=options.samples,
+    grid = Grid(endpoint, fixed.values, axes, samples_per_cell=options.samples,
                 fixed_seed=options.fixed_seed, model=model or "", connection=conn.name,
                 prompt=prompt, messages=messages, sampling=options.sampling,
                 max_cells=options.max_cells)
@@ -123,11 +127,50 @@ def _conversation() -> tuple[None, list[dict] | None, bool]:
 
 
 def take_conversation(messages: list[dict]) -> None:
-    """Set the page up to compare settings on these messages (the Chat page sends them)."""
+    """Set the page up to compare settings on these messages (the Chat page sends them):
+    the conversation up to its last user message, and the Chat page's settings as the
+    fixed settings (its seed as the fixed seed, its n as the samples per cell)."""
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
     st.session_state["compare.mode"] = "Chat"
     st.session_state["compare.messages_from"] = CONVERSATION
-    st.session_state["compare.messages_json"] = json.dumps(messages, indent=2,
-                                                           ensure_ascii=False)
+    st.session_state["compare.messages_json"] = json.dumps(
+        messages[:last_user + 1] if last_user >= 0 else messages, indent=2, ensure_ascii=False)
+    compare_fixed.set_values("chat", {"max_tokens": compare_fixed.START_MAX_TOKENS})
+    chat = {}
+    for name, param in specs_for("chat").items():
+        value = st.session_state.get(params.widget_key("chat", name))
+        if value is not None and value != params.widget_default(param):
+            chat[name] = value
+    for name, value in chat.items():
+        if name not in compare_fixed.NOT_FIXED:  # stop: Chat's list, one per line here
+            st.session_state[compare_fixed.key("chat", name)] = (
+                "\n".join(value) if specs_for("chat")[name].kind == "stop" else value)
+    st.session_state["compare.fixed_seed"] = chat.get("seed")
+    st.session_state["compare.samples"] = min(int(chat.get("n") or 1), MAX_SAMPLES)
+
+
+def restore(form: Form) -> None:
+    """Put a saved grid's values back into every field (before they are drawn)."""
+    st.session_state["compare.mode"] = next(m for m, e in MODES.items() if e == form.endpoint)
+    if form.endpoint == "completions":
+        st.session_state["compare.prompt"] = form.prompt or ""
+    elif form.messages_json is not None:
+        st.session_state["compare.messages_from"] = CONVERSATION
+        st.session_state["compare.messages_json"] = form.messages_json
+    else:
+        st.session_state["compare.messages_from"] = FIELDS
+        st.session_state["compare.system"] = form.system
+        st.session_state["compare.user"] = form.user
+    st.session_state["compare.vary"] = list(form.axes)
+    for name, text in form.axes.items():
+        st.session_state[f"compare.axis.{name}"] = text
+    compare_fixed.set_values(form.endpoint, form.fixed)
+    st.session_state.update({"compare.samples": form.samples_per_cell,
+                             "compare.sampling": form.sampling,
+                             "compare.fixed_seed": form.fixed_seed,
+                             "compare.max_cells": form.max_cells})
+    if form.model:
+        state.send_model(form.model)
 
 
 def _axes(endpoint: str, chosen: list[str], conn: Connection) -> list[Axis] | None:
@@ -147,8 +190,9 @@ def _axes(endpoint: str, chosen: list[str], conn: Connection) -> list[Axis] | No
 def _axis(endpoint: str, name: str, conn: Connection) -> Axis:
     label = axis_label(endpoint, name)
     if name != "model":
-        text = st.text_input(label, value=AXIS_EXAMPLES[name], key=f"compare.axis.{name}",
-                             persist_state=state.PERSIST, help=AXIS_HELP)
+        st.session_state.setdefault(f"compare.axis.{name}", AXIS_EXAMPLES[name])
+        text = st.text_input(label, key=f"compare.axis.{name}", persist_state=state.PERSIST,
+                             help=AXIS_HELP)
         return Axis.parse(name, text or "")
     chosen = st.multiselect(label, _known_models(conn), key="compare.axis.model",
                             accept_new_options=True, persist_state=state.PERSIST,
@@ -179,9 +223,12 @@ class RunOptions:
 
 
 def _run_options(seed_axis: bool) -> RunOptions:
+    for name, start in (("samples", 1), ("fixed_seed", None), ("workers", 4),
+                        ("max_cells", DEFAULT_MAX_CELLS)):
+        st.session_state.setdefault(f"compare.{name}", start)
     cells = st.columns(5)
     samples = cells[0].number_input(
-        "Samples per cell", min_value=1, max_value=MAX_SAMPLES, value=1, step=1,
+        "Samples per cell", min_value=1, max_value=MAX_SAMPLES, step=1,
         key="compare.samples", persist_state=state.PERSIST,
         help="Outputs per cell, to see how much one setting varies; agreement measures it.")
     sampling = cells[1].selectbox(
@@ -190,17 +237,17 @@ def _run_options(seed_axis: bool) -> RunOptions:
         help="n asks for all samples in one request; some servers ignore n, and the page "
              "then tops up with more requests. Repeated requests always work.")
     fixed_seed = cells[2].number_input(
-        "Fixed seed", min_value=0, value=None, step=1, key="compare.fixed_seed",
+        "Fixed seed", min_value=0, step=1, key="compare.fixed_seed",
         persist_state=state.PERSIST, disabled=seed_axis, placeholder="none",
         help="The same seed in every cell, for a run you can reproduce; sample k gets "
              "seed + k. Not used when seed is an axis.")
     workers = cells[3].number_input(
-        "Concurrent requests", min_value=1, max_value=32, value=4, step=1,
+        "Concurrent requests", min_value=1, max_value=32, step=1,
         key="compare.workers", persist_state=state.PERSIST,
         help="Cells sent at the same time. The local models answer one request per model "
              "at a time, so their cells queue whatever this is.")
     max_cells = cells[4].number_input(
-        "Cell limit", min_value=1, max_value=10_000, value=DEFAULT_MAX_CELLS, step=1,
+        "Cell limit", min_value=1, max_value=10_000, step=1,
         key="compare.max_cells", persist_state=state.PERSIST,
         help="A grid with more cells than this is refused before anything is sent.")
     return RunOptions(int(samples), sampling,

@@ -43,6 +43,19 @@ def models_of(conn: Connection) -> list[dict]:
                    lambda: connection.list_models(conn))
 
 
+def vocab_size(conn: Connection | None = None, model: str | None = None) -> int | None:
+    """The vocabulary size of a model (by default the sidebar's), when its connection's
+    model list, already fetched, gives one (the local server's does)."""
+    name = conn.name if conn is not None else st.session_state.get(state.CONNECTION_NAME)
+    model = model or st.session_state.get(state.MODEL)
+    for listed_by, listed in (st.session_state.get(state.MODEL_LISTS) or {}).items():
+        if listed_by.name == name and isinstance(listed, list):
+            size = next((entry.get("vocab_size") for entry in listed
+                         if entry.get("id") == model), None)
+            return size if isinstance(size, int) else None
+    return None
+
+
 def details_of(conn: Connection, model_id: str) -> dict:
     """Everything ``GET /models/{id}`` returns for one model; raises ``PlaygroundError``."""
     return _cached(st.session_state[state.MODEL_DETAILS], (conn, model_id), conn,

@@ -79,7 +79,12 @@ def boxes(percentiles: pd.DataFrame, metric: str, unit: str) -> go.Figure:
 
 
 def cost_over_time(frame: pd.DataFrame, bucket: str) -> go.Figure:
-    """Estimated cost per bucket (bars) and its running sum (line, right axis)."""
+    """Estimated cost per bucket (bars) and its running sum (line, right axis).
+
+    Both axes start at zero, so their zeros line up. When nothing cost anything (local
+    models, or models without a price) the axes run from $0 to $1 and the chart says so,
+    rather than plotly centring a flat zero between -1 and 1.
+    """
     figure = go.Figure([
         go.Bar(x=frame["bucket"], y=frame["cost"], name="cost", marker_color=COST_COLOUR,
                customdata=frame["unpriced"],
@@ -89,6 +94,12 @@ def cost_over_time(frame: pd.DataFrame, bucket: str) -> go.Figure:
                    mode="lines", yaxis="y2", line=dict(color="#333333"),
                    hovertemplate="%{x}<br>$%{y:.4g} so far<extra></extra>"),
     ])
+    free = not len(frame) or float(frame["cumulative_cost"].fillna(0).max()) <= 0
+    scale = dict(range=[0, 1]) if free else dict(rangemode="tozero")
+    if free:
+        figure.add_annotation(text="No cost: every request was free or had no price",
+                              xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False)
     return _layout(figure, x=f"{bucket} (UTC)", y="US dollars (estimated)",
+                   yaxis=dict(tickprefix="$", **scale),
                    yaxis2=dict(overlaying="y", side="right", title="running total",
-                               rangemode="tozero", showgrid=False))
+                               tickprefix="$", showgrid=False, **scale))

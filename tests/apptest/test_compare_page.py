@@ -53,6 +53,11 @@ def radio(at, label: str):
     return next(r for r in at.radio if r.label == label)
 
 
+def baseline_picker(at):
+    (picker,) = [box for box in at.selectbox if box.label == "Baseline cell"]
+    return picker
+
+
 def run_grid(at):
     button(at, "Run grid").click().run()
     assert not at.exception, at.exception
@@ -94,7 +99,7 @@ def test_a_two_by_two_grid_side_by_side_with_baseline_charts_and_ledger(page, se
     assert list(ledger.requests()["page"]) == ["Compare"] * 4
 
     # The table view highlights what differs from the baseline, chosen anew.
-    page.selectbox(key="compare.baseline").select("c3").run()
+    baseline_picker(page).select("c3").run()
     radio(page, "View").set_value("Table").run()
     table = page.dataframe[0].value
     assert list(table["cell"]) == ["c1", "c2", "c3", "c4"]
@@ -209,10 +214,15 @@ def test_completion_mode_on_the_local_model(app):
     app.text_area(key="compare.prompt").input("The capital of France is").run()
     app.text_input(key="compare.axis.temperature").input("0").run()
     app.number_input(key="compare.fixed.completions.max_tokens").set_value(4).run()
+    bias = app.text_area(key="compare.fixed.completions.logit_bias")
+    assert "50256" not in bias.placeholder, "an id the local models (49,152 tokens) lack"
+    bias.input('" Paris" -100').run()
+    assert any(c.startswith("Token ids for ") for c in plain_text(app.caption))
     run_grid(app)
     texts = [code.value for code in app.code]
     assert len(texts) == 2 and texts[0] == texts[1] and texts[0].strip(), \
         "greedy text is the same whatever the seed"
+    assert "Paris" not in texts[0], "token text biases the local model as on Completions"
     assert "2 cells: 2 ok" in " ".join(plain_text(app.caption))
 
 
@@ -292,3 +302,105 @@ def test_a_model_of_another_connection_uses_what_was_typed_for_it(page, server):
         assert received.authorization == "Bearer sk-typed-for-ollama"
         assert received.headers.get("openai-organization") == "org-typed"
         assert all(r.authorization != "Bearer sk-typed-for-ollama" for r in server.requests)
+
+
+def test_open_restores_the_form_with_the_results(page, server, data_dir):
+    page.multiselect(key="compare.vary").set_value(["temperature"]).run()
+    page.text_input(key="compare.axis.temperature").input("0, 0.7").run()
+    page.number_input(key="compare.fixed.chat.max_tokens").set_value(9).run()
+    page.checkbox(key="compare.fixed.chat.logprobs").check().run()
+    page.number_input(key="compare.samples").set_value(2).run()
+    run_grid(page)
+    button(page, "Save run").click().run()
+    first_run = posts(server)
+
+    page.text_area(key="compare.user").input("Something else.").run()
+    page.multiselect(key="compare.vary").set_value(["temperature", "seed"]).run()
+    page.text_input(key="compare.axis.temperature").input("1.5").run()
+    page.number_input(key="compare.fixed.chat.max_tokens").set_value(30).run()
+    page.checkbox(key="compare.fixed.chat.logprobs").uncheck().run()
+    page.number_input(key="compare.samples").set_value(1).run()
+
+    button(page, "Open").click().run()
+    assert not page.exception, page.exception
+    assert page.text_area(key="compare.user").value == "Describe the sea."
+    assert page.multiselect(key="compare.vary").value == ["temperature"]
+    assert page.text_input(key="compare.axis.temperature").value == "0, 0.7"
+    assert page.number_input(key="compare.fixed.chat.max_tokens").value == 9
+    assert page.checkbox(key="compare.fixed.chat.logprobs").value
+    assert page.number_input(key="compare.samples").value == 2
+    assert len(page.code) == 4, "the saved results, two samples in each of two cells"
+
+    run_grid(page)
+    again = posts(server)[len(first_run):]
+    strip = lambda bodies: sorted(json.dumps(body, sort_keys=True) for body in bodies)  # noqa: E731
+    assert strip(again) == strip(first_run), "Run grid runs the grid that was opened"
+
+
+def test_the_view_follows_the_cell_count_until_the_user_chooses(page, server):
+    page.multiselect(key="compare.vary").set_value(["seed"]).run()
+    page.text_input(key="compare.axis.seed").input("1:30:1").run()
+    run_grid(page)
+    assert radio(page, "View").value == "Table" and page.dataframe
+    page.text_input(key="compare.axis.seed").input("1:8:1").run()
+    run_grid(page)
+    assert radio(page, "View").value == "Side by side" and len(page.code) == 8
+
+    radio(page, "View").set_value("Table").run()
+    page.text_input(key="compare.axis.seed").input("1, 2").run()
+    run_grid(page)
+    assert radio(page, "View").value == "Table", "the user's choice holds"
+
+
+def test_the_baseline_selector_always_names_cells_of_this_grid(page, server):
+    page.text_input(key="compare.axis.temperature").input("0, 1.2").run()
+    run_grid(page)
+    baseline_picker(page).select("c4").run()
+    page.multiselect(key="compare.vary").set_value(["seed"]).run()
+    page.text_input(key="compare.axis.seed").input("5, 6").run()
+    run_grid(page)
+    baseline = baseline_picker(page)
+    assert baseline.options == ["c1: seed=5", "c2: seed=6"]
+    assert baseline.value == "c1"
+
+
+def test_same_texts_are_counted_and_the_first_difference_is_marked(page, server):
+    page.text_input(key="compare.axis.temperature").input("0, 1.2").run()
+    page.text_input(key="compare.axis.seed").input("1, 2, 3").run()
+    page.checkbox(key="compare.fixed.chat.logprobs").check().run()
+    run_grid(page)
+    captions = plain_text(page.caption)
+    assert any(c.startswith("3 cells gave the same text: c1 (temperature=0, seed=1)")
+               for c in captions), captions
+    marks = [md.value for md in page.markdown if "First differs at" in md.value]
+    assert len(marks) == 3, "the three cells at temperature 1.2"
+    assert "token 1, from the start" in marks[0].replace("\\", "")
+    assert ":orange-background[" in marks[0] and "p=" in marks[0]
+    assert any("'the'" in mark.replace("\\", "") for mark in marks)
+
+
+def test_every_sample_of_one_request_shows_its_tokens(page, server):
+    page.multiselect(key="compare.vary").set_value(["temperature"]).run()
+    page.text_input(key="compare.axis.temperature").input("1.2").run()
+    page.number_input(key="compare.samples").set_value(3).run()
+    run_grid(page)
+    facts = [c for c in plain_text(page.caption) if c.startswith("finish_reason")]
+    assert len(facts) == 3 and not any("?" in fact for fact in facts)
+    assert all("12 tokens in all 3 samples" in fact for fact in facts), facts
+
+
+def test_markdown_is_rendered_only_when_asked_and_never_as_html(app, server):
+    server.reply = lambda body, index: "# Title <b>bold</b>"
+    app.switch_page(pages.COMPARE).run()
+    app.sidebar.selectbox(key=state.CONNECTION_NAME).select("vLLM").run()
+    app.sidebar.text_input(key=state.connection_field("base_url", "vLLM")).input(
+        server.base_url).run()
+    app.text_area(key="compare.user").input("Hi").run()
+    app.multiselect(key="compare.vary").set_value(["temperature"]).run()
+    app.text_input(key="compare.axis.temperature").input("1").run()
+    run_grid(app)
+    assert [code.value for code in app.code] == ["# Title <b>bold</b>"]
+    app.toggle(key="compare.markdown").set_value(True).run()
+    assert not app.code
+    (rendered,) = [md for md in app.markdown if "Title" in md.value]
+    assert rendered.value == "# Title <b>bold</b>" and not rendered.proto.allow_html

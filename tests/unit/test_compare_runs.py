@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
 
 from playground import compare_runs, history
-from playground.compare_runs import RunStore
+from playground.compare_runs import RunStore, form_of
 from playground.connection import Connection
 from playground.errors import PlaygroundError
 from playground.sweep import Axis, CellResult, Grid, GridResult, Sample, SavedError
@@ -102,3 +103,28 @@ def test_an_unreadable_run_or_file_is_a_clear_error(store, tmp_path):
 
     with pytest.raises(PlaygroundError, match="could not be opened"):
         RunStore(tmp_path).runs()  # a folder, not a database file
+
+
+def test_the_form_of_a_grid_gives_back_what_was_typed():
+    grid = Grid("chat", {"max_tokens": 12, "stop": ["\n"]},
+                [Axis.parse("temperature", "0:1:0.5"), Axis("model", ("m", "n @ Other"))],
+                samples_per_cell=3, sampling="repeat", fixed_seed=7, model="m",
+                connection="Local", max_cells=60,
+                messages=[{"role": "system", "content": "Be brief."},
+                          {"role": "user", "content": "Hi"}])
+    form = form_of(grid)
+    assert (form.system, form.user, form.messages_json) == ("Be brief.", "Hi", None)
+    assert form.axes == {"temperature": "0, 0.5, 1", "model": ["m", "n @ Other"]}
+    assert form.fixed == {"max_tokens": 12, "stop": ["\n"]}
+    assert (form.samples_per_cell, form.sampling, form.fixed_seed, form.max_cells) == (
+        3, "repeat", 7, 60)
+    assert Axis.parse("temperature", form.axes["temperature"]) == grid.axes[0]
+
+
+def test_a_longer_conversation_goes_back_as_json():
+    few_shot = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                {"role": "user", "content": "c"}]
+    form = form_of(Grid("chat", {}, [], model="m", connection="c", messages=few_shot))
+    assert json.loads(form.messages_json) == few_shot and form.user == ""
+    completion = form_of(Grid("completions", {}, [], model="m", connection="c", prompt="Once"))
+    assert (completion.prompt, completion.messages_json) == ("Once", None)
