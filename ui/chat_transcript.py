@@ -2,8 +2,8 @@
 choices waiting to be picked, and the buttons that ask for a reply.
 
 Every change runs in a button callback (before the page is drawn again) and is saved at
-once. Message text is model output or the user's: it is shown with ``st.code``, never as
-markdown.
+once. Message text is model output or the user's: it is shown with ``st.code``, or as
+Markdown when "Render as Markdown" is on (HTML in it still shows as text).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from playground import chat, logprobs
 from playground.chat import Conversation, Message
 from playground.connection import Connection
 from ui import chat_saved, chat_send, compare_setup, pages, state, token_view
-from ui.output import show_text
+from ui.output import markdown_switch, show_text
 from ui.text import plain
 
 AVATARS = {"system": ":material/settings:", "user": "user", "assistant": "assistant"}
@@ -37,6 +37,8 @@ def render(conversation: Conversation, conn: Connection, upcoming_drops: set[str
     editor = st.session_state.get(state.CHAT_EDITOR)
     last = conversation.last_reply
     left_out = set(last.dropped) if last is not None else set()
+    if conversation.messages:
+        markdown_switch()
     for position, message in enumerate(conversation.messages, start=1):
         with st.chat_message(message.role, avatar=AVATARS[message.role]):
             if editor == ("edit", message.id):

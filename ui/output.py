@@ -2,7 +2,8 @@
 
 Model output is untrusted text: ``st.code`` with no language shows it character for
 character (wrapped), whatever markdown, HTML or script it contains, and the token view
-escapes it (``ui.token_view``).
+escapes it (``ui.token_view``). The "Render as Markdown" switch shows it as Markdown
+instead, where HTML still shows as text.
 
 ``run_live`` sends on a worker thread so that the script thread can keep drawing: streamed
 text as it arrives, the time elapsed, and a Stop button. Clicking Stop (or any other widget)
@@ -32,7 +33,7 @@ from playground.connection import Connection
 from playground.errors import PlaygroundError
 from playground.recording import Recorder
 from playground.runner import Choice, RunResult
-from ui import token_view, usage_total
+from ui import state, token_view, usage_total
 from ui.errors import show_error
 from ui.text import plain
 
@@ -41,8 +42,23 @@ POLL_SECONDS = 0.25
 STOP_WAIT_SECONDS = 5  # how long a stopped stream may take to close
 
 
-def show_text(text: str) -> None:
-    st.code(text, language=None, wrap_lines=True)
+MARKDOWN = "output.markdown"  # the Completions and Chat pages' "Render as Markdown" switch
+
+
+def markdown_switch() -> None:
+    """The switch that makes ``show_text`` render Markdown (off: plain text)."""
+    st.toggle("Render as Markdown", key=MARKDOWN, persist_state=state.PERSIST,
+              help="Show the model's Markdown formatted (headings, lists, emphasis). HTML in "
+                   "the output is shown as text, never run.")
+
+
+def show_text(text: str, markdown: bool | None = None) -> None:
+    """Model output as plain text, or as Markdown when ``markdown`` (by default the
+    switch) says so; Streamlit's Markdown shows HTML as text."""
+    if st.session_state.get(MARKDOWN) if markdown is None else markdown:
+        st.markdown(text, unsafe_allow_html=False)
+    else:
+        st.code(text, language=None, wrap_lines=True)
 
 
 def panels(count: int) -> list:
@@ -187,6 +203,7 @@ def show_result(result: RunResult | None, *, prompt: str | None = None,
         return
     if result.error is not None:
         show_error(result.error)
+    markdown_switch()
     fields = lp.by_choice(result)
     echo = prompt if result.request.get("echo") else None
     single_count = _single_choice_tokens(result)

@@ -21,7 +21,7 @@ from playground import runner, tokens
 from playground.connection import Connection
 from playground.errors import InvalidParameters
 from playground.params import MAX_STOP_SEQUENCES, FieldError, ParamSpec, specs_for
-from ui import state, token_view
+from ui import models, state, token_view
 from ui.text import plain
 
 # Shown first; the rest go in a "More parameters" expander.
@@ -172,7 +172,8 @@ def _widget(endpoint: str, spec: ParamSpec, inputs: ParamInputs) -> Any:
             spec.label, options, accept_new_options=True, max_selections=MAX_STOP_SEQUENCES,
             placeholder="none", **{**common, "help": spec.help + STOP_HELP}))
     if spec.kind == "logit_bias":
-        text = st.text_area(spec.label, height=68, placeholder="hello -100\n50256 5",
+        text = st.text_area(spec.label, height=68,
+                            placeholder=tokens.example_logit_bias(models.vocab_size()),
                             **{**common, "help": spec.help + LOGIT_BIAS_HELP})
         inputs.logit_bias = tokens.parse_logit_bias(text)
         return logit_bias_value(inputs.logit_bias, text)
