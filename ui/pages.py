@@ -15,6 +15,8 @@ import threading
 
 import streamlit as st
 
+from ui import access
+
 COMPLETIONS = "pages/completions.py"
 CHAT = "pages/chat.py"
 COMPARE = "pages/compare.py"
@@ -34,11 +36,18 @@ _navigating = threading.local()  # one thread runs a session's script at a time
 
 
 def run_app() -> None:
-    """Set the page up and run the page the URL names through the app's navigation."""
+    """Set the page up and run the page the URL names through the app's navigation; when a
+    password is set (``ui.access``), only once this session has given it."""
     st.set_page_config(page_title="Parameter playground", page_icon=":material/tune:",
                        layout="wide")
+    allowed = access.allowed()
+    # The navigation is built either way, so that the page a link names opens once the
+    # password is given; without it, its links stay hidden.
     page = st.navigation([st.Page(path, title=title, icon=icon, default=path == COMPLETIONS)
-                          for path, title, icon in ALL])
+                          for path, title, icon in ALL],
+                         position="sidebar" if allowed else "hidden")
+    if not allowed:
+        access.ask()
     _navigating.active = True
     try:
         page.run()

@@ -1,5 +1,5 @@
-"""What could expose a key or the machine: ignored secret files, View code, the local server's
-address, and saved connections.
+"""What could expose a key or the machine: ignored secret files, View code, the app's and the
+local server's addresses, and saved connections.
 """
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,8 @@ def test_the_local_server_binds_to_loopback_unless_told_otherwise():
     assert parse_args([]).host == "127.0.0.1"
     assert parse_args(["--host", "0.0.0.0"]).host == "0.0.0.0"
     assert launcher.LocalServer().host == "127.0.0.1"
+
+
+def test_the_shipped_config_serves_this_machine_only():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "localhost"
