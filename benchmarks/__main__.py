@@ -47,6 +47,12 @@ def _local_server(quick: bool, shared: Shared, log) -> dict:
     return local_server.benchmark(quick, reps=2 if quick else None, log=log)
 
 
+def _engine_settings(quick: bool, shared: Shared, log) -> dict:
+    from benchmarks import local_server
+
+    return local_server.engine_benchmark(quick, log=log)
+
+
 def _pages(quick: bool, shared: Shared, log) -> dict:
     from benchmarks import pages
 
@@ -93,6 +99,14 @@ BENCHMARKS: dict[str, tuple[str, str, Callable[[bool, Shared, Callable], dict]]]
         "second, first token of a stream, and a freshly spawned server's first answer. "
         "`benchmarks/local_server.py`.",
         _local_server),
+    "engine_settings": (
+        "Engine settings",
+        "Two `python -m playground.local` servers, one forced to the safe engine settings "
+        "(`PLAYGROUND_SAFE_ENGINE=1`: no repacked CPU weight buffers) and one to the fast "
+        "ones (`=0`), each model on both, interleaved: tokens per second generating 128 "
+        "tokens, and reading a long prompt (one token generated). A ratio below 1 is what "
+        "the safe settings cost on this CPU. `benchmarks/local_server.py`.",
+        _engine_settings),
     "pages": (
         "Pages",
         "`AppTest.from_file(\"app.py\")` with a session in use (1,000 earlier requests in "

@@ -32,8 +32,8 @@ import subprocess
 import sys
 import time
 
-from benchmarks.common import (HERE, Figure, Goal, machine, median, run_alone, stop_process,
-                               table)
+from benchmarks.common import (HERE, Figure, Goal, interleave, machine, median, run_alone,
+                               stop_process, table)
 
 MODEL = "smollm2-135m-instruct"
 PROMPT = "The history of the printing press"
@@ -57,7 +57,9 @@ FIRST_ANSWER_GOAL = 10.0
 class Server:
     """``python -m playground.local`` on a free loopback port; stopped by its own handle."""
 
-    def __init__(self, threads: int | None):
+    def __init__(self, threads: int | None, engine: str | None = None):
+        """``engine`` "fast" or "safe" forces those engine settings; None lets it choose."""
+        from playground.local.engine_settings import SAFE, VARIABLE
         from playground.local.launcher import free_port
 
         self.port = free_port()
@@ -65,11 +67,14 @@ class Server:
         command = [sys.executable, "-m", "playground.local", "--port", str(self.port)]
         if threads is not None:
             command += ["--threads", str(threads)]
+        env = dict(os.environ)
+        if engine is not None:
+            env[VARIABLE] = "1" if engine == SAFE else "0"
         self.spawned = time.perf_counter()
         self.process = subprocess.Popen(
             command,
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL, env=env,
         )
 
     def wait_healthy(self) -> float:
@@ -118,17 +123,18 @@ def server_stream(client) -> dict:
 # -- llama.cpp in this process ------------------------------------------------------------
 
 def load_direct(threads: int | None):
-    """A ``Llama`` configured as the server's engine configures its own (None: the
-    library's thread defaults, which the server then resolves the same way)."""
-    from llama_cpp import Llama
-
+    """A ``Llama`` configured as the server's engine configures its own, engine settings
+    included (threads None: the library's defaults, which the server resolves the same way)."""
+    from playground.local import engine_settings, llama_loader
     from playground.local.catalog import discover
     from playground.local.engine import MAX_CONTEXT, LocalModel
 
     model = LocalModel(discover()[MODEL], threads)
-    trained = model.info()["context_length_trained"]
-    return Llama(str(model.path()), n_ctx=min(MAX_CONTEXT, trained), n_batch=512,
-                 n_threads=threads, n_threads_batch=threads, logits_all=False, verbose=False)
+    n_ctx = min(MAX_CONTEXT, model.info()["context_length_trained"])
+    choice = engine_settings.choose(model.path(), n_threads=threads, n_ctx=n_ctx)
+    return llama_loader.load(model.path(), fast=choice.fast, n_ctx=n_ctx, n_batch=512,
+                             n_threads=threads, n_threads_batch=threads, logits_all=False,
+                             verbose=False)
 
 
 OPENAI_EQUIVALENT = dict(temperature=TEMPERATURE, top_p=TOP_P, top_k=0, min_p=0.0,
@@ -174,6 +180,108 @@ def cold_start(threads: int | None) -> dict:
         server.stop()
     return {"spawn_to_healthy": healthy, "healthy_to_answer": answer["seconds"],
             "spawn_to_answer": total}
+
+
+# -- the engine settings, safe against fast ---------------------------------------------------
+
+ENGINE_MODELS = (MODEL, "gemma-3-270m")
+ENGINE_REPETITIONS, QUICK_ENGINE_REPETITIONS = 5, 2
+LONG_PROMPT = " ".join(["The history of the printing press is a history of books, letters, "
+                        "trade and learning across Europe."] * 16)
+
+
+def engine_completion(client, model: str, prompt: str, max_tokens: int) -> dict:
+    started = time.perf_counter()
+    response = client.completions.create(model=model, prompt=prompt, max_tokens=max_tokens,
+                                         temperature=TEMPERATURE, top_p=TOP_P, seed=SEED)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "prompt_tokens": response.usage.prompt_tokens,
+            "completion_tokens": response.usage.completion_tokens}
+
+
+def engine_comparison(reps: int, threads: int | None = None, log=print) -> dict:
+    """Tokens per second of generation and of prompt evaluation, per model, through two
+    servers forced to the fast and to the safe engine settings, interleaved.
+
+    A side whose server dies (the fast settings crash some CPUs) is reported as such and
+    its figures are not measured."""
+    import openai
+
+    from playground.errors import LocalServerFailed
+
+    started_machine = machine()
+    servers = {side: Server(threads, engine=side) for side in ("fast", "safe")}
+    clients, failed = {}, {}
+    try:
+        for side, server in servers.items():
+            try:
+                server.wait_healthy()
+                clients[side] = server.client()
+                for model in ENGINE_MODELS:  # warm-up, not counted: each model loads
+                    engine_completion(clients[side], model, PROMPT, 4)
+            except (LocalServerFailed, openai.APIError) as exc:
+                failed[side] = (f"its server exited with code {server.process.poll()}"
+                                if server.process.poll() is not None else str(exc))
+                clients.pop(side, None)
+        runs = {
+            f"{side} {model} {kind}": (lambda c=client, m=model, p=prompt, n=n:
+                                       engine_completion(c, m, p, n))
+            for side, client in clients.items() for model in ENGINE_MODELS
+            for kind, prompt, n in (("generation", PROMPT, MAX_TOKENS),
+                                    ("prompt", LONG_PROMPT, 1))
+        }
+        samples = interleave(runs, reps, after_each=lambda rep: log(
+            f"  engine settings: repetition {rep + 1}/{reps}"))
+    finally:
+        for server in servers.values():
+            server.stop()
+    return summarise_engines(samples, failed, reps, started_machine)
+
+
+def _tokens_per_second(run: dict, kind: str) -> float:
+    tokens = run["completion_tokens"] if kind == "generation" else run["prompt_tokens"]
+    return tokens / run["seconds"]
+
+
+def summarise_engines(samples: dict, failed: dict, reps: int, started_machine: dict) -> dict:
+    medians, figures = {}, []
+    for model in ENGINE_MODELS:
+        for kind in ("generation", "prompt"):
+            runs = {side: samples.get(f"{side} {model} {kind}", []) for side in ("fast", "safe")}
+            rates = {side: [_tokens_per_second(run, kind) for run in side_runs]
+                     for side, side_runs in runs.items()}
+            ratios = [safe / fast for safe, fast in zip(rates["safe"], rates["fast"])]
+            medians[f"{model} {kind}"] = {
+                "fast_tokens_per_second": median(rates["fast"]),
+                "safe_tokens_per_second": median(rates["safe"]),
+                "ratio_safe_over_fast": median(ratios), "ratio_per_repetition": ratios,
+                "prompt_tokens": runs["safe"][0]["prompt_tokens"] if runs["safe"] else None,
+            }
+            if failed:
+                detail = "; ".join(f"the {side} settings failed: {why}" for side, why in failed.items())
+            else:
+                what = (f"{MAX_TOKENS} tokens generated" if kind == "generation"
+                        else f"a {medians[f'{model} {kind}']['prompt_tokens']}-token prompt read")
+                detail = (f"{what}: safe {median(rates['safe']):.1f} vs fast "
+                          f"{median(rates['fast']):.1f} tokens/s; median of {reps} interleaved "
+                          "per-repetition ratios")
+            figures.append(Figure(f"Engine settings, {model} {kind}: safe / fast tokens per second",
+                                  median(ratios) if ratios else None, "x", detail=detail,
+                                  benchmark="engine_settings"))
+    return {
+        "benchmark": "engine_settings",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": started_machine,
+        "config": {"models": list(ENGINE_MODELS), "max_tokens": MAX_TOKENS,
+                   "temperature": TEMPERATURE, "repetitions": reps},
+        "failed": failed,
+        "medians": medians,
+        "figures": [figure.as_dict() for figure in figures],
+    }
+
+
+def engine_benchmark(quick: bool = False, log=print) -> dict:
+    return engine_comparison(QUICK_ENGINE_REPETITIONS if quick else ENGINE_REPETITIONS, log=log)
 
 
 # -- the run ---------------------------------------------------------------------------------

@@ -73,6 +73,10 @@ for cell, label, column in ((cells[1], "Input $/1M tokens", "input_per_million")
     cell.metric(label, "unknown" if known[column] is None else f"${known[column]:.3f}",
                 help="From the price list below: estimates you can edit.")
 st.caption(plain(f"Endpoints: {', '.join(known['endpoints']) or 'not reported'}"))
+engine = model.get("engine")
+if isinstance(engine, dict) and engine.get("settings"):  # the local server's engine settings
+    st.caption(plain(f"Engine settings: {engine['settings']}, because "
+                     f"{engine.get('reason') or 'the server gave no reason'}."))
 
 buttons = st.columns(len(SEND_TO))
 for cell, (title, page, endpoint) in zip(buttons, SEND_TO):
