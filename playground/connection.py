@@ -230,18 +230,22 @@ class ConnectionReport:
     model_count: int = 0
     seconds: float = 0.0
     error_kind: str | None = None  # the PlaygroundError class name when ok is False
+    # The failure itself, for what only it carries (a crashed local server's log).
+    error: errors.PlaygroundError | None = field(default=None, compare=False, repr=False)
 
 
 def test_connection(conn: Connection) -> ConnectionReport:
     """Reachability, authentication and model count, as one message per outcome."""
     started = time.perf_counter()
+    sent = time.monotonic()
     try:
         client = client_for(replace(conn, max_retries=0, timeout=min(conn.timeout, 15.0)))
         count = len(list(client.models.list()))
     except Exception as exc:  # noqa: BLE001 - every failure becomes a report
-        error = _listing_error(exc, conn)
+        error = _listing_error(exc, conn, sent)
         return ConnectionReport(False, str(error), error.hint,
-                                seconds=time.perf_counter() - started, error_kind=error.kind)
+                                seconds=time.perf_counter() - started, error_kind=error.kind,
+                                error=error)
     seconds = time.perf_counter() - started
     return ConnectionReport(True, f"Connected: {count} models, answered in {seconds:.2f} s.",
                             model_count=count, seconds=seconds)
@@ -249,15 +253,16 @@ def test_connection(conn: Connection) -> ConnectionReport:
 
 def list_models(conn: Connection) -> list[dict]:
     """The models the endpoint reports, as plain dicts with every field it sent."""
+    sent = time.monotonic()
     try:
         return [model.model_dump() for model in client_for(conn).models.list()]
     except Exception as exc:  # noqa: BLE001
-        raise _listing_error(exc, conn) from exc
+        raise _listing_error(exc, conn, sent) from exc
 
 
-def _listing_error(exc: Exception, conn: Connection) -> errors.PlaygroundError:
+def _listing_error(exc: Exception, conn: Connection, sent: float) -> errors.PlaygroundError:
     """A 404 for the model list is about the base URL, not a model to pick."""
-    error = errors.from_openai(exc)
+    error = failure_of(exc, conn, sent)
     if isinstance(error, errors.ModelNotFound):
         return errors.ModelNotFound(
             f"The endpoint lists no models: {conn.base_url or 'the base URL'}/models answered "
@@ -269,10 +274,24 @@ def _listing_error(exc: Exception, conn: Connection) -> errors.PlaygroundError:
 
 
 def retrieve_model(conn: Connection, model_id: str) -> dict:
+    sent = time.monotonic()
     try:
         return client_for(conn).models.retrieve(model_id).model_dump()
     except Exception as exc:  # noqa: BLE001
-        raise errors.from_openai(exc) from exc
+        raise failure_of(exc, conn, sent) from exc
+
+
+def failure_of(exc: Exception, conn: Connection, sent: float) -> errors.PlaygroundError:
+    """``exc`` in the core's error tree; but when the connection to the local server broke
+    or was refused because its process died after the request was sent (at ``sent``,
+    ``time.monotonic()``), that crash, so the user looks at the server, not the URL."""
+    error = errors.from_openai(exc)
+    if conn.kind != "local" or not isinstance(error, (errors.ConnectionFailed,
+                                                      errors.StreamInterrupted)):
+        return error
+    from playground.local.launcher import local_server
+
+    return local_server().crash_behind(sent) or error
 
 
 class SavedConnections:

@@ -19,6 +19,11 @@ see SDK exceptions or tracebacks.
     ├── ServerFailed           5xx or a response that is not the API's JSON
     ├── StreamInterrupted      a stream broke off midway; ``partial`` keeps what arrived
     └── LocalServerFailed      the embedded local server could not start or load a model
+        └── LocalServerCrashed its process died (a signal or an exit code) while starting
+                               or answering; restarted, unless it crashes again and again
+
+A ``LocalServerFailed`` may carry ``log_tail`` (the last lines the server wrote) and
+``log_path`` (where its whole log is); pages show both under the message.
 """
 
 from __future__ import annotations
@@ -112,6 +117,17 @@ class StreamInterrupted(PlaygroundError):
 
 class LocalServerFailed(PlaygroundError):
     hint = "Check that requirements.txt is installed; the local server's log is in the data folder."
+
+    def __init__(self, message: str, *, log_tail: str = "", log_path: str | None = None,
+                 **kwargs):
+        super().__init__(message, **kwargs)
+        self.log_tail = log_tail
+        self.log_path = log_path
+
+
+class LocalServerCrashed(LocalServerFailed):
+    hint = ("The next request goes to the restarted server. If it keeps crashing, set "
+            "PLAYGROUND_SAFE_ENGINE=1 (safe CPU settings for llama.cpp) and restart the app.")
 
 
 def from_openai(exc: Exception) -> PlaygroundError:

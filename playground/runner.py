@@ -18,7 +18,7 @@ from typing import Any
 
 from playground import errors
 from playground.capabilities import Capabilities
-from playground.connection import Connection, client_for
+from playground.connection import Connection, client_for, failure_of
 from playground.params import FieldError, specs_for, validate
 
 
@@ -110,6 +110,7 @@ def run(conn: Connection, endpoint: str, request: dict[str, Any], *,
     resource = client.completions if endpoint == "completions" else client.chat.completions
     streaming = bool(request.get("stream"))
     started = time.perf_counter()
+    sent = time.monotonic()
     result = RunResult(endpoint, request)
     try:
         if not streaming:
@@ -124,8 +125,10 @@ def run(conn: Connection, endpoint: str, request: dict[str, Any], *,
     except errors.PlaygroundError:
         raise
     except Exception as exc:  # noqa: BLE001 - every SDK failure is translated
-        raise errors.from_openai(exc) from exc
+        raise failure_of(exc, conn, sent) from exc
     _read_stream(result, response, started, on_text, should_stop)
+    if result.error is not None:
+        result.error = failure_of(result.error, conn, sent)
     return result
 
 
