@@ -16,7 +16,9 @@ import pytest
 
 from playground.local import engine_settings
 from playground.local.catalog import DEFAULT_MODEL, discover
-from playground.local.engine_settings import SAFE, probe
+from playground.local.engine import Generation, LocalModel
+from playground.local.engine_settings import SAFE, VARIABLE, choose, probe
+from playground.local.sampling import SamplingSettings
 
 CRASH_AT_FIRST_DECODE = (sys.executable, "-c", textwrap.dedent("""
     import os, signal, sys
@@ -61,6 +63,24 @@ def test_the_probe_prompt_is_a_few_dozen_tokens(smollm):
 
     llm = llama_loader.load(smollm, fast=False, vocab_only=True, verbose=False)
     assert 30 <= len(llm.tokenize(engine_probe.PROMPT.encode())) <= 100
+
+
+def test_a_model_whose_probe_crashed_runs_with_the_safe_settings(smollm, data_dir, monkeypatch):
+    monkeypatch.delenv(VARIABLE, raising=False)
+    choose(smollm, command=CRASH_AT_FIRST_DECODE)  # remembered for this machine
+    model = LocalModel(discover()[DEFAULT_MODEL])
+    assert model.engine_description()["settings"] == SAFE  # known before it loads
+    assert model.llm.model_params.use_extra_bufts is False
+    assert model.engine.settings == SAFE and "remembered" in model.engine.reason
+    prompt = model.tokenize("Once upon a time, in a small village by the sea, there lived")
+    outputs = list(model.generate(prompt, Generation(SamplingSettings(temperature=0), 8)))
+    assert outputs[-1].generated == 8 and outputs[-1].text
+
+
+def test_a_model_not_loaded_nor_tested_says_so(smollm, data_dir, monkeypatch):
+    monkeypatch.delenv(VARIABLE, raising=False)
+    assert LocalModel(discover()[DEFAULT_MODEL]).engine_description()["settings"] == \
+        "not chosen yet"
 
 
 def _load_log(path, settings: str) -> str:
