@@ -109,8 +109,8 @@ def probe(path: Path, *, n_threads: int | None = None, n_ctx: int = 2048,
         return EngineChoice(SAFE, f"the test of the fast settings could not start ({exc})")
     reached = [line for line in done.stdout.split() if line in STAGES]
     if done.returncode == 0 and reached[-1:] == [STAGES[-1]]:
-        return EngineChoice(FAST, "they passed a test in a separate process (the model loaded "
-                                  "and decoded a prompt of a few dozen tokens)")
+        return EngineChoice(FAST, "they passed a test in a separate process: the model loaded "
+                                  "and decoded a prompt of a few dozen tokens")
     where = ("while loading the model" if not reached
              else "while decoding a prompt of a few dozen tokens" if reached[-1] == STAGES[0]
              else "after decoding")
