@@ -1,9 +1,10 @@
 """The sidebar every page shares: which endpoint, with which key, and which model.
 
-It resolves the chosen connection (typed values > secrets.toml > environment/.env > preset)
-and returns it, with the timeout and retries set for it in this session, and the chosen
-model. A key typed here lives in session state only: saving a connection stores its name,
-URL, organization, timeout and retries, never its key.
+It resolves the chosen connection (typed values > secrets.toml > environment/.env > preset;
+a configured key only for the base URL configured with it) and returns it, with the timeout
+and retries set for it in this session, and the chosen model. A key typed here lives in
+session state only: saving a connection stores its name, URL, organization, timeout and
+retries, never its key.
 
 Every page script calls ``render()`` itself, first, and works with the connection and model
 it returns.
@@ -31,7 +32,8 @@ from ui.text import plain
 
 TEST_PAGE = "Test connection"  # the page a connection test is recorded under
 KEY_HELP = ("Kept in this browser session only; never written to disk. Leave empty to use "
-            "OPENAI_API_KEY from .streamlit/secrets.toml, the environment or .env.")
+            "OPENAI_API_KEY from .streamlit/secrets.toml, the environment or .env, which is "
+            "only sent to the base URL set beside it (OPENAI_BASE_URL, or OpenAI's).")
 KEY_SOURCES: dict[KeySource, str] = {  # connection.resolve's key_source, in words
     "typed": "typed in the sidebar",
     "connection": "given with the connection",
@@ -135,7 +137,12 @@ def read_secrets() -> dict[str, str]:
 
 
 def key_caption(conn: Connection) -> str:
-    """The masked key of a resolved connection and, in words, where resolve found it."""
+    """The masked key of a resolved connection and, in words, where resolve found it, or
+    which configured key it held back for belonging to another address."""
+    if conn.key_withheld:
+        withheld = conn.key_withheld
+        return (f"Key: not set. The key {KEY_SOURCES[withheld.source]} is only sent to "
+                f"{withheld.bound_to}; type a key for this address.")
     if not conn.api_key:
         return "Key: not set" if conn.needs_key else "Key: none (this server may not need one)"
     return f"Key: {connection.mask_key(conn.api_key)} ({KEY_SOURCES[conn.key_source]})"

@@ -164,3 +164,65 @@ def test_a_whole_session_never_leaks_the_key(app, data_dir, clean_environment, d
     logged = "\n".join(record.getMessage() for record in caplog.records)
     out, err = capfd.readouterr()
     assert KEY not in logged and KEY not in out and KEY not in err
+
+
+ENV_KEY = f"sk-env-{uuid.uuid4().hex}"
+TYPED_KEY = f"sk-typed-{uuid.uuid4().hex}"
+
+
+def use_every_page(at, conn_name: str) -> None:
+    """Test connection, a Completions run, a Chat message and a Compare run (the Compare
+    run from the local models, naming a model of ``conn_name``)."""
+    button(at, "Test connection").click().run()
+    at.switch_page(pages.COMPLETIONS).run()
+    at.text_area(key=state.COMPLETIONS_PROMPT).input("Once upon a time")
+    button(at, "Run").click().run()
+    at.switch_page(pages.CHAT).run()
+    at.chat_input(key=state.CHAT_INPUT).set_value("Hello").run()
+    at.switch_page(pages.COMPARE).run()
+    at.text_area(key="compare.user").input("Describe the sea.").run()
+    button(at, "Run grid").click().run()
+    at.sidebar.selectbox(key=state.CONNECTION_NAME).select("Local models").run()
+    at.multiselect(key="compare.vary").set_value(["model"]).run()
+    at.multiselect(key="compare.axis.model").set_value([f"fault-model @ {conn_name}"]).run()
+    button(at, "Run grid").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.sidebar.selectbox(key=state.CONNECTION_NAME).select(conn_name).run()
+
+
+def test_a_typed_base_url_gets_a_typed_key_never_the_configured_one(app, monkeypatch):
+    """The owner's key from the environment stays with OpenAI's address: a visitor who types
+    their own server as the OpenAI connection's base URL receives no key, on any page, until
+    they type one; then that one."""
+    monkeypatch.setenv("OPENAI_API_KEY", ENV_KEY)
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-owner")
+    catcher = FaultServer()
+    with catcher as base_url:
+        at = app
+        at.sidebar.selectbox(key=state.CONNECTION_NAME).select("OpenAI").run()
+        captions = " ".join(c.value.replace("\\", "") for c in at.sidebar.caption)
+        assert "Key: sk-…" in captions  # the owner's key, bound to OpenAI's address
+        at.sidebar.text_input(key=state.connection_field("base_url", "OpenAI")).input(
+            base_url).run()
+        captions = " ".join(c.value.replace("\\", "") for c in at.sidebar.caption)
+        assert ("Key: not set. The key from OPENAI_API_KEY in the environment or .env is only "
+                "sent to https://api.openai.com/v1; type a key for this address.") in captions
+        at.text_input(key=f"{state.MODEL_TYPED}::OpenAI").input("fault-model").run()
+        use_every_page(at, "OpenAI")
+        errors = " ".join(e.value.replace("\\", "") for e in at.error)
+        assert "is only sent to https://api.openai.com/v1" in errors
+        sent = [(r.authorization, r.headers.get("openai-organization"))
+                for r in catcher.requests]
+        assert all(ENV_KEY not in str(headers) for headers in sent), sent
+        assert all("org-owner" not in str(r.headers) for r in catcher.requests)
+
+        at.sidebar.text_input(key=state.connection_field("api_key", "OpenAI")).input(
+            TYPED_KEY).run()
+        before = len(catcher.requests)
+        use_every_page(at, "OpenAI")
+        typed = catcher.requests[before:]
+        assert {r.authorization for r in typed} == {f"Bearer {TYPED_KEY}"}
+        runs = [r.path for r in typed if r.path in ("/v1/completions", "/v1/chat/completions")]
+        assert set(runs) == {"/v1/completions", "/v1/chat/completions"}, runs
+        assert len(runs) >= 4, runs  # a completion, a chat reply, the cells of two grids
+    assert all(ENV_KEY not in str(r.headers) for r in catcher.requests)
