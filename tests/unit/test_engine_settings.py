@@ -101,6 +101,13 @@ def test_the_verdict_belongs_to_the_cpu_flags(model, data_dir):
     assert len(verdicts(data_dir)) == 2
 
 
+def test_another_llama_cpp_python_version_is_tested_again(model, monkeypatch):
+    assert choose(model, command=CRASHES_AT_LOAD, flags=AMX_XEON).settings == SAFE
+    monkeypatch.setattr(engine_settings, "_llama_cpp_version", lambda: "0.3.99")
+    assert known(model, flags=AMX_XEON) is None
+    assert choose(model, command=PASSES, flags=AMX_XEON).fast
+
+
 def test_a_changed_model_file_is_tested_again(model):
     assert choose(model, command=PASSES, flags=AVX2_ONLY).fast
     model.write_bytes(b"GGUF another stand-in, longer")
