@@ -18,6 +18,10 @@ machine's load hits every measure alike:
 (d) the first request right after the server starts: spawn to ``/health``, then to the first
     answer (which waits for the model to load), against a warm request of the same size.
 
+Separately, ``engine_comparison`` (the ``engine_settings`` benchmark of ``python -m
+benchmarks``) runs two servers forced to the fast and to the safe engine settings and
+compares their tokens per second, generating and reading a long prompt, for each model.
+
 Goals are fixed here, before measuring: the server keeps at least 95% of llama.cpp's
 throughput; the first token of a stream arrives within 1 s and a freshly started server
 answers within 10 s of being spawned (the 1 s and 10 s limits of Nielsen's "Response times:
