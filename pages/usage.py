@@ -17,6 +17,7 @@ try:
 except PlaygroundError as exc:
     show_error(exc)
     st.stop()
+st.caption(plain(usage_data.location(snapshot.path)))
 
 if snapshot.empty:
     st.info("No requests recorded yet. Every request made from the playground lands here: "
@@ -24,7 +25,6 @@ if snapshot.empty:
             icon=":material/monitoring:")
     st.page_link(pages.COMPLETIONS, label="Run a completion", icon=":material/edit_note:")
     st.page_link(pages.CHAT, label="Chat with a model", icon=":material/forum:")
-    st.caption(plain(f"Recording to {snapshot.path}"))
     st.stop()
 
 filters, bucket = usage_filters.render(snapshot.choices, snapshot.span)

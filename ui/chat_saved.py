@@ -24,7 +24,7 @@ LISTED = 50
 
 
 def store() -> ConversationStore:
-    return ConversationStore(st.session_state.get(state.LEDGER_PATH) or None)
+    return ConversationStore()
 
 
 def current() -> Conversation:

@@ -18,6 +18,5 @@ def session_id() -> str:
 
 
 def recorder(page: str) -> Recorder:
-    """Records to the ledger file chosen in the sidebar (``LEDGER_PATH``), else the default."""
-    return Recorder(page=page, session=session_id(),
-                    ledger_path=st.session_state.get(state.LEDGER_PATH) or None)
+    """Records to the ledger (``PLAYGROUND_DB``, else the data folder's)."""
+    return Recorder(page=page, session=session_id())

@@ -26,6 +26,7 @@ from playground.connection import (
     SavedConnections,
 )
 from playground.errors import PlaygroundError
+from playground.settings import DATA_DIR_VARIABLE
 from ui import models, recording, state, usage_data, usage_total
 from ui.errors import show_error
 from ui.text import plain
@@ -250,16 +251,22 @@ def _record_test(report: ConnectionReport, conn: Connection) -> None:
 
 
 def _data_settings() -> None:
+    """Where the usage history is (the machine decides: shown, never typed here), and, once
+    per session, each damaged history file that was set aside."""
+    try:
+        opened = usage_data.ledger()
+    except PlaygroundError as exc:
+        with st.expander("Data"):
+            st.caption(plain(f"Usage history unavailable: {exc.message} {exc.hint or ''}"))
+        return
+    for notice in usage_data.new_notices(opened):
+        st.warning(plain(f"{notice.message} {notice.hint}"), icon=":material/warning:")
     with st.expander("Data"):
-        st.text_input("Usage database", key=state.LEDGER_INPUT, persist_state=state.PERSIST,
-                      on_change=usage_data.choose_path,
-                      placeholder=usage_data.default_path_text(),
-                      help="The SQLite file every request is recorded in; created if need be. "
-                           f"Empty: {history.DB_VARIABLE} if set, else history.sqlite3 in "
-                           "the data folder.")
-        notice = st.session_state.pop(state.LEDGER_NOTICE, None)
-        if notice:
-            st.error(plain(notice), icon=":material/error:")
+        st.caption(plain(f"Usage history: {opened.path}"), help=(
+            "Every request, saved conversation and Compare run is kept in this SQLite file. "
+            f"It is set where the app runs, never from the browser: {history.DB_VARIABLE} "
+            f"names the file, else it is {history.DB_FILENAME} in the data folder "
+            f"({DATA_DIR_VARIABLE}, else ~/.parameter-playground)."))
 
 
 def _pick_model(conn: Connection) -> str | None:

@@ -41,13 +41,11 @@ SIDEBAR_NOTICE = "sidebar_notice"      # a message from a sidebar callback, show
 COMPLETIONS_RESULT = "completions.result"  # the last ui.output.Outcome of the Completions page
 COMPLETIONS_PROMPT = "completions.prompt"  # widget key of the Completions prompt
 SESSION_ID = "session_id"              # random id of this browser session (ledger rows)
-LEDGER_PATH = "ledger_path"            # the usage database chosen in the sidebar, or unset
 COMPARE_RESULT = "compare.result"      # the Compare page's GridResult, filled in as cells end
 COMPARE_CANCEL = "compare.cancel"      # set by the Compare page's Cancel button
-LEDGER_NOTICE = "ledger_notice"        # why the typed usage database was refused, shown once
+LEDGER_NOTICES_SHOWN = "ledger_notices_shown"  # damaged ledger files this session was told of
 
-# Widget keys of the sidebar's Data expander and the Usage page.
-LEDGER_INPUT = "sidebar.ledger_path"
+# Widget keys of the Usage page.
 USAGE_PERIOD = "usage.period"
 USAGE_DATES = "usage.dates"
 USAGE_MODELS = "usage.models"

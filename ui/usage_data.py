@@ -1,10 +1,12 @@
-"""The usage ledger as this session sees it: which file, and its figures, cached.
+"""The usage ledger as this session sees it: its file, its notices, and its figures, cached.
 
-Loads are cached with ``st.cache_data`` (figures with ``st.cache_resource``) keyed on the
-file and its newest row id (the ``stamp``; the app only ever adds rows). A new request
-makes a new key, so the page never shows stale figures, while a rerun that changes nothing
-(a row picked in the table, another page of it) costs one index lookup instead of the
-whole load, about half a second at 100,000 rows. The cache is shared by every session on the same file.
+The file is the machine's choice (``PLAYGROUND_DB``, else the data folder's), never the
+browser's. Loads are cached with ``st.cache_data`` (figures with ``st.cache_resource``) keyed
+on the file, how many times a damaged one was replaced (the ``generation``) and its newest
+row id (the ``stamp``; the app only ever adds rows). A new request makes a new key, so the
+page never shows stale figures, while a rerun that changes nothing (a row picked in the
+table, another page of it) costs one index lookup instead of the whole load, about half a
+second at 100,000 rows. The cache is shared by every session on the same file.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from playground import history, usage
-from playground.errors import PlaygroundError
+from playground.ledger_damage import SetAside, set_aside_files
 from playground.usage import Filters, UsageOverview
 from ui import state, usage_charts
 
@@ -27,8 +29,28 @@ TABLE_ROWS = 100  # requests per page of the table
 
 
 def ledger() -> history.Ledger:
-    """The ledger chosen in the sidebar, else ``PLAYGROUND_DB``, else the data folder's."""
-    return history.ledger(st.session_state.get(state.LEDGER_PATH) or None)
+    """The ledger: ``PLAYGROUND_DB``, else the data folder's ``history.sqlite3``."""
+    return history.ledger()
+
+
+def new_notices(opened: history.Ledger) -> list[SetAside]:
+    """The damaged files the ledger set aside that this session has not been told of yet;
+    from now on they count as told."""
+    told = st.session_state.setdefault(state.LEDGER_NOTICES_SHOWN, set())
+    fresh = [notice for notice in opened.notices if notice.moved_to not in told]
+    told.update(notice.moved_to for notice in fresh)
+    return fresh
+
+
+def location(path: str) -> str:
+    """Where the ledger is, and the damaged files set aside beside it, in words."""
+    text = (f"Recorded in {path} (set where the app runs: {history.DB_VARIABLE}, else the "
+            "data folder).")
+    aside = set_aside_files(Path(path))
+    if aside:
+        text += (" Damaged files set aside beside it, kept for you: "
+                 f"{', '.join(p.name for p in aside)}.")
+    return text
 
 
 @dataclass(frozen=True)
@@ -36,6 +58,7 @@ class Snapshot:
     """One ledger file as it was when the page started drawing, with its filter choices."""
 
     path: str
+    generation: int  # how many damaged files the ledger has replaced
     stamp: int  # the newest row's id: 0 when the ledger is empty
     choices: dict[str, list[str]]  # the values each filter offers (models, connections, pages)
     span: tuple[pd.Timestamp | None, pd.Timestamp | None]  # the first and last request
@@ -45,14 +68,14 @@ class Snapshot:
         return self.stamp == 0
 
     def overview(self, filters: Filters, bucket: usage.Bucket | None) -> UsageOverview:
-        return _overview(self.path, self.stamp, filters, bucket)
+        return _overview(self.path, self.generation, self.stamp, filters, bucket)
 
     def charts(self, filters: Filters, bucket: usage.Bucket | None) -> Charts:
-        return _charts(self.path, self.stamp, filters, bucket)
+        return _charts(self.path, self.generation, self.stamp, filters, bucket)
 
     def requests(self, filters: Filters, page: int) -> pd.DataFrame:
         """One page (from 0) of the table, newest first."""
-        return _requests(self.path, self.stamp, filters, page)
+        return _requests(self.path, self.generation, self.stamp, filters, page)
 
     def detail(self, request_id: int) -> dict[str, Any] | None:
         return history.ledger(self.path).request_detail(request_id)
@@ -66,25 +89,27 @@ class Snapshot:
 def snapshot() -> Snapshot:
     """The session's ledger now. Raises ``PlaygroundError`` when it cannot be read."""
     opened = ledger()
-    path, stamp = str(opened.path), opened.last_id()
-    return Snapshot(path, stamp, _choices(path, stamp), _span(path, stamp))
+    path, generation, stamp = str(opened.path), len(opened.notices), opened.last_id()
+    return Snapshot(path, generation, stamp, _choices(path, generation, stamp),
+                    _span(path, generation, stamp))
 
 
-# The cached loads. ``stamp`` is only part of the cache key.
+# The cached loads. ``generation`` and ``stamp`` are only parts of the cache key.
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _choices(path: str, stamp: int) -> dict[str, list[str]]:
+def _choices(path: str, generation: int, stamp: int) -> dict[str, list[str]]:
     opened = history.ledger(path)
     return {column: opened.distinct_values(column) for column in usage.FILTER_COLUMNS}
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _span(path: str, stamp: int) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+def _span(path: str, generation: int,
+          stamp: int) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
     return history.ledger(path).span()
 
 
 @st.cache_data(max_entries=32, show_spinner="Adding up the usage…")
-def _overview(path: str, stamp: int, filters: Filters,
+def _overview(path: str, generation: int, stamp: int, filters: Filters,
               bucket: usage.Bucket | None) -> UsageOverview:
     return history.ledger(path).overview(filters, bucket, limit=TABLE_ROWS)
 
@@ -105,8 +130,9 @@ class Charts:
 # Figures are kept as objects (cache_resource: never copied, never changed once built):
 # building the seven of them was most of a rerun's time.
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _charts(path: str, stamp: int, filters: Filters, bucket: usage.Bucket | None) -> Charts:
-    view = _overview(path, stamp, filters, bucket)
+def _charts(path: str, generation: int, stamp: int, filters: Filters,
+            bucket: usage.Bucket | None) -> Charts:
+    view = _overview(path, generation, stamp, filters, bucket)
     speed = view.latency_by_model
     streamed = not speed.empty and speed["time_to_first_token_count"].sum() > 0
     return Charts(
@@ -123,33 +149,7 @@ def _charts(path: str, stamp: int, filters: Filters, bucket: usage.Bucket | None
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _requests(path: str, stamp: int, filters: Filters, page: int) -> pd.DataFrame:
+def _requests(path: str, generation: int, stamp: int, filters: Filters,
+              page: int) -> pd.DataFrame:
     return history.ledger(path).requests(filters, limit=TABLE_ROWS, offset=page * TABLE_ROWS)
 
-
-# The sidebar's choice of file.
-
-def choose_path() -> None:
-    """``on_change`` of the sidebar's database field: use the typed file if it opens (it is
-    created if need be), else keep the previous one, put it back in the field and say why."""
-    typed = (st.session_state.get(state.LEDGER_INPUT) or "").strip()
-    previous = st.session_state.get(state.LEDGER_PATH)
-    if not typed:
-        st.session_state[state.LEDGER_PATH] = None
-        return
-    try:
-        chosen = history.ledger(typed)
-    except PlaygroundError as exc:
-        st.session_state[state.LEDGER_NOTICE] = f"{exc.message} {exc.hint}".strip()
-        st.session_state[state.LEDGER_INPUT] = previous or ""
-        return
-    st.session_state[state.LEDGER_PATH] = str(chosen.path)
-    st.session_state[state.LEDGER_INPUT] = str(chosen.path)
-
-
-def default_path_text() -> str:
-    """Where the ledger is when the field is empty (shown as its placeholder)."""
-    try:
-        return str(history.default_path())
-    except (OSError, RuntimeError):
-        return str(Path("~") / history.DB_FILENAME)

@@ -23,6 +23,8 @@ COLUMNS = {
     "time": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
     "page": "Page",
     "connection": "Connection",
+    "host": st.column_config.TextColumn("Host", help="Where the request went: scheme, host "
+                                        "and port of the connection's base URL."),
     "endpoint": "Endpoint",
     "model": "Model",
     "status": "Status",
@@ -94,7 +96,7 @@ def show_detail(detail: dict[str, Any]) -> None:
         st.subheader(f"Request #{detail['id']}")
         when = detail["time"].astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         st.caption(plain(" · ".join(str(part) for part in (
-            when, detail["page"], detail["connection"], detail["endpoint"],
+            when, detail["page"], detail["connection"], detail.get("host"), detail["endpoint"],
             detail["model"] or "no model", detail["status"]) if part)))
         if detail.get("error_kind") or detail.get("error_message"):
             st.error(plain(f"{detail.get('error_kind') or 'Error'}: "

@@ -5,12 +5,16 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime, time, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from playground import history
 from ui import pages, state
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
 def _today(hour: int, minute: int) -> datetime:
@@ -187,22 +191,63 @@ def test_selecting_a_request_shows_it_in_full(app, seeded):
     assert any(button.label.startswith("Download 3 requests") for button in app.get("download_button"))
 
 
-def test_the_sidebar_database_setting(app, seeded, tmp_path):
+def test_the_database_is_shown_and_cannot_be_chosen_from_the_browser(app, seeded, data_dir):
     _usage(app)
-    field = app.sidebar.text_input(key=state.LEDGER_INPUT)
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
-    field.input(str(blocker / "sub" / "usage.sqlite3")).run()
-    assert "could not be opened" in app.sidebar.error[0].value.replace("\\", "")
-    assert app.sidebar.text_input(key=state.LEDGER_INPUT).value == ""  # the previous: default
-    assert state.LEDGER_PATH not in app.session_state
-    assert _metrics(app)["Requests"] == "3"  # still the default database
+    assert not app.sidebar.text_input  # the local connection has no fields; no path field
+    path = str(data_dir / history.DB_FILENAME)
+    assert f"Usage history: {path}" in _sidebar_captions(app)
+    assert path in " ".join(caption.value.replace("\\", "") for caption in app.main.caption)
+    assert _metrics(app)["Requests"] == "3"
 
-    other = tmp_path / "elsewhere" / "usage.sqlite3"
-    app.sidebar.text_input(key=state.LEDGER_INPUT).input(str(other)).run()
-    assert other.exists() and app.session_state[state.LEDGER_PATH] == str(other)
+
+def test_no_session_value_moves_the_database(app, seeded, data_dir, tmp_path):
+    elsewhere = tmp_path / "elsewhere" / "usage.sqlite3"
+    for key in ("ledger_path", "sidebar.ledger_path"):  # where earlier versions kept a choice
+        app.session_state[key] = str(elsewhere)
+    _usage(app)
+    assert _metrics(app)["Requests"] == "3"
+    assert f"Usage history: {data_dir / history.DB_FILENAME}" in _sidebar_captions(app)
+    assert not elsewhere.parent.exists()
+
+
+def test_the_environment_chooses_the_database(app, tmp_path, monkeypatch):
+    chosen = tmp_path / "elsewhere" / "usage.sqlite3"
+    monkeypatch.setenv(history.DB_VARIABLE, str(chosen))
+    next(b for b in app.sidebar.button if b.label == "Test connection").click().run()
+    assert f"Usage history: {chosen}" in _sidebar_captions(app)
+    assert history.ledger(chosen).count() == 1
+
+
+def test_a_damaged_history_is_set_aside_and_told_once(local_env, data_dir, clean_environment,
+                                                      navigation_mode):
+    damaged = data_dir / history.DB_FILENAME
+    damaged.write_bytes(b"overwritten " * 4000)
+    app = AppTest.from_file(str(APP), default_timeout=120)
+    app.run()
+    assert not app.exception, app.exception
+    (warning,) = app.sidebar.warning
+    told = warning.value.replace("\\", "")
+    [aside] = [p for p in data_dir.iterdir() if ".corrupt-" in p.name]
+    assert aside.read_bytes() == b"overwritten " * 4000
+    assert f"set aside, not deleted, as {aside}" in told
+    assert "saved conversations could not be read" in told
+    app.run()
+    assert not app.sidebar.warning  # once
+    _usage(app)
     assert "No requests recorded yet" in app.info[0].value
-    assert str(other) in " ".join(caption.value.replace("\\", "") for caption in app.caption)
+    assert aside.name in " ".join(caption.value.replace("\\", "") for caption in app.main.caption)
+
+
+def test_requests_show_the_host_they_went_to(app, local_env):
+    next(b for b in app.sidebar.button if b.label == "Test connection").click().run()
+    _usage(app)
+    host = local_env.removesuffix("/v1")
+    (table,) = app.main.dataframe[-1:]
+    assert table.value["host"].tolist() == [host]
+    app.session_state[table.key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    app.run()
+    assert not app.exception, app.exception
+    assert host in " ".join(caption.value.replace("\\", "") for caption in app.main.caption)
 
 
 def test_test_connection_is_recorded_and_counted_for_the_session(app, data_dir):
