@@ -4,24 +4,66 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 
+import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.streamlit_page import open_page, settle
+from e2e.streamlit_page import IDLE, open_page, settle, streamlit_app
+
+DAMAGED = b"a page of garbage where the history was " * 200
+
+
+@pytest.fixture(scope="module")
+def own_app_url(local_base_url, tmp_path_factory):
+    """An app of this module's own, whose history file starts out damaged: the requests
+    counted here are then only this module's (other journeys share the session's app)."""
+    folder = tmp_path_factory.mktemp("e2e-usage")
+    (folder / "data").mkdir()
+    (folder / "data" / "history.sqlite3").write_bytes(DAMAGED)
+    environment = {name: value for name, value in os.environ.items()
+                   if not name.startswith("OPENAI_") and name != "PLAYGROUND_DB"}
+    environment.update(PLAYGROUND_LOCAL_URL=local_base_url,
+                       PLAYGROUND_DATA_DIR=str(folder / "data"))
+    with streamlit_app(environment, folder / "streamlit.log") as (url, _process):
+        yield url, folder / "data"
+
+
+@pytest.fixture
+def own_page(browser, own_app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(own_app_url[0])
+    page.wait_for_selector(IDLE, timeout=60_000)
+    yield page
+    context.close()
 
 
 def metric(page: Page, label: str):
     return page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")
 
 
-def test_requests_on_two_pages_are_counted_charted_and_exported(page: Page, tmp_path):
+def test_a_damaged_history_is_set_aside_and_told_once(own_page: Page, own_app_url):
+    page, folder = own_page, own_app_url[1]
+    expect.set_options(timeout=60_000)
     sidebar = page.get_by_test_id("stSidebar")
-    # A database of this test's own: other journeys share the server's default one.
+    [aside] = [path for path in folder.iterdir() if ".corrupt-" in path.name]
+    assert aside.read_bytes() == DAMAGED  # kept whole
+    expect(sidebar.get_by_text("was damaged")).to_be_visible()
+    expect(sidebar.get_by_text(str(aside))).to_be_visible()
     sidebar.get_by_text("Data", exact=True).click()
-    database = sidebar.get_by_role("textbox", name="Usage database")
-    database.fill(str(tmp_path / "journey.sqlite3"))
-    database.press("Enter")
-    settle(page)
+    expect(sidebar.get_by_text(f"Usage history: {folder / 'history.sqlite3'}")).to_be_visible()
+    expect(sidebar.get_by_role("textbox")).to_have_count(0)  # nothing to type a path into
+    open_page(page, "Usage")
+    expect(sidebar.get_by_text("was damaged")).to_have_count(0)  # told once
+    expect(page.get_by_text("No requests recorded yet")).to_be_visible()
+    expect(page.get_by_text(aside.name)).to_be_visible()
+
+
+def test_requests_on_two_pages_are_counted_charted_and_exported(own_page: Page):
+    page = own_page
+    expect.set_options(timeout=60_000)
+    sidebar = page.get_by_test_id("stSidebar")
     open_page(page, "Usage")
     expect(page.get_by_text("No requests recorded yet")).to_be_visible()
 
@@ -59,25 +101,3 @@ def test_requests_on_two_pages_are_counted_charted_and_exported(page: Page, tmp_
     rows = list(csv.DictReader(io.StringIO(download.value.path().read_text())))
     assert [row["page"] for row in rows] == ["Completions", "Test connection"]  # oldest first
     assert int(rows[0]["completion_tokens"]) > 0
-
-
-def test_a_file_that_is_no_database_is_refused_and_the_page_keeps_working(page: Page, tmp_path):
-    """The Usage page's fault: a usage database that cannot be used."""
-    open_page(page, "Usage")
-    sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_text("Data", exact=True).click()
-    database = sidebar.get_by_role("textbox", name="Usage database")
-    good = tmp_path / "kept.sqlite3"
-    database.fill(str(good))
-    database.press("Enter")
-    settle(page)
-
-    notes = tmp_path / "notes.txt"
-    notes.write_text("shopping list, not SQLite\n" * 50)
-    database.fill(str(notes))
-    database.press("Enter")
-    settle(page)
-    expect(sidebar.get_by_text("could not be opened: file is not a database")).to_be_visible()
-    expect(database).to_have_value(str(good))  # the previous file is kept, and shown
-    expect(page.get_by_text("No requests recorded yet")).to_be_visible()
-    assert notes.read_text().startswith("shopping list")  # the user's file is untouched
