@@ -26,6 +26,7 @@ from playground.connection import (
     SavedConnections,
 )
 from playground.errors import PlaygroundError
+from playground.local.launcher import local_server
 from playground.settings import DATA_DIR_VARIABLE
 from ui import models, recording, state, usage_data, usage_total
 from ui.errors import show_error
@@ -101,6 +102,7 @@ def _field(label: str, conn: Connection, field: str, **kwargs) -> None:
 def _resolve(conn: Connection) -> Connection:
     if conn.kind == "local":
         st.caption("Small models served on this machine: no key, no network.")
+        _local_endpoint()
         return connection.resolve(conn)
     _field("Base URL", conn, "base_url", placeholder=conn.base_url or "")
     _field("API key", conn, "api_key", type="password", help=KEY_HELP, autocomplete="off")
@@ -110,6 +112,19 @@ def _resolve(conn: Connection) -> Connection:
     st.caption(plain(key_caption(resolved)))
     st.caption(plain(f"Endpoint: {resolved.base_url}"))
     return _with_limits(resolved)
+
+
+def _local_endpoint() -> None:
+    """The local server's address (code snippets use it too), and how to serve the same
+    models there without the app."""
+    try:
+        server = local_server()
+        url = server.planned_url()
+    except PlaygroundError as exc:  # PLAYGROUND_LOCAL_PORT is no port number
+        show_error(exc)
+        return
+    st.caption(plain(f"Endpoint: {url}"))
+    st.caption(server.address_note())
 
 
 def _with_limits(conn: Connection) -> Connection:
@@ -236,9 +251,7 @@ def _test(conn: Connection) -> None:
     if report.ok:
         st.success(plain(report.message), icon=":material/check_circle:")
     else:
-        st.error(plain(report.message), icon=":material/error:")
-        if report.hint:
-            st.caption(plain(report.hint))
+        show_error(report.error)
 
 
 def _record_test(report: ConnectionReport, conn: Connection) -> None:

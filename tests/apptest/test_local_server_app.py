@@ -1,37 +1,70 @@
 """The local server as the app itself starts it: the real launcher, not PLAYGROUND_LOCAL_URL.
 
-One app session starts the server, sends a completion, sees the server killed and restarted
-on its next request, and shows a model file that fails to load by its path. The server
-listens on loopback only.
+One app session starts the server, shows its address, sends a completion, sees the server
+killed and restarted on its next request, and shows a model file that fails to load by its
+path. The server listens on loopback only. A stand-in server (tests/crashing_server.py,
+run through PLAYGROUND_LOCAL_SERVER_COMMAND) that dies with SIGSEGV shows the crash on
+Completions, in Test connection and on the Models page, and the next try working.
 """
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from playground.local import launcher
-from ui import params, state
+from ui import pages, params, state
+from ui.errors import LOG_TAIL_LABEL
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
+STAND_IN = Path(__file__).resolve().parents[1] / "crashing_server.py"
+CRASHED = "The local model server crashed (SIGSEGV) while answering; it has been restarted."
 
 
 @pytest.fixture
-def launched(data_dir, clean_environment, navigation_mode, monkeypatch):
-    """The app with its own launcher, and a broken model file in the data folder."""
+def own_launcher(data_dir, clean_environment, navigation_mode, monkeypatch):
+    """A launcher of this test's own, on a port of its own; stopped afterwards."""
     monkeypatch.delenv(launcher.URL_VARIABLE, raising=False)
-    monkeypatch.setattr(launcher, "_server", None)  # a launcher of this test's own
-    models = data_dir / "models"
-    models.mkdir()
-    (models / "broken.gguf").write_bytes(b"GGUF but not really a model")
-    at = AppTest.from_file(str(APP), default_timeout=180)
+    monkeypatch.delenv(launcher.COMMAND_VARIABLE, raising=False)
+    monkeypatch.setenv(launcher.PORT_VARIABLE, str(launcher.free_port()))
+    monkeypatch.setattr(launcher, "_server", None)
     try:
-        yield at
+        yield
     finally:
         if launcher._server is not None:
             launcher._server.stop()
+
+
+@pytest.fixture
+def launched(own_launcher, data_dir):
+    """The app with its own launcher, and a broken model file in the data folder."""
+    models = data_dir / "models"
+    models.mkdir()
+    (models / "broken.gguf").write_bytes(b"GGUF but not really a model")
+    return AppTest.from_file(str(APP), default_timeout=180)
+
+
+@pytest.fixture
+def crashing(own_launcher, tmp_path, monkeypatch):
+    """The app on the stand-in that crashes on the first request to ``path`` after the
+    returned marker file is deleted (it exists at first)."""
+
+    def on(path: str) -> tuple[AppTest, Path]:
+        marker = tmp_path / "armed-once"
+        marker.touch()
+        command = [sys.executable, str(STAND_IN), "--crash-on", path,
+                   "--armed-while-missing", str(marker)]
+        monkeypatch.setenv(launcher.COMMAND_VARIABLE, shlex.join(command))
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at, marker
+
+    return on
 
 
 def run(at, prompt: str):
@@ -45,6 +78,21 @@ def run(at, prompt: str):
 
 def outputs(at) -> list[str]:
     return [code.value for code in at.code if code.language == "plaintext"]
+
+
+def shown(elements) -> str:
+    return " ".join(element.value.replace("\\", "") for element in elements)
+
+
+def assert_crash_shown(at, within, request: str) -> None:
+    """The crash's message, hint, log path and log tail, where ``within`` shows them."""
+    assert CRASHED in shown(within.error), shown(at.error)
+    captions = shown(within.caption)
+    assert "PLAYGROUND_SAFE_ENGINE=1" in captions
+    assert "Server log: " in captions and "local-server.log" in captions
+    (tail,) = [e for e in within.expander if e.label == LOG_TAIL_LABEL]
+    assert f"crashing_server: {request}: SIGSEGV" in tail.code[0].value
+    assert "Traceback" not in shown(at.error)
 
 
 def listening_hosts(port: int) -> set[str]:
@@ -69,7 +117,10 @@ def test_a_killed_server_is_restarted_and_a_broken_model_is_named(launched, data
     server = launcher.local_server()
     first = server.process
     port = int(server.base_url.split(":")[2].split("/")[0])
-    assert server.base_url.startswith("http://127.0.0.1:")
+    assert server.base_url == f"http://127.0.0.1:{port}/v1" and port == server.preferred_port
+    captions = shown(at.sidebar.caption)
+    assert f"Endpoint: {server.base_url}" in captions
+    assert f"python -m playground.local --port {port}" in captions
     if Path("/proc/net/tcp").exists():
         assert listening_hosts(port) == {"0100007F"}, "listens on 127.0.0.1 only"
 
@@ -85,9 +136,41 @@ def test_a_killed_server_is_restarted_and_a_broken_model_is_named(launched, data
 
     at.sidebar.selectbox(key=state.MODEL).select("broken").run()
     run(at, "Hello")
-    shown = " ".join(e.value.replace("\\", "") for e in at.error)
-    assert shown.startswith("The local server could not load the model (500)")
-    assert str(data_dir / "models" / "broken.gguf") in shown
+    errors = shown(at.error)
+    assert errors.startswith("The local server could not load the model (500)")
+    assert str(data_dir / "models" / "broken.gguf") in errors
     assert any("replace or remove it" in c.value for c in at.caption)
-    assert "Traceback" not in shown
+    assert "Traceback" not in errors
     assert (data_dir / "local-server.log").exists()
+
+
+def test_a_crash_on_completions_is_shown_as_one_and_the_next_run_works(crashing):
+    at, marker = crashing("/v1/completions")
+    marker.unlink()
+    run(at, "Hello")
+    assert_crash_shown(at, at.main, "POST /v1/completions")
+    assert not outputs(at)
+    assert at.text_area(key=state.COMPLETIONS_PROMPT).value == "Hello", "what was typed stays"
+
+    run(at, "Hello")
+    assert outputs(at) == ["stand-in reply"] and not at.error
+
+
+def test_test_connection_reports_a_crash(crashing):
+    at, marker = crashing("/v1/models")
+    marker.unlink()
+    next(b for b in at.sidebar.button if b.label == "Test connection").click().run()
+    assert not at.exception
+    assert_crash_shown(at, at.sidebar, "GET /v1/models")
+
+    next(b for b in at.sidebar.button if b.label == "Test connection").click().run()
+    assert "Connected: 1 models" in shown(at.sidebar.success)
+
+
+def test_the_models_page_reports_a_crash(crashing):
+    at, marker = crashing("/v1/models/")
+    marker.unlink()
+    at.switch_page(pages.MODELS).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert_crash_shown(at, at.main, "GET /v1/models/crash-model")
+    assert list(at.dataframe[0].value["id"]) == ["crash-model"], "the list is still shown"
