@@ -4,7 +4,7 @@ import streamlit as st
 
 from playground.errors import PlaygroundError
 from ui import (chat_budget, chat_example, chat_saved, chat_send, chat_transcript, code_view,
-                pages, params, sidebar, state)
+                model_accepts, pages, params, sidebar, state, structured_view)
 from ui.errors import show_error
 from ui.text import plain
 
@@ -30,9 +30,9 @@ talk, side = st.columns([3, 1.3], gap="large")
 with side:
     st.subheader("Parameters")
     st.session_state.setdefault(params.widget_key(ENDPOINT, "stream"), True)  # replies stream
-    inputs = params.render(ENDPOINT, columns=1)
-    budget = chat_budget.render(conversation, conn, model,
-                                reserve=inputs.values.get("max_tokens") or 0)
+    inputs = params.render(ENDPOINT, columns=1, accepts=model_accepts.load(conn, model))
+    reserve = inputs.values.get("max_completion_tokens") or inputs.values.get("max_tokens")
+    budget = chat_budget.render(conversation, conn, model, reserve=reserve or 0)
     request = chat_send.build(conversation, conn, model, inputs, budget)
     if isinstance(request, PlaygroundError):
         st.caption(plain(f"No code to view yet: {request}"))
@@ -43,6 +43,7 @@ with talk:
     chat_example.render(conn, model)
     chat_transcript.system_box(conversation, conn)
     chat_transcript.render(conversation, conn, set(budget.plan.dropped if budget.plan else ()))
+    structured_view.render_last_reply(conversation, inputs.values.get("response_format"))
     failure = st.session_state.pop(state.CHAT_FAILURE, None)
     if failure is not None:
         show_error(failure)

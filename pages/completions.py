@@ -3,7 +3,8 @@
 import streamlit as st
 
 from playground.errors import InvalidParameters, PlaygroundError
-from ui import code_view, output, pages, params, presets_panel, sidebar, state
+from ui import (code_view, completions_gone, model_accepts, output, pages, params, presets_panel,
+                sidebar, state)
 from ui.errors import show_error
 from ui.recording import recorder
 from ui.text import plain
@@ -16,6 +17,8 @@ st.title("Completions")
 st.caption(plain(f"{model or 'No model chosen'} · {conn.name}"))
 panel = presets_panel.PresetsPanel(ENDPOINT, state.COMPLETIONS_PROMPT)
 panel.render()
+accepts = model_accepts.load(conn, model)
+served = completions_gone.notice(accepts)
 general = st.container()
 
 with st.form("completions.form"):
@@ -23,15 +26,23 @@ with st.form("completions.form"):
                           height=160, placeholder="Once upon a time",
                           help="The text the model continues. Ctrl+Enter runs it.")
     prompt_slot = st.container()
-    inputs = params.render(ENDPOINT)
+    inputs = params.render(ENDPOINT, accepts=accepts)
     inputs.slots["prompt"] = prompt_slot
     run_cell, save_cell = st.columns([1, 2], vertical_alignment="center")
     with run_cell:
-        submitted = st.form_submit_button("Run", type="primary", icon=":material/play_arrow:")
+        to_chat = not served and st.form_submit_button(
+            completions_gone.OPEN_IN_CHAT, type="primary", icon=":material/forum:")
+        submitted = st.form_submit_button(
+            "Run" if served else "Run anyway", type="primary" if served else "secondary",
+            icon=":material/play_arrow:")
     with save_cell:
         saving = panel.save_controls()
 
-if submitted or saving:
+if to_chat:
+    if prompt.strip():
+        completions_gone.open_in_chat(model, prompt)
+    prompt_slot.error("Write a prompt first: it becomes the conversation's first message.")
+elif submitted or saving:
     try:
         request = inputs.build_request(conn, model, prompt=prompt)
     except InvalidParameters as exc:
@@ -46,6 +57,7 @@ if submitted or saving:
                 output.run_live(recorder("Completions"), conn, ENDPOINT, request,
                                 state_key=state.COMPLETIONS_RESULT, prompt=prompt)
             except PlaygroundError as exc:  # a value the server refused shows on its field
+                model_accepts.learn(conn, model, ENDPOINT, request, exc)
                 show_error(exc, inputs.slots.get(getattr(exc, "param", None), general))
 
 outcome = output.kept(state.COMPLETIONS_RESULT)

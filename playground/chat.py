@@ -59,6 +59,8 @@ class Message:
 
     ``tokens`` counts the content alone (None: not counted yet); the reply fields
     (latency, ``prompt_tokens`` the server reported, ...) are set on generated replies.
+    ``reasoning_tokens`` are the hidden ones a reasoning model spent (counted in ``tokens``
+    and billed as output).
     ``dropped`` lists the ids of messages left out of the request that produced this reply.
     """
 
@@ -71,6 +73,7 @@ class Message:
     latency: float | None = None
     time_to_first_token: float | None = None
     prompt_tokens: int | None = None
+    reasoning_tokens: int | None = None
     finish_reason: str | None = None
     incomplete: bool = False
     error: str | None = None
@@ -106,8 +109,8 @@ class Message:
 _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "role": str, "content": str, "id": str, "tokens": int, "tokens_exact": bool,
     "model": str, "latency": (int, float), "time_to_first_token": (int, float),
-    "prompt_tokens": int, "finish_reason": str, "incomplete": bool, "error": str,
-    "logprobs": list, "dropped": list, "edited": bool,
+    "prompt_tokens": int, "reasoning_tokens": int, "finish_reason": str, "incomplete": bool,
+    "error": str, "logprobs": list, "dropped": list, "edited": bool,
 }
 
 
@@ -289,6 +292,8 @@ def replies_from(result: RunResult, *,
         field = fields.get(choice.index)
         entries = (field.get("content") or None) if isinstance(field, dict) else None
         tokens = usage.get("completion_tokens") if single else None
+        details = usage.get("completion_tokens_details") if single else None
+        reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else None
         if tokens is None and entries is not None:
             tokens = len(entries)
         replies.append(Message(
@@ -298,6 +303,7 @@ def replies_from(result: RunResult, *,
             latency=result.latency,
             time_to_first_token=(first_text or {}).get(choice.index, result.time_to_first_token),
             prompt_tokens=usage.get("prompt_tokens"), finish_reason=choice.finish_reason,
+            reasoning_tokens=reasoning if isinstance(reasoning, int) else None,
             incomplete=result.incomplete, logprobs=entries,
             error=str(result.error) if result.error is not None else None,
         ))

@@ -23,7 +23,7 @@ from playground import chat
 from playground.chat import Conversation, Message
 from playground.connection import Connection
 from playground.errors import InvalidParameters, PlaygroundError
-from ui import chat_budget, chat_saved, output, state
+from ui import chat_budget, chat_saved, model_accepts, output, state
 from ui.errors import show_error
 from ui.params import ParamInputs
 from ui.recording import recorder
@@ -82,6 +82,7 @@ def reply_if_asked(conversation: Conversation, conn: Connection, inputs: ParamIn
         try:
             output.run_live(recorder(PAGE), conn, "chat", request, state_key=state.CHAT_OUTCOME)
         except PlaygroundError as exc:
+            model_accepts.learn(conn, request["model"], "chat", request, exc)
             st.session_state.pop(state.CHAT_PENDING, None)
             _restore(conversation, replacing)
             chat_saved.save(conversation, conn)

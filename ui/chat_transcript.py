@@ -80,6 +80,8 @@ def _facts(message: Message, position: int) -> str:
     if message.tokens is not None:
         exact = "" if message.tokens_exact else " (estimated)"
         parts.append(f"{message.tokens:,} tokens{exact}")
+        if message.reasoning_tokens:
+            parts.append(f"{message.reasoning_tokens:,} of them reasoning")
     if message.latency is not None:
         parts.append(f"{message.latency:.2f} s")
         if message.time_to_first_token is not None:

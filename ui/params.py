@@ -8,6 +8,11 @@ silently clamped by the widget.
 Widget values live in session state under ``widget_key``; ``set_values`` writes them (a
 preset being loaded) before the widgets are drawn. Defaults are put into session state
 rather than passed as ``value=``, so that both can happen without Streamlit's warning.
+
+Given what the model accepts (``playground.capabilities``), a control the model refuses is
+disabled, with the reason and the way forward under it, and its value is not sent (a value
+another parameter replaces, max_tokens on a reasoning model, is sent under that name).
+"Send anyway" enables them all and sends what they hold, as typed.
 """
 
 from __future__ import annotations
@@ -18,14 +23,17 @@ from typing import Any
 import streamlit as st
 
 from playground import runner, tokens
+from playground.capabilities import Capabilities, Refusal
 from playground.connection import Connection
 from playground.errors import InvalidParameters
 from playground.params import MAX_STOP_SEQUENCES, FieldError, ParamSpec, specs_for
-from ui import models, state, token_view
+from ui import models, response_format, state, token_view
 from ui.text import plain
 
 # Shown first; the rest go in a "More parameters" expander.
-COMMON = ("max_tokens", "temperature", "top_p", "n", "stream", "stop")
+COMMON = ("max_tokens", "max_completion_tokens", "reasoning_effort", "verbosity",
+          "temperature", "top_p", "n", "stream", "stop")
+OWN_PANEL = ("response_format",)  # drawn in an expander of its own
 
 STOP_CHOICES = ("\\n", "\\n\\n", ".", "###")  # as shown: escapes for line breaks
 STOP_HELP = (" Pick or type up to 4 (Enter adds one); write \\n for a line break and \\t "
@@ -49,6 +57,10 @@ class ParamInputs:
     slots: dict[str, Any] = field(default_factory=dict)
     endpoint: str = "completions"
     logit_bias: tokens.ParsedBias = field(default_factory=tokens.ParsedBias)
+    accepts: Capabilities | None = None
+    refused: dict[str, Refusal] = field(default_factory=dict)
+    send_anyway: bool = False
+    problems: list[FieldError] = field(default_factory=list)
 
     def show_errors(self, errors: list[FieldError], fallback=st) -> None:
         """Each error under its field; errors of fields not drawn here go to ``fallback``."""
@@ -59,8 +71,11 @@ class ParamInputs:
         """``runner.build_request`` with token text converted; ``InvalidParameters`` names
         every field at fault at once."""
         values, problems = self._resolve(conn, model)
+        problems = self.problems + problems
+        accepts = None if self.send_anyway else self.accepts
         try:
-            request = runner.build_request(self.endpoint, model, values, **content)
+            request = runner.build_request(self.endpoint, model, values, accepts=accepts,
+                                           **content)
         except InvalidParameters as exc:
             raise InvalidParameters(problems + exc.errors) from None
         if problems:
@@ -97,16 +112,48 @@ def widget_key(endpoint: str, name: str) -> str:
     return f"params.{endpoint}.{name}"
 
 
-def render(endpoint: str, columns: int = 2) -> ParamInputs:
-    """Draw one widget per parameter of the endpoint; returns their values."""
-    inputs = ParamInputs(endpoint=endpoint)
+def render(endpoint: str, columns: int = 2, accepts: Capabilities | None = None) -> ParamInputs:
+    """Draw one widget per parameter of the endpoint; returns their values. With
+    ``accepts``, the controls the model refuses are disabled and say why."""
+    inputs = ParamInputs(endpoint=endpoint, accepts=accepts)
     specs = specs_for(endpoint)
+    if accepts is not None:
+        effort = st.session_state.get(widget_key(endpoint, "reasoning_effort"))
+        inputs.refused = accepts.refusals(specs, {"reasoning_effort": effort})
+    if inputs.refused:
+        inputs.send_anyway = st.checkbox(
+            "Send anyway", key=widget_key(endpoint, "send_anyway"),
+            help="Enable the controls this model refuses and send what they hold, as typed: "
+                 "the server may have changed, and this is a playground.")
     common = [spec for name, spec in specs.items() if name in COMMON]
-    more = [spec for name, spec in specs.items() if name not in COMMON]
+    more = [spec for name, spec in specs.items() if name not in COMMON + OWN_PANEL]
     _grid(endpoint, common, inputs, columns)
     with st.expander("More parameters"):
         _grid(endpoint, more, inputs, columns)
+    for name in OWN_PANEL:
+        if name in specs:
+            with st.expander(specs[name].label):
+                _own_panel(endpoint, specs[name], inputs)
     return inputs
+
+
+def _own_panel(endpoint: str, spec: ParamSpec, inputs: ParamInputs) -> None:
+    disabled = spec.name in inputs.refused and not inputs.send_anyway
+    value, problems = response_format.render(endpoint, spec, disabled=disabled)
+    inputs.values[spec.name] = None if disabled else value
+    inputs.problems += problems
+    inputs.slots[spec.name] = st.container()
+    _refusal_note(spec.name, inputs)
+
+
+def _refusal_note(name: str, inputs: ParamInputs) -> None:
+    refused = inputs.refused.get(name)
+    if refused is None:
+        return
+    if inputs.send_anyway:
+        st.caption(plain(f"Sent anyway: {refused.reason}"))
+    else:
+        st.caption(plain(f"{refused.reason} {refused.way_forward}"))
 
 
 def set_values(endpoint: str, values: dict[str, Any]) -> None:
@@ -116,6 +163,9 @@ def set_values(endpoint: str, values: dict[str, Any]) -> None:
     """
     for name, spec in specs_for(endpoint).items():
         value = values.get(name)
+        if name in OWN_PANEL:
+            response_format.set_value(endpoint, value)
+            continue
         st.session_state[widget_key(endpoint, name)] = (
             widget_default(spec) if value is None else to_widget(spec, value))
 
@@ -148,15 +198,25 @@ def _grid(endpoint: str, specs: list[ParamSpec], inputs: ParamInputs, columns: i
     cells = st.columns(columns)
     for position, spec in enumerate(specs):
         with cells[position % columns]:
-            value = _widget(endpoint, spec, inputs)
-            inputs.values[spec.name] = None if value == spec.default else value
+            disabled = spec.name in inputs.refused and not inputs.send_anyway
+            value = _widget(endpoint, spec, inputs, disabled)
+            kept = not disabled or spec.replaced_by is not None
+            inputs.values[spec.name] = None if value == spec.default or not kept else value
             inputs.slots[spec.name] = st.container()
+            _refusal_note(spec.name, inputs)
 
 
-def _widget(endpoint: str, spec: ParamSpec, inputs: ParamInputs) -> Any:
+def _widget(endpoint: str, spec: ParamSpec, inputs: ParamInputs, disabled: bool) -> Any:
     key = widget_key(endpoint, spec.name)
     st.session_state.setdefault(key, widget_default(spec))
-    common = {"key": key, "help": spec.help, "persist_state": state.PERSIST}
+    common = {"key": key, "help": spec.help, "persist_state": state.PERSIST,
+              "disabled": disabled}
+    if spec.kind == "choice":
+        offered = (inputs.accepts.choices(spec.name) if inputs.accepts and not inputs.send_anyway
+                   else spec.choices)
+        if st.session_state[key] not in offered:
+            st.session_state[key] = None
+        return st.selectbox(spec.label, [None, *offered], format_func=_choice_text, **common)
     if spec.kind == "float":
         return st.slider(spec.label, min_value=float(spec.minimum), max_value=float(spec.maximum),
                          step=spec.step, **common)
@@ -178,6 +238,10 @@ def _widget(endpoint: str, spec: ParamSpec, inputs: ParamInputs) -> Any:
         inputs.logit_bias = tokens.parse_logit_bias(text)
         return logit_bias_value(inputs.logit_bias, text)
     return st.text_input(spec.label, **common) or None
+
+
+def _choice_text(choice: str | None) -> str:
+    return "the model's default" if choice is None else choice
 
 
 def escape_stop(sequence: str) -> str:
