@@ -127,6 +127,8 @@ def test_a_killed_server_is_restarted_and_a_broken_model_is_named(launched, data
     run(at, "Hello")
     (text,) = outputs(at)
     assert text.strip() and not at.error
+    (python,) = [code.value for code in at.code if code.language == "python"]
+    assert f'base_url="{server.base_url}"' in python, "View code uses the address shown"
 
     first.kill()
     first.wait(timeout=10)

@@ -235,3 +235,16 @@ def test_invalid_parameters_joins_the_field_messages():
     assert str(error) == "n bad.; top_p bad."
     assert [e.field for e in error.errors] == ["n", "top_p"]
     assert error.kind == "InvalidParameters"
+
+
+def test_a_local_server_crash_is_a_local_server_failure_that_carries_its_log():
+    crash = errors.LocalServerCrashed(
+        "The local model server crashed (SIGSEGV) while answering; it has been restarted.",
+        log_tail="ggml_compute_forward: SIGSEGV", log_path="/data/local-server.log")
+    assert isinstance(crash, errors.LocalServerFailed) and crash.kind == "LocalServerCrashed"
+    assert (crash.log_tail, crash.log_path) == ("ggml_compute_forward: SIGSEGV",
+                                                "/data/local-server.log")
+    assert "PLAYGROUND_SAFE_ENGINE=1" in crash.hint
+    assert errors.from_openai(crash) is crash
+    assert "LocalServerCrashed" in errors.__doc__
+    assert errors.LocalServerFailed("could not start").log_tail == ""
