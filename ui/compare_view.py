@@ -27,7 +27,7 @@ from ui.text import plain
 
 SIDE_BY_SIDE, TABLE = "Side by side", "Table"
 MAX_SIDE_BY_SIDE_CELLS = 24
-CARD_WIDTH = 320  # pixels: wide enough for a line of text, narrow enough for rows of three
+CARD_WIDTH = 300  # pixels: wide enough for a line of text, narrow enough for rows of three
 HIGHLIGHT = "background-color: rgba(255, 164, 33, 0.25)"
 NO_ROWS = "(none)"
 VIEW, VIEW_CHOSEN, MARKDOWN = "compare.view", "compare.view_chosen", "compare.markdown"
