@@ -71,9 +71,11 @@ class Preset:
     def checked(self) -> Preset:
         """The preset itself, or ``PresetError`` naming every problem."""
         problems = self.problems()
-        if problems:
-            raise PresetError(f"The preset {self.name!r} cannot be used: " + " ".join(problems))
-        return self
+        if not problems:
+            return self
+        named = isinstance(self.name, str) and self.name.strip()
+        lead = f"The preset {self.name!r} cannot be used: " if named else ""
+        raise PresetError(lead + " ".join(problems))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data; fields left unset are left out."""
@@ -117,7 +119,7 @@ class Preset:
 def _problems(preset: Preset) -> list[str]:
     problems: list[str] = []
     if not isinstance(preset.name, str) or not preset.name.strip():
-        problems.append("Give it a name.")
+        problems.append("Give the preset a name.")
     elif len(preset.name) > MAX_NAME_CHARS:
         problems.append(f"Its name must be at most {MAX_NAME_CHARS} characters.")
     if preset.endpoint not in ENDPOINTS:

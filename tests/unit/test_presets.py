@@ -103,7 +103,7 @@ def test_the_penalty_preset_breaks_the_loop(local_base_url):
 # Checks ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("preset, fragment", [
-    (Preset("", "completions", prompt="Hi"), "Give it a name"),
+    (Preset("", "completions", prompt="Hi"), "Give the preset a name"),
     (Preset("x", "images", prompt="Hi"), "endpoint must be 'completions' or 'chat'"),
     (Preset("x", "completions"), "needs a prompt"),
     (Preset("x", "completions", prompt="Hi", messages=[]), "not messages"),
@@ -121,8 +121,14 @@ def test_the_penalty_preset_breaks_the_loop(local_base_url):
 ])
 def test_problems_are_named(preset, fragment):
     assert any(fragment in problem for problem in preset.problems()), preset.problems()
-    with pytest.raises(PresetError, match="cannot be used"):
+    with pytest.raises(PresetError, match="cannot be used" if preset.name else "^Give the"):
         preset.checked()
+
+
+def test_a_preset_without_a_name_is_told_to_get_one_without_quoting_the_empty_name():
+    with pytest.raises(PresetError) as caught:
+        Preset("  ", "completions", prompt="Hi").checked()
+    assert str(caught.value) == "Give the preset a name."
 
 
 def test_json_numbers_are_normalised():
