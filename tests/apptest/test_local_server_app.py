@@ -176,3 +176,17 @@ def test_the_models_page_reports_a_crash(crashing):
     assert not at.exception, [e.value for e in at.exception]
     assert_crash_shown(at, at.main, "GET /v1/models/crash-model")
     assert list(at.dataframe[0].value["id"]) == ["crash-model"], "the list is still shown"
+
+
+def test_a_crash_in_chat_is_shown_and_the_next_message_is_answered(crashing):
+    at, marker = crashing("/v1/chat/completions")
+    at.switch_page(pages.CHAT).run()
+    marker.unlink()
+    at.chat_input(key=state.CHAT_INPUT).set_value("Hello").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert_crash_shown(at, at.main, "POST /v1/chat/completions")
+
+    at.chat_input(key=state.CHAT_INPUT).set_value("Hello again").run()
+    assert not at.error, shown(at.error)
+    assert "stand-in reply" in [block.value for message in at.chat_message
+                                for block in message.code]

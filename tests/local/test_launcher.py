@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import openai
@@ -161,6 +162,24 @@ def test_a_crash_while_answering_is_named_with_the_log_and_the_next_run_works(
     assert crash.log_path == str(data_dir / "local-server.log")
     assert server.process is not None and server.process.poll() is None, "restarted at once"
     assert complete(stream).text == "stand-in reply"
+
+
+def test_requests_out_together_name_the_one_crash_behind_them(app_server, tmp_path):
+    server = app_server("--crash-on", "/v1/completions",
+                        "--armed-while-missing", str(tmp_path / "crashed-once"))
+    server.ensure_running()
+
+    def outcome(_) -> str:
+        try:
+            return complete().text
+        except LocalServerCrashed as crash:
+            return str(crash)
+
+    with ThreadPoolExecutor(4) as pool:  # as a Compare grid's cells are sent
+        outcomes = list(pool.map(outcome, range(4)))
+    assert CRASHED in outcomes
+    assert set(outcomes) <= {CRASHED, "stand-in reply"}
+    assert len(server.crashes) == 1 and server.process.poll() is None
 
 
 def test_test_connection_and_the_model_list_report_a_crash(app_server, tmp_path):
