@@ -181,6 +181,7 @@ class LocalServer:
         models at that address without the app."""
         if os.environ.get(URL_VARIABLE):
             return f"Set by {URL_VARIABLE}: a server already running."
+        self.planned_url()
         taken = (f"Port {self.preferred_port} is taken, so the app's server listens on "
                  f"{self.port} while the app runs. " if self.fell_back else "")
         return (f"{taken}`python -m playground.local --port {self.port}` serves the same "
@@ -215,13 +216,14 @@ class LocalServer:
                     if self.given_up:
                         return failure
                     return self.crashes[-1].error(
-                        f"The local model server crashed ({crash.cause}) while answering, and "
-                        f"again ({self.crashes[-1].cause}) when started anew.", START_AGAIN_HINT)
+                        f"The local model server crashed ({crash.cause}) while {crash.during}, "
+                        f"and again ({self.crashes[-1].cause}) when started anew.",
+                        START_AGAIN_HINT)
                 except LocalServerFailed as failure:
-                    failure.message = (f"The local model server crashed ({crash.cause}) while "
-                                       f"answering, and could not be started again: "
-                                       f"{failure.message}")
-                    return failure
+                    return LocalServerCrashed(
+                        f"The local model server crashed ({crash.cause}) while {crash.during}, "
+                        f"and could not be started again: {failure.message}", hint=failure.hint,
+                        log_tail=failure.log_tail, log_path=failure.log_path)
             return crash.error(f"The local model server crashed ({crash.cause}) while "
                                f"{crash.during}; it has been restarted.")
 
