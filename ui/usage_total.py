@@ -37,16 +37,20 @@ def refresh() -> None:
         placeholder.caption(plain(f"Usage not recorded: {exc.message}"))
         return
     placeholder.caption(plain(describe(total)), help="Requests sent from this browser tab since it "
-                        "opened. Every request is on the Usage page.")
+                        "opened. Every request is on the Usage page; the cost is estimated "
+                        "from the price list on the Models page.")
 
 
 def describe(total: RunningTotal) -> str:
-    """``This session: 3 requests · 1,234 tokens · $0.0012``, with what is estimated."""
+    """``This session: 3 requests · 1,234 tokens · $0.0012``, with what is estimated and
+    how many requests the cost leaves out for want of a price."""
     if total.requests == 0:
         return "This session: no requests yet"
     tokens = f"{'≈' if total.estimated else ''}{count(total.total_tokens)} tokens"
     if total.unpriced == total.requests:
         cost = "cost unknown"
     else:
-        cost = money(total.cost) + (" + unpriced" if total.unpriced else "")
+        unpriced = total.unpriced
+        cost = money(total.cost) + (
+            f", plus {requests(unpriced)} with no price" if unpriced else "")
     return f"This session: {requests(total.requests)} · {tokens} · {cost}"

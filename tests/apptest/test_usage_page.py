@@ -293,7 +293,9 @@ def test_the_running_total_in_words():
     assert describe(RunningTotal()) == "This session: no requests yet"
     assert describe(RunningTotal(requests=2, prompt_tokens=1000, completion_tokens=234,
                                  cost=0.0012, unpriced=1, estimated=1)) == \
-        "This session: 2 requests · ≈1,234 tokens · $0.0012 + unpriced"
+        "This session: 2 requests · ≈1,234 tokens · $0.0012, plus 1 request with no price"
+    assert describe(RunningTotal(requests=5, prompt_tokens=10, cost=0.0, unpriced=3)) == \
+        "This session: 5 requests · 10 tokens · $0, plus 3 requests with no price"
 
 
 @pytest.mark.parametrize("dollars, shown", [
