@@ -36,8 +36,8 @@ COLUMNS = {
     "latency": st.column_config.NumberColumn("Latency (s)", format="%.3f"),
     "time_to_first_token": st.column_config.NumberColumn("First token (s)", format="%.3f"),
     "tokens_per_second": st.column_config.NumberColumn("Tokens/s", format="%.1f"),
-    "cost": st.column_config.NumberColumn("Cost ($)", format="%.6f",
-                                          help="Estimated from the price table; empty: no price."),
+    "cost": st.column_config.NumberColumn("Cost ($)", format="%.3g",
+                                          help="Estimated from the price table; None: no price."),
     "params": st.column_config.TextColumn("Parameters sent"),
 }
 
@@ -67,7 +67,7 @@ def render(snapshot: Snapshot, filters: Filters, first_rows: pd.DataFrame, total
         return
     if rows.empty:
         return
-    event = st.dataframe(rows, key=table_key(rows), on_select="rerun",
+    event = st.dataframe(readable(rows), key=table_key(rows), on_select="rerun",
                          selection_mode="single-row", hide_index=True,
                          column_config=COLUMNS, column_order=list(COLUMNS))
     shown = page * TABLE_ROWS
@@ -110,6 +110,12 @@ def show_detail(detail: dict[str, Any]) -> None:
         cells[4].metric("Tokens per second", rate(detail["tokens_per_second"]))
         cells[5].metric("Cost", money(detail["cost"]))
         if estimated:
+def readable(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows as the table shows them: a request that did not fail has an empty Error
+    cell, where the table would print a grey "None"."""
+    return rows.fillna({"error_kind": ""}) if "error_kind" in rows else rows
+
+
             st.caption("The server reported no token counts: these are estimated.")
         sent, received = st.columns(2)
         with sent:

@@ -305,3 +305,11 @@ def test_money(dollars, shown):
     from ui.usage_format import money
 
     assert money(dollars) == shown
+
+
+def test_the_table_leaves_the_error_of_a_request_that_did_not_fail_empty(app, seeded):
+    _usage(app)
+    table = app.main.dataframe[-1]
+    assert table.value["error_kind"].tolist() == ["", "", "RateLimited"]
+    cost = json.loads(table.proto.columns)["cost"]
+    assert cost["type_config"]["format"] == "%.3g"  # 0.01, not 0.010000
