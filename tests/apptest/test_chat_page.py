@@ -255,6 +255,7 @@ def test_a_turn_on_the_local_model_is_counted_exactly(app):
 
 def test_compare_settings_opens_the_conversation_on_the_compare_page(page, fault):
     page.text_area(key=state.CHAT_SYSTEM).input("Be brief.").run()
+    page.get_by_key(params.widget_key(ENDPOINT, "top_p")).set_value(0.8).run()
     say(page, "Hello")
     next(b for b in page.button if b.label == "Compare settings").click().run()
     assert not page.exception, page.exception
@@ -263,6 +264,6 @@ def test_compare_settings_opens_the_conversation_on_the_compare_page(page, fault
     assert page.radio(key="compare.messages_from").value == "A conversation (JSON)"
     sent = json.loads(page.text_area(key="compare.messages_json").value)
     assert sent == [{"role": "system", "content": "Be brief."},
-                    {"role": "user", "content": "Hello"},
-                    {"role": "assistant", "content": "Reply 1 to Hello"}]
+                    {"role": "user", "content": "Hello"}], "up to the last user message"
+    assert page.slider(key="compare.fixed.chat.top_p").value == 0.8, "the chat's settings"
     assert not page.error
