@@ -128,6 +128,18 @@ def resolver(current_conn: Connection) -> Callable[[str], Connection]:
     return resolve
 
 
+def cells(count: int) -> str:
+    return f"{count} cell{'' if count == 1 else 's'}"
+
+
+def _failed(count: int) -> str:
+    return "the failed cell" if count == 1 else f"the {count} failed cells"
+
+
+def _not_run(count: int) -> str:
+    return "the cell not run" if count == 1 else f"the {count} cells not run"
+
+
 def status(result: GridResult, conn: Connection, workers: int) -> None:
     """What the run came to, and buttons to run again the cells that failed or never ran."""
     counts = {name: len(result.by_status(name)) for name in ("ok", "failed", "cancelled")}
@@ -135,13 +147,13 @@ def status(result: GridResult, conn: Connection, workers: int) -> None:
                      f"{counts['cancelled']} not run · {result.wall_time:.1f} s"))
     if counts["cancelled"]:
         st.warning(plain(
-            f"Cancelled: {counts['cancelled']} cells did not run." if cancelled_by_user() else
-            f"Interrupted: the page changed while the grid ran, and {counts['cancelled']} "
-            f"cells did not run."), icon=":material/stop_circle:")
+            f"Cancelled: {cells(counts['cancelled'])} did not run." if cancelled_by_user() else
+            f"Interrupted: the page changed while the grid ran, and "
+            f"{cells(counts['cancelled'])} did not run."), icon=":material/stop_circle:")
     left, right = st.columns(2)
-    failed = counts["failed"] and left.button(f"Re-run the {counts['failed']} failed cells",
+    failed = counts["failed"] and left.button(f"Re-run {_failed(counts['failed'])}",
                                               icon=":material/replay:")
-    not_run = counts["cancelled"] and right.button(f"Run the {counts['cancelled']} cells not run",
+    not_run = counts["cancelled"] and right.button(f"Run {_not_run(counts['cancelled'])}",
                                                    icon=":material/play_arrow:")
     if failed or not_run:
         rerun(result, {"failed"} if failed else {"cancelled"}, conn, workers)

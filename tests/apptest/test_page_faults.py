@@ -394,7 +394,7 @@ def test_compare_a_failing_cell_leaves_the_others_and_runs_again(compare, fault)
         assert "2 cells: 1 ok, 1 failed" in errors_shown(at)
         assert compare_settings(at) == typed, f"{name} changed the grid"
         fault.faults_by_model.clear()
-        click(at, "Re-run the 1 failed cells")
+        click(at, "Re-run the failed cell")
         assert_clean(at)
         assert outputs(at) == [REPLY, REPLY] and not at.error, f"no second run after {name}"
 
@@ -411,7 +411,7 @@ def test_compare_a_broken_stream_keeps_its_part_in_its_cell(compare, fault):
         assert "finish_reason: none (cut short)" in errors_shown(at)
         assert "2 cells: 1 ok, 1 failed" in errors_shown(at)
         fault.faults_by_model.clear()
-        click(at, "Re-run the 1 failed cells")
+        click(at, "Re-run the failed cell")
         assert outputs(at) == [REPLY, REPLY]
 
 

@@ -199,7 +199,7 @@ def test_compare_with_one_failing_cell(tab: Page, gateway):
     # Streamlit loads its code block lazily: wait for the texts rather than read them at once.
     expect(page.get_by_test_id("stCode")).to_have_text([DEFAULT_REPLY] * 3)
     expect(message).to_have_value("Describe the sea.")
-    page.get_by_role("button", name="Re-run the 1 failed cells").click()
+    page.get_by_role("button", name="Re-run the failed cell").click()
     expect(page.get_by_text("4 cells: 4 ok")).to_be_visible()
     no_traceback(page)
 
