@@ -230,7 +230,7 @@ def _widget(endpoint: str, spec: ParamSpec, inputs: ParamInputs, disabled: bool)
         options = [*STOP_CHOICES, *(s for s in chosen if s not in STOP_CHOICES)]
         return parse_stop(st.multiselect(
             spec.label, options, accept_new_options=True, max_selections=MAX_STOP_SEQUENCES,
-            placeholder="none", **{**common, "help": spec.help + STOP_HELP}))
+            placeholder="none", select_all=False, **{**common, "help": spec.help + STOP_HELP}))
     if spec.kind == "logit_bias":
         text = st.text_area(spec.label, height=68,
                             placeholder=tokens.example_logit_bias(models.vocab_size()),
