@@ -123,8 +123,13 @@ class Alternatives:
         """Whether the known tokens are, for all purposes, the whole vocabulary."""
         return 1.0 - self.known_mass <= EXACT_TOLERANCE
 
+    @property
+    def surprising(self) -> bool:
+        """Whether the chosen token was less likely than another one."""
+        return self.chosen is not None and self.logprobs[self.chosen] < self.logprobs.max()
+
     def index(self, text: str) -> int | None:
-        return next((i for i, known in enumerate(self.texts) if known == text), None)
+        return self.texts.index(text) if text in self.texts else None
 
 
 def alternatives_at(chosen: str, chosen_logprob: float | None,

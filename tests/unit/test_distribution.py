@@ -97,6 +97,13 @@ def test_the_chosen_token_joins_the_alternatives_when_the_server_left_it_out():
     assert not alternatives.exact
 
 
+def test_a_chosen_token_below_the_most_likely_is_a_surprise():
+    top = [(" the", math.log(0.6)), (" a", math.log(0.3))]
+    assert dist.alternatives_at(" a", math.log(0.3), top).surprising
+    assert not dist.alternatives_at(" the", math.log(0.6), top).surprising
+    assert not dist.alternatives_at("x", None, top).surprising
+
+
 def test_alternatives_holding_all_the_probability_are_exact():
     alternatives = dist.alternatives_at("a", math.log(0.75), [("a", math.log(0.75)),
                                                               ("b", math.log(0.25))])

@@ -1,0 +1,128 @@
+"""The distribution view on Completions and Chat, over real log-probabilities from the local
+models: it opens at a token, reshapes when a slider moves, and never sends a request."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+
+from playground import history
+from ui import params, state
+from ui.distribution_view import key
+
+SMOLLM = "smollm2-135m-instruct"
+
+
+def _ledger_rows(data_dir) -> int:
+    ledger = history.ledger(data_dir / history.DB_FILENAME)
+    assert ledger.flush()
+    return len(ledger.requests())
+
+
+def _chart(at, scope: str) -> dict:
+    (chart,) = [c for c in at.get("plotly_chart") if c.proto.id.endswith(key(scope, "chart"))
+                or key(scope, "chart") in c.proto.id]
+    return json.loads(chart.proto.spec)
+
+
+def _values(data) -> list:
+    """A plotly array as a list: plotly sends numeric arrays as base64 typed arrays."""
+    if isinstance(data, dict) and "bdata" in data:
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
+    return list(data)
+
+
+def _bars(spec: dict) -> tuple[list, list]:
+    bars = spec["data"][0]
+    return _values(bars["x"]), _values(bars["y"])
+
+
+def _captions(at) -> list[str]:
+    return [caption.value.replace("\\", "") for caption in at.caption]
+
+
+def _ok(at):
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+@pytest.fixture
+def completed(app, data_dir):
+    """A Completions run on the local model with five alternatives per token."""
+    app.text_area(key=state.COMPLETIONS_PROMPT).input("The capital of France is")
+    app.get_by_key(params.widget_key("completions", "max_tokens")).set_value(8)
+    app.get_by_key(params.widget_key("completions", "logprobs")).set_value(5)
+    app.get_by_key(params.widget_key("completions", "seed")).set_value(7)
+    next(b for b in app.button if b.label == "Run").click().run()
+    return _ok(app)
+
+
+def test_completions_the_view_opens_and_a_slider_reshapes_it_without_a_request(completed,
+                                                                                data_dir):
+    app = completed
+    sent = _ledger_rows(data_dir)
+    assert sent == 1
+    assert not app.get("plotly_chart")  # closed until asked for
+    app.toggle(key=key("completions", "open")).set_value(True).run()
+    _ok(app)
+    labels, before = _bars(_chart(app, "completions"))
+    assert 2 <= len(labels) <= 6 and sum(before) == pytest.approx(1.0)
+    assert any("next token after the prompt" in c for c in _captions(app))
+    assert any(c.startswith("Approximate: the server sent") for c in _captions(app))
+
+    app.slider(key=key("completions", "temperature")).set_value(0.3).run()
+    _ok(app)
+    sharp_labels, sharp = _bars(_chart(app, "completions"))
+    assert sharp_labels[0] == labels[0] and sharp[0] > before[0]
+    app.slider(key=key("completions", "top_p")).set_value(0.5).run()
+    spec = _ok(app) and _chart(app, "completions")
+    assert any(shape.get("line", {}).get("dash") == "dash" for shape in spec["layout"]["shapes"])
+    assert _ledger_rows(data_dir) == sent
+
+
+def test_completions_step_through_and_bias_a_token(completed, data_dir):
+    app = completed
+    app.toggle(key=key("completions", "open")).set_value(True).run()
+    picker = app.select_slider(key=key("completions", "position"))
+    first = picker.value
+    app.button(key=key("completions", "next")).click().run()
+    assert _ok(app).select_slider(key=key("completions", "position")).value == first + 1
+    labels, probabilities = _bars(_chart(app, "completions"))
+    runner_up = labels[1].strip("'")
+    app.text_input(key=key("completions", "bias_text")).input(runner_up).run()
+    app.slider(key=key("completions", "bias")).set_value(20).run()
+    biased = _bars(_chart(_ok(app), "completions"))
+    assert biased[0][0] == labels[1] and biased[1][0] > 0.99
+    spec = _chart(app, "completions")
+    assert spec["data"][1]["name"] == "before penalty and bias"
+    app.text_input(key=key("completions", "bias_text")).input("no such token at all").run()
+    assert any("is not among the" in w.value.replace("\\", "") for w in app.warning)
+    app.button(key=key("completions", "after_prompt")).click().run()
+    assert app.select_slider(key=key("completions", "position")).value == first
+    app.toggle(key=key("completions", "draw")).set_value(True).run()
+    _ok(app)
+    assert any("100 draws with numpy.random.default_rng(0)" in c for c in _captions(app))
+    assert _ledger_rows(data_dir) == 1
+
+
+def test_chat_the_view_opens_on_a_reply_and_a_slider_reshapes_it_without_a_request(app,
+                                                                                   data_dir):
+    app.switch_page("pages/chat.py").run()
+    assert app.sidebar.selectbox(key=state.MODEL).value == SMOLLM
+    app.get_by_key(params.widget_key("chat", "logprobs")).check().run()
+    app.get_by_key(params.widget_key("chat", "top_logprobs")).set_value(20).run()
+    app.get_by_key(params.widget_key("chat", "max_tokens")).set_value(6).run()
+    app.chat_input(key=state.CHAT_INPUT).set_value("Name a colour.").run()
+    _ok(app)
+    sent = _ledger_rows(data_dir)
+    app.toggle(key=key("chat", "open")).set_value(True).run()
+    labels, before = _bars(_chart(_ok(app), "chat"))
+    assert len(labels) >= 20
+    app.slider(key=key("chat", "temperature")).set_value(1.8).run()
+    flat = _bars(_chart(_ok(app), "chat"))[1]
+    assert max(flat) < max(before)
+    assert _ledger_rows(data_dir) == sent
