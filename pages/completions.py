@@ -3,8 +3,8 @@
 import streamlit as st
 
 from playground.errors import InvalidParameters, PlaygroundError
-from ui import (code_view, completions_gone, model_accepts, output, pages, params, presets_panel,
-                sidebar, state)
+from ui import (code_view, completions_gone, distribution_view, model_accepts, output, pages,
+                params, presets_panel, sidebar, state)
 from ui.errors import show_error
 from ui.recording import recorder
 from ui.text import plain
@@ -65,4 +65,5 @@ if outcome is not None:
     output.show_result(outcome.result, prompt=outcome.prompt, timing=outcome.timing,
                        stopped=outcome.stopped)
     if outcome.result is not None:
+        distribution_view.for_completions(outcome.result, outcome.prompt)
         code_view.render(outcome.connection, ENDPOINT, outcome.result.request)
