@@ -4,7 +4,7 @@ import streamlit as st
 
 from playground.errors import PlaygroundError
 from ui import (chat_budget, chat_example, chat_saved, chat_send, chat_transcript, code_view,
-                model_accepts, pages, params, sidebar, state, structured_view)
+                distribution_view, model_accepts, pages, params, sidebar, state, structured_view)
 from ui.errors import show_error
 from ui.text import plain
 
@@ -44,6 +44,7 @@ with talk:
     chat_transcript.system_box(conversation, conn)
     chat_transcript.render(conversation, conn, set(budget.plan.dropped if budget.plan else ()))
     structured_view.render_last_reply(conversation, inputs.values.get("response_format"))
+    distribution_view.for_chat(conversation, request)
     failure = st.session_state.pop(state.CHAT_FAILURE, None)
     if failure is not None:
         show_error(failure)
