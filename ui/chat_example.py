@@ -34,9 +34,13 @@ def render(conn: Connection, model: str | None) -> None:
                 ("context", "After the system, user and assistant turns", messages))
     with st.expander("Example: why context matters", icon=":material/school:"):
         st.caption(plain(description))
-        if st.button("Ask both ways", icon=":material/play_arrow:",
-                     key=state.chat_action("example", "run"),
-                     help="Sends both requests with temperature 0 and max_tokens 60."):
+        # Beside the button, not in its help: that tooltip is cut off at the page's edge.
+        button, note = st.columns([1, 3], vertical_alignment="center")
+        note.caption(plain("Sends both requests at once with "
+                           + " and ".join(f"{name} {value}" for name, value in SETTINGS.items())
+                           + "."))
+        if button.button("Ask both ways", icon=":material/play_arrow:",
+                         key=state.chat_action("example", "run")):
             with st.spinner("Asking both ways…"):
                 st.session_state[state.CHAT_EXAMPLE] = {
                     name: _ask(conn, model, sent) for name, _, sent in variants}
