@@ -14,7 +14,7 @@ from playground import chat, logprobs
 from playground.chat import Conversation, Message
 from playground.connection import Connection
 from ui import chat_saved, chat_send, compare_setup, pages, state, token_view
-from ui.output import markdown_switch, show_text
+from ui.output import choice_title, markdown_switch, show_text
 from ui.text import plain
 
 AVATARS = {"system": ":material/settings:", "user": "user", "assistant": "assistant"}
@@ -153,7 +153,7 @@ def _choices(conversation: Conversation, conn: Connection) -> None:
     for index, (cell, choice) in enumerate(zip(st.columns(len(conversation.choices)),
                                                 conversation.choices)):
         with cell, st.container(border=True):
-            st.markdown(f"**Choice {index + 1}**")
+            choice_title(index)
             _message(choice, len(conversation.messages) + 1)
             st.button("Continue with this one", key=state.chat_action("pick", str(index)),
                       type="primary", on_click=_pick, args=(conversation, conn, index))

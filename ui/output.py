@@ -210,7 +210,7 @@ def show_result(result: RunResult | None, *, prompt: str | None = None,
     for cell, choice in zip(panels(len(result.choices)), result.choices):
         with cell, st.container(border=True):
             if len(result.choices) > 1:
-                st.markdown(f"**Choice {choice.index}**")
+                choice_title(choice.index)
             _choice(choice, fields.get(choice.index), echo,
                     _when(result, (timing or {}).get(choice.index)),
                     single_count, stopped or result.incomplete)
@@ -222,6 +222,13 @@ def show_result(result: RunResult | None, *, prompt: str | None = None,
 
 
 def _single_choice_tokens(result: RunResult) -> int | None:
+def choice_title(index: int) -> None:
+    """A choice's heading, the same on every page: counted from 1, the API's index (from 0)
+    on hover."""
+    st.markdown(f"**Choice {index + 1}**",
+                help=f"index {index} in the response's choices (the API counts from 0)")
+
+
     """Completion tokens of the one choice, when usage counts no other (no best_of)."""
     usage = result.usage or {}
     if len(result.choices) == 1 and (result.request.get("best_of") or 1) <= 1:

@@ -175,6 +175,9 @@ def test_several_choices_side_by_side_and_the_picked_one_continues(page, fault):
     say(page, "Hello")
     choices = conversation(page).choices
     assert [c.content for c in choices] == ["Reply 1 to Hello", "Reply 2 to Hello"]
+    headings = [m for m in page.main.markdown if m.value.startswith("**Choice")]
+    assert [(m.value, m.help.split(" in ")[0]) for m in headings] == [
+        ("**Choice 1**", "index 0"), ("**Choice 2**", "index 1")]  # as on Completions
     assert page.chat_input(key=state.CHAT_INPUT).disabled  # a choice must be picked first
     click(page, "pick", "1")
     assert texts(page) == ["Hello", "Reply 2 to Hello"] and not conversation(page).choices

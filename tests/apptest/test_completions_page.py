@@ -223,7 +223,10 @@ def test_two_choices_with_logprobs_and_echo_and_a_view_code_snippet_that_runs(ap
     _field(app, "echo").check()
     _run(app)
     assert not app.error
-    assert _plain(app.markdown[-2:]) == ["**Choice 0**", "**Choice 1**"]
+    assert _plain(app.markdown[-2:]) == ["**Choice 1**", "**Choice 2**"]
+    assert [m.help for m in app.markdown[-2:]] == [
+        "index 0 in the response's choices (the API counts from 0)",
+        "index 1 in the response's choices (the API counts from 0)"]
     views = app.get("html")
     assert len(views) == 2
     for view in views:  # the prompt's tokens echoed apart from the three generated ones

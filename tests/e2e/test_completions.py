@@ -34,8 +34,8 @@ def test_two_choices_with_token_probabilities(page: Page):
     prompt.press("Control+Enter")  # runs the form from the keyboard
 
     main = page.get_by_test_id("stMain")
-    expect(main.get_by_text("Choice 0", exact=True)).to_be_visible()
     expect(main.get_by_text("Choice 1", exact=True)).to_be_visible()
+    expect(main.get_by_text("Choice 2", exact=True)).to_be_visible()
     views = page.get_by_test_id("stHtml")
     expect(views).to_have_count(2)
     settle(page)
