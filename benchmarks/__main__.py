@@ -67,6 +67,12 @@ def _usage_load(quick: bool, shared: Shared, log) -> dict:
     return ledger.benchmark(quick, base_url=shared.local_url(), folder=shared.folder, log=log)
 
 
+def _distribution_view(quick: bool, shared: Shared, log) -> dict:
+    from benchmarks import distribution_view
+
+    return distribution_view.benchmark(quick, log=log)
+
+
 def _app_start(quick: bool, shared: Shared, log) -> dict:
     from benchmarks import app_start
 
@@ -119,6 +125,14 @@ BENCHMARKS: dict[str, tuple[str, str, Callable[[bool, Shared, Callable], dict]]]
         "synthetic requests, and the ledger write's share of the shortest local request "
         "(one token from SmolLM2). `benchmarks/ledger.py`.",
         _usage_load),
+    "distribution_view": (
+        "Distribution view",
+        "What a slider move costs the distribution view on 100 alternatives, a new random "
+        "setting of temperature, top_p, penalties and bias each time: the recompute "
+        "(`distribution.reshape`), the bar chart built and serialised as `st.plotly_chart` "
+        "sends it, and the same with 100 seeded samples and their histogram. Interleaved, "
+        "medians. `benchmarks/distribution_view.py`.",
+        _distribution_view),
     "app_start": (
         "App start",
         "`streamlit run app.py` (headless, free port) to a healthy `/_stcore/health`, and to "
