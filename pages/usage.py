@@ -44,14 +44,19 @@ first_row, second_row = st.columns(3), st.columns(3)
 first_row[0].metric("Requests", count(totals["requests"]), help=(
     f"{count(totals['errors'])} failed, {count(totals['incomplete'])} cut short."))
 first_row[1].metric("Prompt tokens", count(totals["prompt_tokens"]))
-first_row[2].metric("Completion tokens", count(totals["completion_tokens"]))
+first_row[2].metric("Completion tokens", count(totals["completion_tokens"]),
+                    help=usage_table.REASONING_HELP)
 second_row[0].metric("Estimated cost", money(totals["cost"]),
-                     help="From the price table on the Models page, per million tokens.")
+                     help="From the price table on the Models page, per million tokens. "
+                          "Reasoning tokens count as output, once.")
 second_row[1].metric("Mean latency", seconds(totals["mean_latency"]),
                      help="Over successful completions and chats.")
 second_row[2].metric("Mean tokens/s", rate(totals["mean_tokens_per_second"]),
                      help="Completion tokens over the whole latency, successful requests.")
 notes = []
+if totals["reasoning_tokens"]:
+    notes.append(usage_table.reasoning_note(totals["reasoning_tokens"],
+                                            totals["completion_tokens"]))
 if totals["estimated"]:
     notes.append(f"Estimated tokens: {requests(totals['estimated'])} had no token counts from "
                  "the server (about 4 characters a token).")
@@ -73,6 +78,8 @@ with breakdown:
     left.plotly_chart(charts.tokens_by_model)
     right.markdown("**Tokens by page**")
     right.plotly_chart(charts.tokens_by_page)
+    with st.expander("Per model"):
+        st.dataframe(usage_table.by_model(view.by_model), hide_index=True)
 with speed:
     if charts.latency is None:
         st.info("No successful completions or chats in this selection: latency is measured "

@@ -143,6 +143,9 @@ class UsageRecord:
 
     ``time`` is when the request was sent (UTC). Token counts are the server's; when it
     reported none they are estimated from the text and ``tokens_estimated`` is set.
+    ``reasoning_tokens`` are the hidden tokens a reasoning model spent thinking
+    (``usage.completion_tokens_details.reasoning_tokens``): the server counts them inside
+    ``completion_tokens`` already, so they are a part of it, never added to it.
     ``cost`` is in US dollars from the price table, None when the model has no price.
     ``tokens_per_second`` is completion tokens over the whole latency (throughput as the
     user waited for it, comparable between streamed and plain requests).
@@ -156,6 +159,7 @@ class UsageRecord:
     params: dict[str, Any] = field(default_factory=dict)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reasoning_tokens: int = 0
     tokens_estimated: bool = False
     latency: float | None = None
     time_to_first_token: float | None = None
@@ -198,6 +202,7 @@ class UsageRecord:
             model=str(request.get("model") or ""), status=status,
             params=_without(sent_parameters(request), secrets),
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            reasoning_tokens=min(reasoning_tokens_of(usage), completion_tokens),
             tokens_estimated=estimated, latency=result.latency,
             time_to_first_token=result.time_to_first_token,
             error_kind=result.error.kind if result.error is not None else None,
@@ -258,6 +263,7 @@ class UsageRecord:
             "params": _json(scrub(self.params or {})),
             "prompt_tokens": int(self.prompt_tokens or 0),
             "completion_tokens": int(self.completion_tokens or 0),
+            "reasoning_tokens": int(self.reasoning_tokens or 0),
             "tokens_estimated": int(bool(self.tokens_estimated)),
             "latency": self.latency,
             "time_to_first_token": self.time_to_first_token,
@@ -311,6 +317,13 @@ def _name_of(connection: Connection | str) -> str:
 def _without(value: Any, secrets: tuple[str, ...]) -> Any:
     """Scrubbed of the connection's own key now; ``to_row`` scrubs patterns again anyway."""
     return scrub(value, secrets) if secrets else value
+
+
+def reasoning_tokens_of(usage: Mapping[str, Any] | None) -> int:
+    """``completion_tokens_details.reasoning_tokens`` of a usage object; 0 when absent."""
+    details = (usage or {}).get("completion_tokens_details")
+    reasoning = details.get("reasoning_tokens") if isinstance(details, Mapping) else None
+    return reasoning if isinstance(reasoning, int) and not isinstance(reasoning, bool) else 0
 
 
 def _secrets_of(connection: Connection | str) -> tuple[str, ...]:
@@ -370,7 +383,11 @@ def current_prices() -> Mapping[str, Price]:
 
 def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int,
                   prices: Mapping[str, Price] | None = None) -> float | None:
-    """US dollars at the table's per-million prices; None when the model has no price."""
+    """US dollars at the table's per-million prices; None when the model has no price.
+
+    Reasoning tokens are billed as output and are already inside ``completion_tokens``:
+    they are not passed, so they cannot be counted twice.
+    """
     from playground.catalog import lookup
 
     price = lookup(dict(prices if prices is not None else current_prices()), model)
@@ -429,13 +446,16 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "the host each request went to", (
         "ALTER TABLE requests ADD COLUMN host TEXT",
     )),
+    Migration(5, "the reasoning tokens within each request's completion tokens", (
+        "ALTER TABLE requests ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 REQUEST_COLUMNS = ("time", "page", "connection", "endpoint", "model", "params",
                    "prompt_tokens", "completion_tokens", "tokens_estimated", "latency",
                    "time_to_first_token", "tokens_per_second", "status", "error_kind",
-                   "error_message", "cost", "session", "host")
+                   "error_message", "cost", "session", "host", "reasoning_tokens")
 _INSERT_REQUEST = (f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)}) "
                    f"VALUES ({', '.join(':' + c for c in REQUEST_COLUMNS)})")
 _INSERT_BODY = "INSERT INTO bodies (id, request, response) VALUES (?, ?, ?)"

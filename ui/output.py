@@ -31,6 +31,7 @@ from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlExcepti
 from playground import logprobs as lp
 from playground.connection import Connection
 from playground.errors import PlaygroundError
+from playground.history import reasoning_tokens_of
 from playground.recording import Recorder
 from playground.runner import Choice, RunResult
 from ui import state, token_view, usage_total
@@ -221,7 +222,6 @@ def show_result(result: RunResult | None, *, prompt: str | None = None,
         st.json(result.raw, expanded=True)
 
 
-def _single_choice_tokens(result: RunResult) -> int | None:
 def choice_title(index: int) -> None:
     """A choice's heading, the same on every page: counted from 1, the API's index (from 0)
     on hover."""
@@ -229,6 +229,7 @@ def choice_title(index: int) -> None:
                 help=f"index {index} in the response's choices (the API counts from 0)")
 
 
+def _single_choice_tokens(result: RunResult) -> int | None:
     """Completion tokens of the one choice, when usage counts no other (no best_of)."""
     usage = result.usage or {}
     if len(result.choices) == 1 and (result.request.get("best_of") or 1) <= 1:
@@ -290,7 +291,11 @@ def _usage(result: RunResult) -> None:
     usage = result.usage or {}
     cells = st.columns(5)
     cells[0].metric("Prompt tokens", usage.get("prompt_tokens", "–"))
-    cells[1].metric("Completion tokens", usage.get("completion_tokens", "–"))
+    reasoning = reasoning_tokens_of(usage)
+    cells[1].metric("Completion tokens", usage.get("completion_tokens", "–"),
+                    delta=f"{reasoning:,} reasoning" if reasoning else None, delta_color="off",
+                    help="The reasoning tokens (a reasoning model's hidden thinking) are among "
+                         "them, billed as output." if reasoning else None)
     cells[2].metric("Total tokens", usage.get("total_tokens", "–"))
     cells[3].metric("Latency", f"{result.latency:.2f} s")
     first = result.time_to_first_token

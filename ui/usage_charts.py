@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 PROMPT_COLOUR, COMPLETION_COLOUR, COST_COLOUR = "#4c78a8", "#f58518", "#54a24b"
+REASONING_COLOUR = "#b279a2"
 HEIGHT = 320
 
 
@@ -26,14 +27,27 @@ def _names(values: pd.Series) -> list[str]:
     return [str(value) if value else "(none)" for value in values]  # connection tests: no model
 
 
+def token_parts(frame: pd.DataFrame) -> list[tuple[str, pd.Series, str]]:
+    """The stacked parts of the tokens: prompt and completion; where a reasoning model
+    thought, the completion split into its answer and its reasoning (the API counts the
+    reasoning tokens inside the completion tokens: a third bar on top would count them
+    twice)."""
+    parts = [("prompt", frame["prompt_tokens"], PROMPT_COLOUR)]
+    reasoning = frame["reasoning_tokens"]
+    if not len(frame) or not reasoning.sum():
+        return parts + [("completion", frame["completion_tokens"], COMPLETION_COLOUR)]
+    return parts + [("completion: answer", frame["completion_tokens"] - reasoning,
+                     COMPLETION_COLOUR),
+                    ("completion: reasoning", reasoning, REASONING_COLOUR)]
+
+
 def tokens_over_time(frame: pd.DataFrame, bucket: str) -> go.Figure:
-    """Prompt and completion tokens per bucket, stacked."""
+    """Prompt and completion tokens per bucket, stacked (see ``token_parts``)."""
     hover = "%{x}<br>%{y:,} %{fullData.name} tokens<br>%{customdata:,} requests<extra></extra>"
     figure = go.Figure([
-        go.Bar(x=frame["bucket"], y=frame[column], name=name, marker_color=colour,
+        go.Bar(x=frame["bucket"], y=values, name=name, marker_color=colour,
                customdata=frame["requests"], hovertemplate=hover)
-        for column, name, colour in (("prompt_tokens", "prompt", PROMPT_COLOUR),
-                                     ("completion_tokens", "completion", COMPLETION_COLOUR))])
+        for name, values, colour in token_parts(frame)])
     return _layout(figure, x=f"{bucket} (UTC)", y="tokens", barmode="stack")
 
 
@@ -44,10 +58,9 @@ def tokens_by(frame: pd.DataFrame, column: str) -> go.Figure:
              "%{customdata[1]:,} failed<extra></extra>")
     extra = frame[["requests", "errors"]].to_numpy()
     figure = go.Figure([
-        go.Bar(y=names, x=frame[part], name=name, orientation="h", marker_color=colour,
+        go.Bar(y=names, x=values, name=name, orientation="h", marker_color=colour,
                customdata=extra, hovertemplate=hover)
-        for part, name, colour in (("prompt_tokens", "prompt", PROMPT_COLOUR),
-                                   ("completion_tokens", "completion", COMPLETION_COLOUR))])
+        for name, values, colour in token_parts(frame)])
     height = max(160, 60 + 28 * len(names))
     return _layout(figure, x="tokens", height=height, barmode="stack",
                    yaxis=dict(autorange="reversed", automargin=True))

@@ -31,6 +31,9 @@ COLUMNS = {
     "error_kind": "Error",
     "prompt_tokens": st.column_config.NumberColumn("Prompt tokens", format="localized"),
     "completion_tokens": st.column_config.NumberColumn("Completion tokens", format="localized"),
+    "reasoning_tokens": st.column_config.NumberColumn(
+        "Reasoning tokens", format="localized", help="Of the completion tokens: a reasoning "
+        "model's hidden thinking, billed as output and already in the completion tokens."),
     "tokens_estimated": st.column_config.CheckboxColumn(
         "Estimated", help="The server reported no token counts: about 4 characters a token."),
     "latency": st.column_config.NumberColumn("Latency (s)", format="%.3f"),
@@ -40,6 +43,29 @@ COLUMNS = {
                                           help="Estimated from the price table; None: no price."),
     "params": st.column_config.TextColumn("Parameters sent"),
 }
+
+
+REASONING_HELP = ("Reasoning tokens (a reasoning model's hidden thinking) are inside the "
+                  "completion tokens, as the API counts them; they are billed as output and "
+                  "counted once, here and in the cost.")
+
+
+def reasoning_note(reasoning: float, completion: float) -> str:
+    """``Reasoning: 320 of the 400 completion tokens …``: what the totals hold."""
+    return (f"Reasoning: {count(reasoning)} of the {count(completion)} completion tokens were "
+            "a reasoning model's hidden thinking. They are billed as output and are already "
+            "in the completion tokens and the cost, not added again.")
+
+
+def by_model(frame: pd.DataFrame) -> pd.DataFrame:
+    """The per-model figures a reader compares, reasoning tokens beside the completion."""
+    columns = {"model": "Model", "requests": "Requests", "prompt_tokens": "Prompt tokens",
+               "completion_tokens": "Completion tokens",
+               "reasoning_tokens": "of which reasoning", "cost": "Cost ($)",
+               "errors": "Failed"}
+    table = frame[list(columns)].rename(columns=columns)
+    table["Model"] = [name or "(none)" for name in table["Model"]]
+    return table
 
 
 def percentiles(frame: pd.DataFrame) -> pd.DataFrame:
@@ -84,6 +110,12 @@ def render(snapshot: Snapshot, filters: Filters, first_rows: pd.DataFrame, total
             show_detail(detail)
 
 
+def readable(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows as the table shows them: a request that did not fail has an empty Error
+    cell, where the table would print a grey "None"."""
+    return rows.fillna({"error_kind": ""}) if "error_kind" in rows else rows
+
+
 def table_key(rows: pd.DataFrame) -> str:
     """The table's widget key names the requests it shows, so a selection never moves to
     another request when new rows arrive or the filters change."""
@@ -104,18 +136,16 @@ def show_detail(detail: dict[str, Any]) -> None:
         estimated = "≈" if detail["tokens_estimated"] else ""
         cells = st.columns(6)
         cells[0].metric("Prompt tokens", estimated + count(detail["prompt_tokens"]))
-        cells[1].metric("Completion tokens", estimated + count(detail["completion_tokens"]))
+        reasoning = detail.get("reasoning_tokens") or 0
+        cells[1].metric("Completion tokens", estimated + count(detail["completion_tokens"]),
+                        help=REASONING_HELP if reasoning else None,
+                        delta=f"{count(reasoning)} reasoning" if reasoning else None,
+                        delta_color="off")
         cells[2].metric("Latency", seconds(detail["latency"]))
         cells[3].metric("First token", seconds(detail["time_to_first_token"]))
         cells[4].metric("Tokens per second", rate(detail["tokens_per_second"]))
         cells[5].metric("Cost", money(detail["cost"]))
         if estimated:
-def readable(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows as the table shows them: a request that did not fail has an empty Error
-    cell, where the table would print a grey "None"."""
-    return rows.fillna({"error_kind": ""}) if "error_kind" in rows else rows
-
-
             st.caption("The server reported no token counts: these are estimated.")
         sent, received = st.columns(2)
         with sent:

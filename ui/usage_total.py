@@ -47,6 +47,8 @@ def describe(total: RunningTotal) -> str:
     if total.requests == 0:
         return "This session: no requests yet"
     tokens = f"{'≈' if total.estimated else ''}{count(total.total_tokens)} tokens"
+    if total.reasoning_tokens:
+        tokens += f" ({count(total.reasoning_tokens)} reasoning)"
     if total.unpriced == total.requests:
         cost = "cost unknown"
     else:
