@@ -3,6 +3,9 @@
 The open ``Conversation`` lives in session state; every change the page makes to it is
 followed by ``save``, so nothing typed is lost to a reload. A conversation is saved in the
 usage database chosen in the sidebar (the ledger's file), once it holds anything.
+
+A reload starts a new session, so the open conversation's id is also kept in the page's
+address (``?conversation=…``): the new session opens it again.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from ui.errors import show_error
 from ui.text import plain
 
 LISTED = 50
+QUERY_KEY = "conversation"  # the address's parameter holding the open conversation's id
 
 
 def store() -> ConversationStore:
@@ -28,10 +32,34 @@ def store() -> ConversationStore:
 
 
 def current() -> Conversation:
-    """The open conversation (a new one on a session's first visit)."""
+    """The open conversation: on a session's first visit, the one the address names (a
+    reload), else a new one."""
     if state.CHAT_CONVERSATION not in st.session_state:
-        st.session_state[state.CHAT_CONVERSATION] = Conversation()
+        show(_from_address() or Conversation())
     return st.session_state[state.CHAT_CONVERSATION]
+
+
+def _from_address() -> Conversation | None:
+    wanted = st.query_params.get(QUERY_KEY)
+    if not wanted:
+        return None
+    try:
+        found = store().load(wanted)
+    except PlaygroundError as exc:
+        st.session_state[state.CHAT_NOTICE] = f"The address's conversation did not open: {exc}"
+        return None
+    if found is None:
+        st.session_state[state.CHAT_NOTICE] = ("The conversation in the address is no longer "
+                                               "saved; this is a new one.")
+    return found
+
+
+def _address(conversation: Conversation) -> None:
+    """Name the conversation in the page's address once it is saved (a reload reopens it)."""
+    if conversation.is_empty:
+        st.query_params.pop(QUERY_KEY, None)
+    elif st.query_params.get(QUERY_KEY) != conversation.id:
+        st.query_params[QUERY_KEY] = conversation.id
 
 
 def save(conversation: Conversation, conn: Connection) -> None:
@@ -42,6 +70,8 @@ def save(conversation: Conversation, conn: Connection) -> None:
         store().save(conversation, secrets=(conn.api_key or "",))
     except PlaygroundError as exc:
         st.session_state[state.CHAT_NOTICE] = f"Not saved: {exc}"
+        return
+    _address(conversation)
 
 
 def show(conversation: Conversation) -> None:
@@ -51,10 +81,12 @@ def show(conversation: Conversation) -> None:
     st.session_state[state.CHAT_TITLE] = conversation.title
     st.session_state.pop(state.CHAT_EDITOR, None)
     st.session_state.pop(state.CHAT_FAILURE, None)
+    _address(conversation)
 
 
 def render(conversation: Conversation, conn: Connection) -> None:
     """The sidebar's Conversations section."""
+    _address(conversation)
     with st.sidebar:
         st.subheader("Conversations")
         st.button("New conversation", icon=":material/add_comment:", width="stretch",

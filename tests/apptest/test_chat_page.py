@@ -11,6 +11,7 @@ import itertools
 import json
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from fault_server import FaultServer
 from playground.conversations import ConversationStore
@@ -270,3 +271,25 @@ def test_compare_settings_opens_the_conversation_on_the_compare_page(page, fault
                     {"role": "user", "content": "Hello"}], "up to the last user message"
     assert page.slider(key="compare.fixed.chat.top_p").value == 0.8, "the chat's settings"
     assert not page.error
+
+
+def test_a_reload_reopens_the_conversation_the_address_names(page, data_dir):
+    say(page, "Hello")
+    opened = conversation(page)
+    assert page.query_params["conversation"] == opened.id
+    reloaded = AppTest.from_file(page._script_path, default_timeout=60)  # a new session
+    reloaded.query_params["conversation"] = opened.id
+    reloaded.switch_page("pages/chat.py").run()
+    assert not reloaded.exception, reloaded.exception
+    assert conversation(reloaded).id == opened.id
+    assert texts(reloaded) == ["Hello", "Reply 1 to Hello"]
+    click(reloaded, "new")
+    assert "conversation" not in reloaded.query_params  # an empty one is not in the address
+
+
+def test_an_address_naming_a_deleted_conversation_opens_a_new_one_and_says_so(app):
+    app.query_params["conversation"] = "no-such-id"
+    app.switch_page("pages/chat.py").run()
+    assert not app.exception, app.exception
+    assert conversation(app).is_empty
+    assert "no longer saved" in " ".join(info.value for info in app.main.info)
