@@ -56,7 +56,7 @@ def for_completions(result: RunResult, prompt: str | None) -> None:
         tokens = lp.tokens_of(fields.get(choice.index))
         if tokens:
             first = lp.echo_boundary(fields.get(choice.index), echo) if echo else 0
-            sources[f"Choice {choice.index}"] = Source(tuple(tokens), first)
+            sources[f"Choice {choice.index + 1}"] = Source(tuple(tokens), first)
     render("completions", sources, start_settings(result.request),
            "Temperature and top_p start from the run's")
 
