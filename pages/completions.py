@@ -3,8 +3,8 @@
 import streamlit as st
 
 from playground.errors import InvalidParameters, PlaygroundError
-from ui import (code_view, completions_gone, distribution_view, model_accepts, output, pages,
-                params, presets_panel, sidebar, state)
+from ui import (code_view, completions_gone, distribution_view, model_accepts, models, output,
+                pages, params, presets_panel, sidebar, state)
 from ui.errors import show_error
 from ui.recording import recorder
 from ui.text import plain
@@ -44,10 +44,13 @@ if to_chat:
     prompt_slot.error("Write a prompt first: it becomes the conversation's first message.")
 elif submitted or saving:
     try:
+        models.require_model(conn, model)
         request = inputs.build_request(conn, model, prompt=prompt)
     except InvalidParameters as exc:
         inputs.show_errors(exc.errors, fallback=general)
         general.warning(plain(exc.hint))
+    except PlaygroundError as exc:  # the connection failed: said once, not as field errors
+        show_error(exc, general)
     else:
         panel.share(request)
         if saving:

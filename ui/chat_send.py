@@ -23,7 +23,7 @@ from playground import chat
 from playground.chat import Conversation, Message
 from playground.connection import Connection
 from playground.errors import InvalidParameters, PlaygroundError
-from ui import chat_budget, chat_saved, model_accepts, output, state
+from ui import chat_budget, chat_saved, model_accepts, models, output, state
 from ui.errors import show_error
 from ui.params import ParamInputs
 from ui.recording import recorder
@@ -54,6 +54,7 @@ def build(conversation: Conversation, conn: Connection, model: str | None,
     """
     messages = budget.plan.messages if budget.plan else conversation.api_messages()
     try:
+        models.require_model(conn, model)
         return inputs.build_request(conn, model, messages=messages)
     except PlaygroundError as exc:
         return exc

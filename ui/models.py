@@ -43,6 +43,24 @@ def models_of(conn: Connection) -> list[dict]:
                    lambda: connection.list_models(conn))
 
 
+def list_failure(conn: Connection) -> PlaygroundError | None:
+    """Why the connection's model list, already asked for, failed; None when it did not."""
+    listed = st.session_state[state.MODEL_LISTS].get(conn)
+    return listed if isinstance(listed, PlaygroundError) else None
+
+
+def require_model(conn: Connection, model: str | None) -> None:
+    """Raise the one error that explains a missing model when the connection itself failed,
+    pointing to the sidebar that shows the failure: the fields are not at fault then."""
+    failure = list_failure(conn)
+    if model or failure is None:
+        return
+    raise PlaygroundError(
+        f"No model to send to: {conn.name} could not list its models ({failure.kind}).",
+        hint="The sidebar says what went wrong with the connection. Fix it there and click "
+             "Test connection, or type a model id under Model id.")
+
+
 def vocab_size(conn: Connection | None = None, model: str | None = None) -> int | None:
     """The vocabulary size of a model (by default the sidebar's), when its connection's
     model list, already fetched, gives one (the local server's does)."""

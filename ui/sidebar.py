@@ -286,7 +286,9 @@ def _pick_model(conn: Connection) -> str | None:
     try:
         ids = [str(model["id"]) for model in models.models_of(conn) if model.get("id")]
     except PlaygroundError as exc:
-        show_error(exc)
+        tested = st.session_state[state.CONNECTION_REPORTS].get(conn)
+        if tested is None or tested.ok:  # a failed test above already shows the failure
+            show_error(exc)
         ids = []
     pending = st.session_state.pop(state.PENDING_MODEL, None)
     if ids:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from ui import params
+import socket
+
+import pytest
+
+from ui import pages, params, state
 
 
 def test_the_stop_picker_offers_no_select_all(app):
@@ -11,10 +15,51 @@ def test_the_stop_picker_offers_no_select_all(app):
 
 
 def test_ask_both_ways_says_what_it_sends_beside_the_button_not_in_a_clipped_tooltip(app):
-    from ui import pages, state
-
     app.switch_page(pages.CHAT).run()
     button = app.button(key=state.chat_action("example", "run"))
     assert not button.help
     captions = " ".join(caption.value.replace("\\", "") for caption in app.main.caption)
     assert "Sends both requests at once with temperature 0 and max_tokens 60." in captions
+
+
+@pytest.fixture
+def dead_openai(app):
+    """The app on the OpenAI connection, pointed at a loopback port nobody listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app.sidebar.selectbox(key=state.CONNECTION_NAME).select("OpenAI").run()
+    app.sidebar.text_input(key=state.connection_field("base_url", "OpenAI")).input(
+        f"http://127.0.0.1:{port}/v1").run()
+    app.sidebar.text_input(key=state.connection_field("api_key", "OpenAI")).input(
+        "sk-not-a-real-key").run()
+    return app
+
+
+def _texts(elements) -> list[str]:
+    return [element.value.replace("\\", "") for element in elements]
+
+
+def test_a_failing_connection_is_told_once_in_the_sidebar_and_once_on_the_page(dead_openai):
+    app = dead_openai
+    assert len(app.sidebar.error) == 1  # the model list's failure
+    next(b for b in app.sidebar.button if b.label == "Test connection").click().run()
+    (failure,) = _texts(app.sidebar.error)  # the test's report, not again for the models
+    assert "Could not connect" in failure
+    app.text_area(key=state.COMPLETIONS_PROMPT).input("Hello").run()
+    next(b for b in app.main.button if b.label in ("Run", "Run anyway")).click().run()
+    assert not app.exception, app.exception
+    (said,) = _texts(app.main.error)
+    assert said.startswith("No model to send to: OpenAI could not list its models")
+    assert "sidebar" in " ".join(_texts(app.main.caption))
+    assert not app.main.warning  # no "Correct the marked fields" with no field marked
+
+
+def test_chat_on_a_failing_connection_says_so_once_and_keeps_the_message(dead_openai):
+    app = dead_openai
+    app.switch_page(pages.CHAT).run()
+    app.chat_input(key=state.CHAT_INPUT).set_value("Hello").run()
+    assert not app.exception, app.exception
+    (said,) = _texts(app.main.error)
+    assert said.startswith("No model to send to")
+    assert [m.content for m in app.session_state[state.CHAT_CONVERSATION].messages] == ["Hello"]
