@@ -49,8 +49,10 @@ elif submitted or saving:
     except InvalidParameters as exc:
         inputs.show_errors(exc.errors, fallback=general)
         general.warning(plain(exc.hint))
+        output.set_aside(state.COMPLETIONS_RESULT)
     except PlaygroundError as exc:  # the connection failed: said once, not as field errors
         show_error(exc, general)
+        output.set_aside(state.COMPLETIONS_RESULT)
     else:
         panel.share(request)
         if saving:
@@ -66,7 +68,7 @@ elif submitted or saving:
 outcome = output.kept(state.COMPLETIONS_RESULT)
 if outcome is not None:
     output.show_result(outcome.result, prompt=outcome.prompt, timing=outcome.timing,
-                       stopped=outcome.stopped)
+                       stopped=outcome.stopped, superseded=outcome.superseded)
     if outcome.result is not None:
         distribution_view.for_completions(outcome.result, outcome.prompt)
         code_view.render(outcome.connection, ENDPOINT, outcome.result.request)

@@ -93,7 +93,8 @@ class Outcome:
     ``result`` is None when Stop came before a non-streamed response. ``connection`` is
     where it was sent. ``timing`` holds, per streamed choice, the seconds from sending to
     its first and to its last text. ``settled`` is set once the run has filled it in;
-    ``counted`` once the sidebar's running total includes it.
+    ``counted`` once the sidebar's running total includes it. ``superseded`` once a later
+    run failed its checks: the form no longer shows the settings that produced it.
     """
 
     result: RunResult | None
@@ -103,6 +104,7 @@ class Outcome:
     stopped: bool = False
     settled: threading.Event = field(default_factory=threading.Event, repr=False)
     counted: bool = False
+    superseded: bool = False
 
 
 def kept(state_key: str) -> Outcome | None:
@@ -116,6 +118,14 @@ def kept(state_key: str) -> Outcome | None:
             usage_total.refresh()
             outcome.counted = True
     return outcome
+
+
+def set_aside(state_key: str) -> None:
+    """Mark the outcome kept under ``state_key`` as the previous settings' (a run that
+    failed its checks sent nothing, and the form shows other settings now)."""
+    outcome = st.session_state.get(state_key)
+    if outcome is not None:
+        outcome.superseded = True
 
 
 def run_live(recorder: Recorder, conn: Connection, endpoint: str, request: dict[str, Any], *,
@@ -188,12 +198,17 @@ def _stopped_stream(future) -> RunResult | None:
 
 def show_result(result: RunResult | None, *, prompt: str | None = None,
                 timing: Mapping[int, tuple[float, float]] | None = None,
-                stopped: bool = False) -> None:
+                stopped: bool = False, superseded: bool = False) -> None:
     """Each choice in its own panel, then usage, timing and the raw response.
 
     ``prompt`` tells an echoed prompt from the completion; ``timing`` gives each streamed
-    choice's first and last text (see ``Outcome``).
+    choice's first and last text (see ``Outcome``); ``superseded`` says the result is the
+    previous run's.
     """
+    if superseded:
+        st.warning("This is the previous run's result, from the settings it was sent with: "
+                   "the settings above were not sent. Correct them and run again.",
+                   icon=":material/history:")
     if stopped:
         st.info("Stopped. What arrived before Stop is shown." if result is not None else
                 "Stopped before the response arrived. The server may still finish the "

@@ -63,3 +63,31 @@ def test_chat_on_a_failing_connection_says_so_once_and_keeps_the_message(dead_op
     (said,) = _texts(app.main.error)
     assert said.startswith("No model to send to")
     assert [m.content for m in app.session_state[state.CHAT_CONVERSATION].messages] == ["Hello"]
+
+
+def _completions_field(app, name: str):
+    return app.get_by_key(params.widget_key("completions", name))
+
+
+def _run(app):
+    next(b for b in app.main.button if b.label == "Run").click().run()
+    assert not app.exception, app.exception
+
+
+def test_a_result_under_settings_that_failed_their_checks_is_marked_as_the_previous_runs(app):
+    app.text_area(key=state.COMPLETIONS_PROMPT).input("Once upon a time")
+    _completions_field(app, "max_tokens").set_value(2)
+    _completions_field(app, "n").set_value(3)
+    _run(app)
+    assert len(app.session_state[state.COMPLETIONS_RESULT].result.choices) == 3
+    assert not app.main.warning
+    _completions_field(app, "n").set_value(1)
+    _completions_field(app, "max_tokens").set_value(0)  # refused before sending
+    _run(app)
+    warnings = " ".join(_texts(app.main.warning))
+    assert "previous run's result" in warnings and "were not sent" in warnings
+    assert len(app.session_state[state.COMPLETIONS_RESULT].result.choices) == 3  # kept, marked
+    _completions_field(app, "max_tokens").set_value(2)
+    _run(app)
+    assert "previous run's result" not in " ".join(_texts(app.main.warning))
+    assert len(app.session_state[state.COMPLETIONS_RESULT].result.choices) == 1
