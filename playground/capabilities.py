@@ -17,11 +17,12 @@ anyway.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from playground.connection import Connection
-from playground.params import REASONING_MODELS, ParamSpec, SPECS
+from playground.params import REASONING_MODELS, SPECS, ParamSpec, specs_for
 from playground.refusals import (COMPLETIONS_ENDPOINT, UNSUPPORTED_VALUE, Learned,
                                  RefusalStore)
 
@@ -186,3 +187,48 @@ def for_model(conn: Connection, model: str | None,
         return Capabilities("", profile_for(conn, model))
     return Capabilities(model, profile_for(conn, model),
                         (store or RefusalStore()).for_model(conn, model))
+
+
+@dataclass(frozen=True)
+class Foreseen:
+    """A refusal the grid's requests would meet, and in how many of them."""
+
+    model: str
+    refusal: Refusal
+    requests: int
+
+
+def foreseen(endpoint: str, requests: Iterable[tuple[str, dict[str, Any]]],
+             accepts_for: Callable[[str], Capabilities | None]) -> list[Foreseen]:
+    """What the models would refuse of the values the requests set (``(model, values)``
+    pairs; ``accepts_for(model)`` None when nothing is known), counted per refusal.
+
+    A value at the API's default is not sent, so it is never refused; nor is one sent
+    under another name (max_tokens to a reasoning model); a choice the model does not
+    take (reasoning effort "minimal" on an o-series model) is.
+    """
+    specs = specs_for(endpoint)
+    found: dict[tuple[str, str], Foreseen] = {}
+    for model, values in requests:
+        accepts = accepts_for(model)
+        if accepts is None:
+            continue
+        sent = {name: value for name, value in values.items()
+                if name in specs and value is not None and value != specs[name].default}
+        refused = accepts.refusals([name for name in sent if not _renamed(specs[name], sent)],
+                                   values)
+        for name in sent:
+            if specs[name].kind == "choice" and name not in refused \
+                    and sent[name] not in accepts.choices(name):
+                refused[name] = Refusal(
+                    name, f"{model} does not take {name} \"{sent[name]}\".",
+                    f"Use one of {', '.join(accepts.choices(name)) or 'none'}.")
+        for refusal in refused.values():
+            key = (model, refusal.reason)
+            earlier = found.get(key)
+            found[key] = Foreseen(model, refusal, (earlier.requests if earlier else 0) + 1)
+    return list(found.values())
+
+
+def _renamed(spec: ParamSpec, sent: dict[str, Any]) -> bool:
+    return spec.replaced_by is not None and spec.replaced_by not in sent

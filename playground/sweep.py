@@ -1,8 +1,8 @@
 """Compare: one prompt across a grid of settings, expanded, checked, estimated and run.
 
-A ``Grid`` is an endpoint, the prompt (or messages), the values held fixed, and up to seven
-``Axis`` objects (temperature, top_p, frequency_penalty, presence_penalty, max_tokens,
-model, seed), each a list of values. ``Grid.cells()`` is their cartesian product in axis
+A ``Grid`` is an endpoint, the prompt (or messages), the values held fixed, and ``Axis``
+objects (temperature, top_p, frequency_penalty, presence_penalty, max_tokens, model, seed,
+and for chat max_completion_tokens, reasoning_effort and verbosity), each a list of values. ``Grid.cells()`` is their cartesian product in axis
 order, the last axis changing fastest; every ``Cell`` carries its settings, the request
 values it sends, its model and the name of its connection.
 
@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import math
 import re
 import threading
@@ -80,14 +81,29 @@ import pandas as pd
 
 from playground import errors, metrics, runner, tokens
 from playground.catalog import lookup
+from playground.capabilities import Capabilities, profile_for
 from playground.connection import Connection, client_for
-from playground.params import FieldError, spec, validate
+from playground.params import SPECS, FieldError, spec, validate
 from playground.recording import Recorder
+from playground.refusals import RefusalStore, learn
+
+log = logging.getLogger(__name__)
 
 AXIS_NAMES: tuple[str, ...] = ("temperature", "top_p", "frequency_penalty",
-                               "presence_penalty", "max_tokens", "model", "seed")
-INT_AXES = frozenset({"max_tokens", "seed"})
-NUMERIC_AXES = tuple(name for name in AXIS_NAMES if name != "model")
+                               "presence_penalty", "max_tokens", "max_completion_tokens",
+                               "reasoning_effort", "verbosity", "model", "seed")
+INT_AXES = frozenset({"max_tokens", "max_completion_tokens", "seed"})
+CHOICE_AXES = frozenset({"reasoning_effort", "verbosity"})  # words from the spec's choices
+NUMERIC_AXES = tuple(name for name in AXIS_NAMES if name != "model" and name not in CHOICE_AXES)
+
+
+def axis_names(endpoint: str) -> tuple[str, ...]:
+    """The axes an endpoint takes: the model, and the parameters it accepts."""
+    return tuple(name for name in AXIS_NAMES if name == "model" or endpoint in spec_endpoints(name))
+
+
+def spec_endpoints(name: str) -> frozenset[str]:
+    return next(s.endpoints for s in SPECS if s.name == name)
 
 DEFAULT_MAX_CELLS = 48
 MAX_SAMPLES = 20
@@ -157,11 +173,15 @@ class Axis:
     @classmethod
     def parse(cls, name: str, text: str) -> Axis:
         """Values from text: ``"0, 0.5, 1"``, a range ``"0:1:0.25"`` (start:stop:step,
-        stop included), or for ``model`` a comma-separated list of ``model @ connection``."""
+        stop included), for ``model`` a comma-separated list of ``model @ connection``, and
+        for reasoning_effort and verbosity a list of their words (``"low, high"``)."""
         text = text.strip()
         if name == "model":
             return cls(name, tuple(ModelRef.parse(item) for item in text.split(",")
                                    if item.strip()))
+        if name in CHOICE_AXES:
+            return cls(name, tuple(_choice(name, item)
+                                   for item in re.split(r"[,;\s]+", text) if item))
         if text.count(":") == 2 and "," not in text:
             start, stop, step = (_number(name, part) for part in text.split(":"))
             return cls.from_range(name, start, stop, step)
@@ -172,8 +192,8 @@ class Axis:
     def from_range(cls, name: str, start: float, stop: float, step: float) -> Axis:
         """``start, start + step, ...`` up to and including ``stop`` (within 1e-9 of a step),
         rounded to the decimals the three numbers were written with (0.1 * 3 is 0.3)."""
-        if name == "model":
-            raise _refuse(name, "The model axis takes a list of models, not a range.")
+        if name == "model" or name in CHOICE_AXES:
+            raise _refuse(name, f"The {name} axis takes a list, not a range.")
         for value in (start, stop, step):
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or (isinstance(value, float) and not math.isfinite(value)):
@@ -213,6 +233,15 @@ def _as_number(name: str, value: float) -> int | float:
     if name in INT_AXES and float(value).is_integer():
         return int(value)
     return float(value)
+
+
+def _choice(name: str, text: str) -> str:
+    choices = spec("chat", name).choices
+    word = text.strip().strip("\"'").lower()
+    if word not in choices:
+        raise _refuse(name, f"{name}: {text!r} is not one of "
+                            f"{', '.join(choices)}.")
+    return word
 
 
 def _number(name: str, text: str) -> int | float:
@@ -342,17 +371,21 @@ class Grid:
         names = [axis.name for axis in self.axes]
         for name in sorted({n for n in names if names.count(n) > 1}):
             add(name, f"The {name} axis is given twice; merge its values into one axis.")
+        for name in names:
+            if name not in axis_names(self.endpoint):
+                add(name, f"/v1/{self.endpoint} does not take {name} (a chat parameter): "
+                          "remove that axis, or compare in Chat mode.")
         if (message := self.limit_message()) is not None:
             add("grid", message)
             return found
-        axis_names = set(names)
+        varied = set(names)
         for cell in self.cells():
             if not cell.model:
                 add("model", "Choose a model, or add a model axis.")
             elif not cell.connection:
                 add("connection", f"Choose a connection for the model {cell.model!r}.")
             for problem in validate(self.endpoint, self.first_request_values(cell)):
-                if problem.field in axis_names:
+                if problem.field in varied:
                     value = format_value(cell.settings[problem.field])
                     add(problem.field, f"{problem.field} axis value {value}: {problem.message}")
                 elif problem.field == "seed" and self.fixed_seed is not None:
@@ -454,15 +487,17 @@ def _price(prices: PriceTable | None, model: str) -> tuple[float, float] | None:
 def estimate(grid: Grid, prompt_tokens: int, prices: PriceTable | None = None) -> Estimate:
     """Requests, tokens and cost upper bound of a grid, without expanding it cell by cell.
 
-    Each cell may generate ``max_tokens`` for each sample (or each ``best_of`` candidate on
-    completions); completions default to 16 tokens, chat without ``max_tokens`` is unbounded.
+    Each cell may generate ``max_completion_tokens`` (else ``max_tokens``) for each sample
+    (or each ``best_of`` candidate on completions), reasoning tokens included; completions
+    default to 16 tokens, chat without a limit is unbounded.
     Cost is prompt tokens at the input price plus the completion bound at the output price.
     """
     cells = grid.size()
     per_cell_requests = grid.requests_per_cell()
     samples = grid.samples_per_cell
-    # Only the model and max_tokens axes change tokens or prices: expand just those.
-    varying = [axis for axis in grid.axes if axis.name in ("model", "max_tokens")]
+    # Only the model and token limit axes change tokens or prices: expand just those.
+    varying = [axis for axis in grid.axes
+               if axis.name in ("model", "max_tokens", "max_completion_tokens")]
     others = cells // max(1, math.prod(len(axis) for axis in varying))
     best_of = grid.base_values.get("best_of") if grid.endpoint == "completions" else None
     per_request_n = [min(samples - k, N_PER_REQUEST) if grid.sampling == "n" else 1
@@ -478,7 +513,10 @@ def estimate(grid: Grid, prompt_tokens: int, prices: PriceTable | None = None) -
     for combo in itertools.product(*(axis.values for axis in varying)):
         chosen = {axis.name: value for axis, value in zip(varying, combo)}
         model = chosen["model"].model if "model" in chosen else grid.model
-        max_tokens = chosen.get("max_tokens", grid.base_values.get("max_tokens"))
+        max_tokens = chosen.get("max_completion_tokens",
+                                grid.base_values.get("max_completion_tokens"))
+        if max_tokens is None:  # the limit a reasoning model is sent as max_completion_tokens
+            max_tokens = chosen.get("max_tokens", grid.base_values.get("max_tokens"))
         if max_tokens is None and grid.endpoint == "completions":
             max_tokens = COMPLETIONS_DEFAULT_MAX_TOKENS
         completion = None if max_tokens is None else int(max_tokens) * candidates
@@ -793,15 +831,42 @@ def _divergence(this: Sample, base: Sample) -> metrics.Divergence | None:
 ResolveConnection = Callable[[str], Connection]
 
 
+def accepts_of(conn: Connection, model: str, store: RefusalStore | None) -> Capabilities:
+    """What the model takes: its family's profile, and the refusals ``store`` remembers
+    (none when it is None or cannot be read: the profile still applies)."""
+    learned = []
+    if store is not None:
+        try:
+            learned = store.for_model(conn, model)
+        except errors.PlaygroundError as exc:
+            log.warning("Remembered refusals not applied to %s: %s", model, exc)
+    return Capabilities(model, profile_for(conn, model), learned)
+
+
+def _learn(store: RefusalStore | None, conn: Connection, cell: Cell, endpoint: str,
+           request: dict[str, Any] | None, error: Exception) -> None:
+    if store is None or request is None:
+        return
+    try:
+        learn(conn, cell.model, endpoint, request, error, store)
+    except errors.PlaygroundError as exc:  # the cell keeps its own error
+        log.warning("A refusal of %s was not remembered: %s", cell.model, exc)
+
+
 def _run_cell(grid: Grid, cell: Cell, conn: Connection, stop: threading.Event,
-              attempts: int, recorder: Recorder | None, run_started: float) -> CellResult:
-    """Every request of one cell, in a worker thread. Never raises."""
+              attempts: int, recorder: Recorder | None, run_started: float,
+              store: RefusalStore | None = None) -> CellResult:
+    """Every request of one cell, in a worker thread. Never raises. A limit the model
+    wants under another name (max_tokens on a reasoning model) is sent under it, and a
+    refusal the server answers is remembered in ``store``."""
     send = recorder.run if recorder is not None else runner.run
     started = time.perf_counter()
     result = CellResult(cell, status="failed", attempts=attempts,
                         queued=started - run_started)
     count_tokens = _token_counter(conn, cell.model)
     want = grid.samples_per_cell
+    accepts = accepts_of(conn, cell.model, store)
+    request: dict[str, Any] | None = None
     try:
         while len(result.samples) < want:
             if stop.is_set():
@@ -810,7 +875,8 @@ def _run_cell(grid: Grid, cell: Cell, conn: Connection, stop: threading.Event,
             first = len(result.samples)
             values = _request_values(grid, cell, first)
             request = runner.build_request(grid.endpoint, cell.model, values,
-                                           prompt=grid.prompt, messages=grid.messages)
+                                           prompt=grid.prompt, messages=grid.messages,
+                                           accepts=accepts)
             result.requests += 1
             outcome = send(conn, grid.endpoint, request, should_stop=stop.is_set)
             for key, count in (outcome.usage or {}).items():
@@ -840,6 +906,8 @@ def _run_cell(grid: Grid, cell: Cell, conn: Connection, stop: threading.Event,
         result.error = exc
     except Exception as exc:  # noqa: BLE001 - a cell's failure stays in its cell
         result.error = errors.from_openai(exc)
+    if result.error is not None:
+        _learn(store, conn, cell, grid.endpoint, request, result.error)
     result.latency = time.perf_counter() - started
     return result
 
@@ -866,14 +934,18 @@ def run_grid(grid: Grid, resolve_connection: ResolveConnection, *, max_workers: 
              per_model_limit: int | None = None,
              rate_limit_requeues: int = 1,
              poll_interval: float = 0.05,
-             recorder: Recorder | None = None) -> GridResult:
+             recorder: Recorder | None = None,
+             refusals: RefusalStore | None = None) -> GridResult:
     """Run the grid's cells (or just ``cells``) on a pool of ``max_workers`` threads.
 
     Raises ``InvalidParameters`` before sending anything when the grid does not check.
     ``resolve_connection(name)`` gives the connection, key resolved, for a cell's
     connection name. ``per_model_limit`` caps the cells in flight per (connection, model);
     by default 1 for the embedded local server and unlimited otherwise. ``recorder``
-    records every request in the usage ledger.
+    records every request in the usage ledger. Every cell is sent as its model takes it
+    (``accepts_of``: max_tokens becomes max_completion_tokens for a reasoning model); with
+    ``refusals``, what a server refused before applies too, and a cell's refusal is
+    remembered there, as on the Chat page.
     """
     if max_workers < 1:
         raise _refuse("max_workers", "The pool needs at least one worker.")
@@ -941,7 +1013,7 @@ def run_grid(grid: Grid, resolve_connection: ResolveConnection, *, max_workers: 
                 key = (cell.connection, cell.model)
                 in_flight[key] = in_flight.get(key, 0) + 1
                 future = pool.submit(_run_cell, grid, cell, conns[cell.connection], stop,
-                                     attempt, recorder, scheduling)
+                                     attempt, recorder, scheduling, refusals)
                 running[future] = item
             if not running:
                 if stop.is_set() or not pending:

@@ -8,7 +8,9 @@ Widget defaults go into session state before the widgets are drawn (not as ``val
 ``set_values`` can fill them from a saved run or the Chat page.
 
 logit_bias is typed as on the Completions page (``playground.tokens``): token ids or token
-text, one per line, text converted with the tokenizer of the sidebar's model.
+text, one per line, text converted with the tokenizer of the sidebar's model. Reasoning
+effort and verbosity offer every value of the declaration (a grid may span models), and
+response_format is the Chat page's control (``ui.response_format``) under keys of its own.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import streamlit as st
 from playground import tokens
 from playground.connection import Connection
 from playground.params import ParamSpec, specs_for
-from ui import models, params, state
+from ui import models, params, response_format, state
 from ui.text import plain
 
 NOT_FIXED = frozenset({"n", "seed"})
@@ -29,6 +31,7 @@ NOT_FIXED = frozenset({"n", "seed"})
 # instead of "unbounded"; the field shows it and the user may clear it.
 START_MAX_TOKENS = 64
 TOKEN_IDS = "compare.logit_bias_ids"  # (base URL, model, text) -> ids, asked once a session
+RESPONSE_FORMAT = "compare"  # the response_format control's own keys on this page
 
 
 @dataclass
@@ -58,6 +61,9 @@ def set_values(endpoint: str, values: dict[str, Any]) -> None:
         if name in NOT_FIXED:
             continue
         value = values.get(name)
+        if param.kind == "response_format":
+            response_format.set_value(RESPONSE_FORMAT, value)
+            continue
         st.session_state[key(endpoint, name)] = (
             not_set(param) if value is None else widget_value(param, value))
 
@@ -76,12 +82,28 @@ def render(endpoint: str, axis_names: set[str], conn: Connection, model: str | N
     fixed = Fixed()
     with st.expander("Fixed settings: the same in every cell"):
         columns = st.columns(3)
-        for position, param in enumerate(shown):
+        small = [param for param in shown if param.kind != "response_format"]
+        for position, param in enumerate(small):
             with columns[position % 3]:
-                value = _widget(endpoint, param, conn, model, fixed)
-            if value is not None and value != param.default:
-                fixed.values[param.name] = value
+                _keep(fixed, param, _widget(endpoint, param, conn, model, fixed))
+        for param in shown:
+            if param.kind == "response_format":  # a schema editor needs the whole width
+                _keep(fixed, param, _response_format(param, fixed))
     return fixed
+
+
+def _keep(fixed: Fixed, param: ParamSpec, value: Any) -> None:
+    if value is not None and value != param.default:
+        fixed.values[param.name] = value
+
+
+def take_response_format(source: str) -> None:
+    """Copy another page's response_format control (``source``: its endpoint) into this
+    page's (before the widgets are drawn)."""
+    for part in ("kind", "template", "name", "strict", "schema"):
+        if response_format.key(source, part) in st.session_state:
+            st.session_state[response_format.key(RESPONSE_FORMAT, part)] = \
+                st.session_state[response_format.key(source, part)]
 
 
 def _widget(endpoint: str, param: ParamSpec, conn: Connection, model: str | None,
@@ -89,6 +111,11 @@ def _widget(endpoint: str, param: ParamSpec, conn: Connection, model: str | None
     common = {"key": key(endpoint, param.name), "help": param.help,
               "persist_state": state.PERSIST}
     st.session_state.setdefault(common["key"], default(param))
+    if param.kind == "choice":
+        if st.session_state[common["key"]] not in param.choices:
+            st.session_state[common["key"]] = None
+        return st.selectbox(param.label, [None, *param.choices],
+                            format_func=lambda choice: choice or "the model's default", **common)
     if param.kind == "float":
         return st.slider(param.label, min_value=float(param.minimum),
                          max_value=float(param.maximum), step=param.step, **common)
@@ -106,6 +133,15 @@ def _widget(endpoint: str, param: ParamSpec, conn: Connection, model: str | None
                             **{**common, "help": param.help + params.LOGIT_BIAS_HELP})
         return _logit_bias(text, conn, model, fixed)
     return st.text_input(param.label, **common) or None
+
+
+def _response_format(param: ParamSpec, fixed: Fixed) -> dict[str, Any] | None:
+    value, problems = response_format.render(RESPONSE_FORMAT, param)
+    for problem in problems:
+        st.error(plain(problem.message))
+    if problems:
+        fixed.readable = False
+    return value
 
 
 def parse_stop(text: str | None) -> list[str] | None:

@@ -24,6 +24,7 @@ import streamlit as st
 from playground import connection, sweep
 from playground.connection import Connection
 from playground.errors import ConnectionFailed, InvalidParameters
+from playground.refusals import RefusalStore
 from playground.sweep import Cell, CellResult, Grid, GridResult
 from ui import compare_view, sidebar, state, usage_total
 from ui.recording import recorder
@@ -92,7 +93,7 @@ def _run(result: GridResult, cells: list[Cell], conn: Connection, workers: int) 
 
     final = sweep.run_grid(result.grid, resolver(conn), max_workers=workers, cells=cells,
                            on_cell_done=on_cell_done, should_cancel=_cancel_requested,
-                           recorder=recorder(PAGE))
+                           recorder=recorder(PAGE), refusals=RefusalStore())
     for cell_result in final.cells:
         result.update(cell_result)
     result.wall_time, result.cancelled = earlier + final.wall_time, final.cancelled

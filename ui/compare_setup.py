@@ -17,23 +17,26 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from playground import history, messages as api_messages
+from playground import capabilities, history, messages as api_messages
 from playground.compare_runs import Form
 from playground.connection import Connection
 from playground.errors import InvalidParameters, PlaygroundError
-from playground.params import spec, specs_for
+from playground.params import SPECS, specs_for
 from playground.sweep import (
-    AXIS_NAMES, DEFAULT_MAX_CELLS, MAX_SAMPLES, Axis, Estimate, Grid, estimate,
+    AXIS_NAMES, DEFAULT_MAX_CELLS, MAX_SAMPLES, Axis, Estimate, Grid, axis_names, estimate,
 )
-from ui import compare_fixed, models, params, state
+from ui import compare_fixed, model_accepts, models, params, state
 from ui.text import plain
 
 MODES = {"Chat": "chat", "Completion": "completions"}
 AXIS_EXAMPLES = {"temperature": "0, 1.2", "top_p": "0.5, 0.9, 1", "frequency_penalty": "0:2:1",
-                 "presence_penalty": "0:2:1", "max_tokens": "16, 64", "seed": "1, 2"}
+                 "presence_penalty": "0:2:1", "max_tokens": "16, 64",
+                 "max_completion_tokens": "256, 1024", "reasoning_effort": "low, high",
+                 "verbosity": "low, medium, high", "seed": "1, 2"}
 DEFAULT_AXES = ["temperature", "seed"]
 AXIS_HELP = ("A list such as 0, 0.5, 1 or a range start:stop:step such as 0:1:0.25 "
              "(the stop value is included).")
+CHOICE_AXIS_HELP = "A list of the words: {choices}. Models take some of them only."
 MODEL_AXIS_HELP = ("Models of the sidebar's connection, and of other connections whose "
                    "models were listed in this session. Type model @ connection for any "
                    "other saved connection.")
@@ -58,7 +61,11 @@ class Setup:
 
 
 def axis_label(endpoint: str, name: str) -> str:
-    return "Model" if name == "model" else spec(endpoint, name).label
+    """The axis' name on the page; a parameter the endpoint does not take says so."""
+    if name == "model":
+        return "Model"
+    label = next(param.label for param in SPECS if param.name == name)
+    return label if name in axis_names(endpoint) else f"{label} (chat only)"
 
 
 def render(conn: Connection, model: str | None) -> Setup:
@@ -86,7 +93,32 @@ def render(conn: Connection, model: str | None) -> Setup:
     text = prompt or "".join(message["content"] for message in messages or [])
     figures = estimate(grid, history.estimate_tokens(text), history.current_prices())
     _show_estimate(figures)
+    _foreseen_refusals(grid, conn)
     return Setup(grid, figures, options.workers)
+
+
+def _foreseen_refusals(grid: Grid, conn: Connection) -> None:
+    """What the grid's models (of the sidebar's connection) are known to refuse, before
+    anything is sent: such cells are still sent, and fail in place if they are refused."""
+    if grid.limit_message() is not None:
+        return
+    known: dict[str, capabilities.Capabilities] = {}
+
+    def accepts_for(model: str) -> capabilities.Capabilities:
+        if model not in known:
+            known[model] = model_accepts.load(conn, model)
+        return known[model]
+
+    cells = [cell for cell in grid.cells() if cell.connection == conn.name and cell.model]
+    found = capabilities.foreseen(
+        grid.endpoint, ((cell.model, grid.first_request_values(cell)) for cell in cells),
+        accepts_for)
+    if found:
+        st.warning(plain("Known refusals: these cells will probably fail (they are sent "
+                         "anyway, and what the server says is remembered).\n\n" + "\n".join(
+                             f"- {item.requests} of {len(cells)} cells: {item.refusal.reason} "
+                             f"{item.refusal.way_forward}" for item in found)),
+                   icon=":material/block:")
 
 
 def _text_inputs(endpoint: str) -> tuple[str | None, list[dict] | None, bool]:
@@ -126,6 +158,11 @@ def _conversation() -> tuple[None, list[dict] | None, bool]:
         return None, None, False
 
 
+def start_in_completion_mode() -> None:
+    """Open the page in Completion mode (for a base model, which makes no sense of chat)."""
+    st.session_state["compare.mode"] = next(m for m, e in MODES.items() if e == "completions")
+
+
 def take_conversation(messages: list[dict]) -> None:
     """Set the page up to compare settings on these messages (the Chat page sends them):
     the conversation up to its last user message, and the Chat page's settings as the
@@ -136,6 +173,7 @@ def take_conversation(messages: list[dict]) -> None:
     st.session_state["compare.messages_json"] = json.dumps(
         messages[:last_user + 1] if last_user >= 0 else messages, indent=2, ensure_ascii=False)
     compare_fixed.set_values("chat", {"max_tokens": compare_fixed.START_MAX_TOKENS})
+    compare_fixed.take_response_format("chat")
     chat = {}
     for name, param in specs_for("chat").items():
         value = st.session_state.get(params.widget_key("chat", name))
@@ -191,8 +229,10 @@ def _axis(endpoint: str, name: str, conn: Connection) -> Axis:
     label = axis_label(endpoint, name)
     if name != "model":
         st.session_state.setdefault(f"compare.axis.{name}", AXIS_EXAMPLES[name])
+        choices = next(param.choices for param in SPECS if param.name == name)
         text = st.text_input(label, key=f"compare.axis.{name}", persist_state=state.PERSIST,
-                             help=AXIS_HELP)
+                             help=CHOICE_AXIS_HELP.format(choices=", ".join(choices))
+                             if choices else AXIS_HELP)
         return Axis.parse(name, text or "")
     chosen = st.multiselect(label, _known_models(conn), key="compare.axis.model",
                             accept_new_options=True, persist_state=state.PERSIST,
