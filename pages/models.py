@@ -5,7 +5,7 @@ import streamlit as st
 
 from playground import catalog
 from playground.errors import PlaygroundError
-from ui import models, pages, sidebar, state
+from ui import compare_setup, models, pages, sidebar, state
 from ui.errors import show_error
 from ui.text import plain
 
@@ -78,12 +78,17 @@ if isinstance(engine, dict) and engine.get("settings"):  # the local server's en
     st.caption(plain(f"Engine settings: {engine['settings']}, because "
                      f"{engine.get('reason') or 'the server gave no reason'}."))
 
+base = models.is_base_model(model)
+if base:
+    st.info(models.BASE_MODEL_NOTE, icon=":material/notes:")
 buttons = st.columns(len(SEND_TO))
 for cell, (title, page, endpoint) in zip(buttons, SEND_TO):
     usable = endpoint is None or facts.supports(endpoint)
     if cell.button(f"Open in {title}", key=f"models.send.{title}", disabled=not usable,
                    width="stretch", help=None if usable else f"{model_id} has no {endpoint} endpoint."):
         state.send_model(model_id)
+        if page == pages.COMPARE and base:
+            compare_setup.start_in_completion_mode()
         st.switch_page(page)
 
 with st.expander("Everything the endpoint returns for this model", expanded=True):

@@ -19,6 +19,11 @@ from playground.errors import PlaygroundError
 from ui import state
 
 STARTING_LOCAL = "Starting the local models…"
+BASE_MODEL_NOTE = ("A base model: trained to continue text, not to follow instructions or to "
+                   "chat. Use it on Completions, for raw continuations and to see what "
+                   "temperature and the penalties do to them; in Chat its replies make little "
+                   "sense.")
+KNOWN_BASE_MODELS = ("davinci-002", "babbage-002")  # OpenAI's, whose listing says nothing
 
 
 def _spinner_text(conn: Connection) -> str:
@@ -59,6 +64,23 @@ def require_model(conn: Connection, model: str | None) -> None:
         f"No model to send to: {conn.name} could not list its models ({failure.kind}).",
         hint="The sidebar says what went wrong with the connection. Fix it there and click "
              "Test connection, or type a model id under Model id.")
+
+
+def is_base_model(entry: dict | None) -> bool:
+    """A pretrained model not tuned to chat: as the endpoint's own description says (the
+    local server's does), or one of OpenAI's base models."""
+    if not entry:
+        return False
+    described = str(entry.get("description") or "").lower()
+    return "base model" in described or str(entry.get("id")) in KNOWN_BASE_MODELS
+
+
+def entry_of(conn: Connection, model: str | None) -> dict | None:
+    """The model's entry in its connection's model list, when that list was fetched."""
+    listed = st.session_state[state.MODEL_LISTS].get(conn)
+    if not model or not isinstance(listed, list):
+        return None
+    return next((entry for entry in listed if entry.get("id") == model), None)
 
 
 def vocab_size(conn: Connection | None = None, model: str | None = None) -> int | None:

@@ -298,6 +298,8 @@ def _pick_model(conn: Connection) -> str | None:
             st.session_state[state.MODEL] = ids[0]
         options = ids if conn.kind == "local" else sorted(ids)
         model = st.selectbox("Model", options, key=state.MODEL, persist_state=state.PERSIST)
+        if models.is_base_model(models.entry_of(conn, model)):
+            st.info(models.BASE_MODEL_NOTE, icon=":material/notes:")
     else:
         # Without a list (server down, endpoint without /models) an id can still be typed.
         key = f"{state.MODEL_TYPED}::{conn.name}"

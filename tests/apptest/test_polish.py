@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from ui import pages, params, state
+from ui.models import BASE_MODEL_NOTE
 
 
 def test_the_stop_picker_offers_no_select_all(app):
@@ -91,3 +92,17 @@ def test_a_result_under_settings_that_failed_their_checks_is_marked_as_the_previ
     _run(app)
     assert "previous run's result" not in " ".join(_texts(app.main.warning))
     assert len(app.session_state[state.COMPLETIONS_RESULT].result.choices) == 1
+
+
+def test_a_base_model_says_what_it_is_good_for_where_it_is_chosen_and_compares_completions(app):
+    app.switch_page(pages.CHAT).run()
+    assert BASE_MODEL_NOTE not in _texts(app.sidebar.info)  # SmolLM2 is an instruction model
+    app.sidebar.selectbox(key=state.MODEL).select("gemma-3-270m").run()
+    assert BASE_MODEL_NOTE.replace("\\", "") in _texts(app.sidebar.info)
+    app.switch_page(pages.MODELS).run()
+    app.selectbox[-1].select("gemma-3-270m").run()
+    assert any("A base model" in note for note in _texts(app.main.info))
+    next(b for b in app.button if b.label == "Open in Compare").click().run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == "Compare"
+    assert app.radio(key="compare.mode").value == "Completion"
