@@ -84,6 +84,8 @@ class Generation:
     first_index: int = 0
     top_logprobs: int | None = None  # None: no log-probabilities asked for
     score: bool = False  # compute chosen-token logprobs even when not reported (best_of)
+    # Set when nobody waits for the answer any more: generation stops before the next token.
+    cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
 class LocalModel:
@@ -196,15 +198,19 @@ class LocalModel:
         pointer = self.llm._ctx.get_logits_ith(i)
         return np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),))
 
-    def _decode(self, tokens: list[int], start: int, every_row=None) -> np.ndarray:
+    def _decode(self, tokens: list[int], start: int, every_row=None,
+                cancelled: threading.Event | None = None) -> np.ndarray:
         """Evaluate tokens at positions start..; return the last row's logits (a copy).
 
         With ``every_row(position, logits)`` each row's logits are handed over as well.
+        Once ``cancelled`` is set, no further batch is evaluated (the logits are then moot).
         """
         llm, batch = self.llm, self._batch
         size = _LOGITS_ALL_BATCH if every_row else llm.n_batch
         position = start
         for first in range(0, len(tokens), size):
+            if first and cancelled is not None and cancelled.is_set():
+                break
             chunk = tokens[first:first + size]
             batch.set_batch(chunk, n_past=position, logits_all=every_row is not None)
             llm._ctx.decode(batch)
@@ -242,7 +248,7 @@ class LocalModel:
         """
         ctx = self.llm._ctx
         ctx.kv_cache_clear()
-        prompt_logits = self._decode(prompt, 0)
+        prompt_logits = self._decode(prompt, 0, cancelled=request.cancelled)
         for offset in range(request.n):
             ctx.kv_cache_seq_rm(0, len(prompt), -1)
             yield from self._one_choice(prompt, prompt_logits, request, offset)
@@ -257,6 +263,8 @@ class LocalModel:
         released_steps = 0
         position = len(prompt)
         for _ in range(request.max_tokens):
+            if request.cancelled.is_set():
+                break
             adjusted = sampling.adjust(logits, request.settings, penalties)
             token = sampling.choose(adjusted, request.settings, rng)
             output.generated += 1

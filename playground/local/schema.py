@@ -1,21 +1,39 @@
-"""Request bodies of the local server, with the OpenAI API's ranges.
+"""Request bodies of the local server, with the OpenAI API's types and ranges.
 
 Pydantic checks types and ranges; ``APIError`` carries the checks that need the model
 (context length, vocabulary, fill-in-the-middle) or several fields at once. Both become
-OpenAI-shaped JSON errors naming the offending ``param``.
+OpenAI-shaped JSON errors naming the offending ``param``. Types are strict, as the API's
+are: an integer must be a JSON integer and a boolean a JSON boolean ("10" and "yes" are
+refused, not coerced); a number field takes integers too. Text must be real Unicode: a
+lone surrogate escape such as ``"\\ud800"`` is refused where it is sent.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from playground.local.sampling import SamplingSettings
 from playground.params import is_token_id
 
 MAX_CHOICES = 8
 MAX_BEST_OF = 20
+MAX_PROMPTS = 128
+STRICT = ConfigDict(strict=True)
+
+
+def _encodable(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        bad = text[error.start]
+        raise ValueError(f"the text holds a lone surrogate (\\u{ord(bad):04x}) at character "
+                         f"{error.start}, which is not Unicode text") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(_encodable)]
 
 
 class APIError(Exception):
@@ -32,25 +50,27 @@ class APIError(Exception):
 
 
 class StreamOptions(BaseModel):
+    model_config = STRICT
+
     include_usage: bool = False
 
 
 class _Sampled(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    model: str
+    model: Text
     max_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
     n: int = Field(1, ge=1, le=MAX_CHOICES)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    stop: str | list[str] | None = None
+    stop: Text | list[Text] | None = None
     presence_penalty: float | None = Field(None, ge=-2, le=2)
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
     logit_bias: dict[str, float] | None = None
     seed: int | None = None
-    user: str | None = None
+    user: Text | None = None
 
     @field_validator("stop")
     @classmethod
@@ -90,8 +110,8 @@ class _Sampled(BaseModel):
 
 
 class CompletionRequest(_Sampled):
-    prompt: str | list[str]
-    suffix: str | None = None
+    prompt: Text | list[Text]
+    suffix: Text | None = None
     echo: bool = False
     logprobs: int | None = Field(None, ge=0, le=5)
     best_of: int | None = Field(None, ge=1, le=MAX_BEST_OF)
@@ -101,6 +121,8 @@ class CompletionRequest(_Sampled):
     def _prompt(cls, value):
         if isinstance(value, list) and not value:
             raise ValueError("prompt must hold at least one string")
+        if isinstance(value, list) and len(value) > MAX_PROMPTS:
+            raise ValueError(f"prompt takes at most {MAX_PROMPTS} strings; got {len(value)}")
         return value
 
     @property
@@ -120,14 +142,18 @@ class CompletionRequest(_Sampled):
 
 
 class TextPart(BaseModel):
+    model_config = STRICT
+
     type: Literal["text"]
-    text: str
+    text: Text
 
 
 class ChatMessage(BaseModel):
+    model_config = STRICT
+
     role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[TextPart] | None = ""
-    name: str | None = None
+    content: Text | list[TextPart] | None = ""
+    name: Text | None = None
 
     def as_template_input(self) -> dict:
         content = self.content or ""
@@ -155,8 +181,8 @@ class ChatRequest(_Sampled):
 class TokenizeRequest(BaseModel):
     """Body of ``POST /tokenize``: a model and either text or chat messages."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    model: str
-    text: str | None = None
+    model: Text
+    text: Text | None = None
     messages: list[ChatMessage] | None = None

@@ -2,15 +2,20 @@
 
 Each request is checked against the model (context, vocabulary, fill-in-the-middle)
 before anything is generated, so a bad request gets a 400 even when it asks to stream.
-Generation holds the model's lock from the first token to the last.
+Generation holds the model's lock from the first token to the last. Each request carries a
+cancel flag (a ``threading.Event`` the HTTP layer sets when the client goes away): a request
+still waiting for the lock then gives up without generating, and a running generation stops
+after its current token; either way ``Abandoned`` is raised instead of an answer.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from playground.errors import LocalServerFailed
@@ -19,7 +24,13 @@ from playground.local.engine import ChoiceOutput, Delta, Generation, LocalModel,
 from playground.local.schema import APIError, ChatRequest, CompletionRequest, TokenizeRequest
 
 COMPLETIONS_DEFAULT_MAX_TOKENS = 16
+CHAT_DEFAULT_MAX_TOKENS = 1024  # when max_tokens is unset (or the room left, if smaller)
 FINGERPRINT = "fp_local_llamacpp"
+_LOCK_POLL_SECONDS = 0.1
+
+
+class Abandoned(Exception):
+    """The client went away; the request was dropped or stopped and nothing is answered."""
 
 
 class Service:
@@ -76,7 +87,9 @@ class Service:
                 "context_length": model.context_length}
 
     # -- completions ----------------------------------------------------------------
-    def completion(self, request: CompletionRequest) -> dict | Iterator[str]:
+    def completion(self, request: CompletionRequest,
+                   cancelled: threading.Event | None = None) -> dict | Iterator[str]:
+        cancelled = cancelled or threading.Event()
         request.check()
         model = self.model(request.model)
         settings = request.sampling(model.info()["vocab_size"])
@@ -87,14 +100,14 @@ class Service:
             (tokens, Generation(settings, max_tokens, request.stop or [], request.seed,
                                 request.candidates, first_index=i * request.n,
                                 top_logprobs=request.logprobs,
-                                score=request.candidates > request.n))
+                                score=request.candidates > request.n, cancelled=cancelled))
             for i, tokens in enumerate(prompts)
         ]
         head = _head("cmpl", "text_completion", request.model)
         if request.stream:
-            return _sse(self._stream_completion(model, request, jobs, head))
+            return _sse(self._stream_completion(model, request, jobs, head, cancelled))
         choices, generated = [], 0
-        with model.lock:
+        with _holding(model.lock, cancelled):
             for (tokens, job), text in zip(jobs, request.prompts):
                 outputs = [o for o in model.generate(tokens, job) if isinstance(o, ChoiceOutput)]
                 generated += sum(o.generated for o in outputs)
@@ -104,6 +117,7 @@ class Service:
                 for offset, output in enumerate(sorted(best, key=lambda o: o.index)):
                     choices.append(_completion_choice(model, request, job.first_index + offset,
                                                       output, text, echo))
+        _give_up_if(cancelled)
         return {**head, "choices": choices,
                 "usage": _usage(sum(len(t) for t, _ in jobs), generated)}
 
@@ -120,10 +134,10 @@ class Service:
         _check_context(model, len(tokens), max_tokens, "prompt")
         return tokens
 
-    def _stream_completion(self, model, request, jobs, head) -> Iterator[dict]:
+    def _stream_completion(self, model, request, jobs, head, cancelled) -> Iterator[dict]:
         prompt_tokens = sum(len(tokens) for tokens, _ in jobs)
         generated = 0
-        with model.lock:
+        with _holding(model.lock, cancelled):
             for (tokens, job), text in zip(jobs, request.prompts):
                 echo = model.echo_steps(tokens, request.logprobs) if request.echo else None
                 echoed: set[int] = set()
@@ -148,21 +162,25 @@ class Service:
             yield {**head, "choices": [], "usage": _usage(prompt_tokens, generated)}
 
     # -- chat -----------------------------------------------------------------------
-    def chat(self, request: ChatRequest) -> dict | Iterator[str]:
+    def chat(self, request: ChatRequest,
+             cancelled: threading.Event | None = None) -> dict | Iterator[str]:
+        cancelled = cancelled or threading.Event()
         request.check()
         model = self.model(request.model)
         settings = request.sampling(model.info()["vocab_size"])
         tokens = model.chat_tokens([m.as_template_input() for m in request.messages])
         room = model.context_length - len(tokens)
-        max_tokens = request.token_limit or room
+        max_tokens = request.token_limit or min(CHAT_DEFAULT_MAX_TOKENS, room)
         _check_context(model, len(tokens), max_tokens, "messages")
         job = Generation(settings, max_tokens, request.stop or [], request.seed, request.n,
-                         top_logprobs=(request.top_logprobs or 0) if request.logprobs else None)
+                         top_logprobs=(request.top_logprobs or 0) if request.logprobs else None,
+                         cancelled=cancelled)
         head = _head("chatcmpl", "chat.completion", request.model)
         if request.stream:
             return _sse(self._stream_chat(model, request, tokens, job, head))
-        with model.lock:
+        with _holding(model.lock, cancelled):
             outputs = [o for o in model.generate(tokens, job) if isinstance(o, ChoiceOutput)]
+        _give_up_if(cancelled)
         choices = [{
             "index": o.index,
             "message": {"role": "assistant", "content": o.text, "refusal": None},
@@ -176,7 +194,7 @@ class Service:
         head = {**head, "object": "chat.completion.chunk"}
         generated = 0
         started: set[int] = set()
-        with model.lock:
+        with _holding(model.lock, job.cancelled):
             for event in model.generate(tokens, job):
                 if event.index not in started:
                     started.add(event.index)
@@ -189,6 +207,23 @@ class Service:
                     yield _chat_chunk(head, event.index, {}, finish_reason=event.finish_reason)
         if request.include_usage:
             yield {**head, "choices": [], "usage": _usage(len(tokens), generated)}
+
+
+@contextmanager
+def _holding(lock: threading.Lock, cancelled: threading.Event) -> Iterator[None]:
+    """Hold the model's lock, unless the client goes away while waiting for it."""
+    while not lock.acquire(timeout=_LOCK_POLL_SECONDS):
+        _give_up_if(cancelled)
+    try:
+        _give_up_if(cancelled)
+        yield
+    finally:
+        lock.release()
+
+
+def _give_up_if(cancelled: threading.Event) -> None:
+    if cancelled.is_set():
+        raise Abandoned
 
 
 def _check_context(model: LocalModel, prompt_tokens: int, max_tokens: int, param: str) -> None:
@@ -264,6 +299,8 @@ def _sse(chunks: Iterator[dict]) -> Iterator[str]:
     try:
         for chunk in chunks:
             yield f"data: {json.dumps(chunk)}\n\n"
+    except Abandoned:
+        return
     except APIError as error:
         yield f"data: {json.dumps(error.body())}\n\n"
     except Exception as exc:  # noqa: BLE001 - the status line is gone; report in-band
