@@ -84,7 +84,7 @@ def benchmark(quick: bool = False, log=print) -> dict:
                           "redraw_with_samples": timed(True, True)}, repetitions, warmup=3)
     medians = {name: median(values) for name, values in samples.items()}
     spread = {name: quartiles(values) for name, values in samples.items()}
-    log(f"  medians: " + ", ".join(f"{name} {value * 1000:.2f} ms"
+    log("  medians: " + ", ".join(f"{name} {value * 1000:.2f} ms"
                                    for name, value in medians.items()))
     goal = Goal("Distribution view: redraw with samples, 100 alternatives",
                 medians["redraw_with_samples"], GOAL_SECONDS, "at_most", "s")

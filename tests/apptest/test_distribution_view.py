@@ -136,3 +136,23 @@ def test_chat_the_view_opens_on_a_reply_and_a_slider_reshapes_it_without_a_reque
     flat = _bars(_chart(_ok(app), "chat"))[1]
     assert max(flat) < max(before)
     assert _ledger_rows(data_dir) == sent
+
+
+def test_completions_with_echo_and_two_choices_starts_after_the_prompt(app, data_dir):
+    app.sidebar.selectbox(key=state.MODEL).select("gemma-3-270m").run()
+    app.text_area(key=state.COMPLETIONS_PROMPT).input("Say: hello.")
+    for name, value in (("max_tokens", 3), ("n", 2), ("seed", 3), ("logprobs", 2)):
+        app.get_by_key(params.widget_key("completions", name)).set_value(value)
+    app.get_by_key(params.widget_key("completions", "echo")).check()
+    next(b for b in app.button if b.label == "Run").click().run()
+    app.toggle(key=key("completions", "open")).set_value(True).run()
+    _ok(app)
+    assert app.selectbox(key=key("completions", "source")).options == ["Choice 1", "Choice 2"]
+    picker = app.select_slider(key=key("completions", "position"))
+    assert picker.value >= 3  # the echoed prompt's tokens come first
+    assert any("next token after the prompt" in c for c in _captions(app))
+    app.button(key=key("completions", "previous")).click().run()
+    assert any("a token of the echoed prompt" in c for c in _captions(_ok(app)))
+    app.selectbox(key=key("completions", "source")).select("Choice 2").run()
+    _bars(_chart(_ok(app), "completions"))
+    assert _ledger_rows(data_dir) == 1
