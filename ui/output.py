@@ -223,13 +223,14 @@ def show_result(result: RunResult | None, *, prompt: str | None = None,
     fields = lp.by_choice(result)
     echo = prompt if result.request.get("echo") else None
     single_count = _single_choice_tokens(result)
+    unsplit = _unsplit_tokens(result)
     for cell, choice in zip(panels(len(result.choices)), result.choices):
         with cell, st.container(border=True):
             if len(result.choices) > 1:
                 choice_title(choice.index)
             _choice(choice, fields.get(choice.index), echo,
                     _when(result, (timing or {}).get(choice.index)),
-                    single_count, stopped or result.incomplete)
+                    single_count, stopped or result.incomplete, unsplit)
     _usage(result)
     label = (f"Raw JSON response ({len(result.raw)} stream chunks)"
              if isinstance(result.raw, list) else "Raw JSON response")
@@ -252,6 +253,16 @@ def _single_choice_tokens(result: RunResult) -> int | None:
     return None
 
 
+def _unsplit_tokens(result: RunResult) -> str | None:
+    """What a choice's caption says of its tokens when usage counts only all choices
+    together and the response gives no per-token list to count."""
+    total = (result.usage or {}).get("completion_tokens")
+    if len(result.choices) < 2 or total is None:
+        return None
+    return (f"tokens not counted per choice: {total:,} for all {len(result.choices)} "
+            "(set logprobs to count each)")
+
+
 def _when(result: RunResult, timing: tuple[float, float] | None) -> str | None:
     """When a choice's text arrived: as it streamed, or all at once."""
     if not isinstance(result.raw, list):
@@ -260,7 +271,12 @@ def _when(result: RunResult, timing: tuple[float, float] | None) -> str | None:
 
 
 def _choice(choice: Choice, field_: Any, echo: str | None, when: str | None,
-            count: int | None, cut_short: bool) -> None:
+            count: int | None, cut_short: bool, unsplit: str | None = None) -> None:
+    """One choice: its text, a caption of facts, and its tokens' probabilities.
+
+    ``count`` is the choice's completion tokens when usage tells them apart (one choice);
+    the tokens listed with log-probabilities may be fewer: the end-of-text token that
+    stopped the choice counts in usage but is not returned."""
     tokens = lp.tokens_of(field_)
     boundary = lp.echo_boundary(field_, echo) if echo and tokens else 0
     if echo and choice.text.startswith(echo):
@@ -270,12 +286,18 @@ def _choice(choice: Choice, field_: Any, echo: str | None, when: str | None,
         _text(choice.text[len(echo):], choice.finish_reason, cut_short)
     else:
         _text(choice.text, choice.finish_reason, cut_short)
-    if tokens:
-        count = len(tokens) - boundary
+    listed = len(tokens) - boundary if tokens else None
+    count = count if count is not None else listed
     finish = choice.finish_reason or ("none (cut short)" if cut_short else "none")
     facts = [f"finish_reason: {finish}"]
     if count is not None:
         facts.append(f"{count} token{'' if count == 1 else 's'}")
+        if listed is not None and listed < count:
+            facts.append(f"{listed} listed below" + (
+                " (the end-of-text token that stopped it is counted, not returned)"
+                if finish == "stop" else ""))
+    elif unsplit:
+        facts.append(unsplit)
     if when:
         facts.append(when)
     st.caption(plain(" · ".join(facts)))

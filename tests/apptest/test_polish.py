@@ -106,3 +106,22 @@ def test_a_base_model_says_what_it_is_good_for_where_it_is_chosen_and_compares_c
     assert not app.exception, app.exception
     assert app.title[0].value == "Compare"
     assert app.radio(key="compare.mode").value == "Completion"
+
+
+def _choice_captions(app) -> list[str]:
+    return [caption for caption in _texts(app.main.caption) if caption.startswith("finish_reason")]
+
+
+def test_every_completions_panel_says_its_tokens_and_agrees_with_usage(app):
+    app.text_area(key=state.COMPLETIONS_PROMPT).input("Once upon a time")
+    _completions_field(app, "max_tokens").set_value(2)
+    _completions_field(app, "n").set_value(2)
+    _run(app)
+    usage = app.session_state[state.COMPLETIONS_RESULT].result.usage
+    unsplit = (f"tokens not counted per choice: {usage['completion_tokens']} for all 2 "
+               "(set logprobs to count each)")
+    captions = _choice_captions(app)
+    assert len(captions) == 2 and all(unsplit in caption for caption in captions)
+    _completions_field(app, "logprobs").set_value(1)
+    _run(app)
+    assert all(" · 2 tokens · " in caption for caption in _choice_captions(app))
