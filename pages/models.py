@@ -5,7 +5,7 @@ import streamlit as st
 
 from playground import catalog
 from playground.errors import PlaygroundError
-from ui import compare_setup, models, pages, sidebar, state
+from ui import compare_setup, model_check, models, pages, sidebar, state
 from ui.errors import show_error
 from ui.text import plain
 
@@ -90,6 +90,8 @@ for cell, (title, page, endpoint) in zip(buttons, SEND_TO):
         if page == pages.COMPARE and base:
             compare_setup.start_in_completion_mode()
         st.switch_page(page)
+
+model_check.render(conn, model_id, page="Models")
 
 with st.expander("Everything the endpoint returns for this model", expanded=True):
     st.json({name: value for name, value in model.items() if name != "gguf"})

@@ -6,7 +6,8 @@ Three sources, the later winning:
    (checked ``CHECKED``). A model's id names its family whatever the connection, since
    gateways serve OpenAI's models under the same ids (a ``provider/`` prefix is ignored).
 2. The local server's models: every classic parameter, no reasoning.
-3. What the server refused before (``playground.refusals``).
+3. What the server refused before, or accepted when the model was checked
+   (``playground.refusals``, ``playground.model_check``).
 
 A model without a profile on another server is assumed to take everything until it
 refuses something. ``Capabilities.refusal`` says why a parameter would be refused and what
@@ -87,11 +88,14 @@ class Capabilities:
     model: str
     profile: Profile | None = None
     learned: list[Learned] = field(default_factory=list)
+    accepted: list[Learned] = field(default_factory=list)
 
     @property
     def legacy_completions(self) -> bool:
         if any(item.param == COMPLETIONS_ENDPOINT for item in self.learned):
             return False
+        if any(item.param == COMPLETIONS_ENDPOINT for item in self.accepted):
+            return True
         return self.profile is None or self.profile.legacy_completions
 
     def completions_reason(self) -> str:
@@ -126,6 +130,9 @@ class Capabilities:
         learned = self._learned(name, values)
         if learned is not None:
             return learned
+        if any(item.param == name and item.effort == _effort_key(name, values)
+               for item in self.accepted):
+            return None
         spec = SPECS_BY_NAME.get(name)
         if self.profile is None or spec is None:
             return None
@@ -167,7 +174,7 @@ class Capabilities:
         return "Leave it at its default, or choose a model that does not reason (gpt-4.1)."
 
     def _learned(self, name: str, values: dict[str, Any]) -> Refusal | None:
-        effort = values.get("reasoning_effort") or ""
+        effort = _effort_key(name, values)
         for item in self.learned:
             if item.param != name or item.effort != effort:
                 continue
@@ -180,13 +187,20 @@ class Capabilities:
         return None
 
 
+def _effort_key(name: str, values: dict[str, Any]) -> str:
+    """The effort a finding about ``name`` is kept under (``playground.refusals``): the one
+    sent, but none for reasoning effort itself."""
+    return "" if name == "reasoning_effort" else values.get("reasoning_effort") or ""
+
+
 def for_model(conn: Connection, model: str | None,
               store: RefusalStore | None = None) -> Capabilities:
     """Everything known about what ``model`` on ``conn`` accepts."""
     if not model:
         return Capabilities("", profile_for(conn, model))
-    return Capabilities(model, profile_for(conn, model),
-                        (store or RefusalStore()).for_model(conn, model))
+    store = store or RefusalStore()
+    return Capabilities(model, profile_for(conn, model), store.for_model(conn, model),
+                        store.accepted(conn, model))
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,10 @@ way, under the parameter name ``COMPLETIONS_ENDPOINT``.
 A refusal is stored with the reasoning effort it was sent with (``""`` for the model's
 default), since a reasoning model may take temperature at effort "none" and refuse it
 otherwise; an ``unsupported_value`` also keeps the refused value, as JSON.
+
+What a server accepted (found by "Check this model", ``playground.model_check``) is kept
+the same way in a table of its own, and overrides a built-in profile: a gateway may take
+what OpenAI refuses. The newer finding about a parameter replaces the older one.
 """
 
 from __future__ import annotations
@@ -46,7 +50,18 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             PRIMARY KEY (connection, model, param, effort, value)
         )""",
     )),
+    (2, (
+        """CREATE TABLE capability_acceptances (
+            connection TEXT NOT NULL,
+            model TEXT NOT NULL,
+            param TEXT NOT NULL,
+            effort TEXT NOT NULL,
+            learned_at TEXT NOT NULL,
+            PRIMARY KEY (connection, model, param, effort)
+        )""",
+    )),
 )
+ACCEPTED = "accepted"
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,10 @@ def from_error(endpoint: str, request: dict[str, Any], error: Exception) -> Lear
     if not isinstance(error, errors.BadRequest) or code not in LEARNED_CODES or not param:
         return None
     value = request.get(param) if code == UNSUPPORTED_VALUE else None
-    return Learned(param, code, error.message, request.get("reasoning_effort") or "", value)
+    # Reasoning effort is refused whatever its value; other parameters may be refused at
+    # one effort and taken at another.
+    effort = "" if param == "reasoning_effort" else request.get("reasoning_effort") or ""
+    return Learned(param, code, error.message, effort, value)
 
 
 class RefusalStore:
@@ -91,13 +109,35 @@ class RefusalStore:
 
     def record(self, conn: Connection, model: str, learned: Learned) -> None:
         value = "" if learned.value is None else json.dumps(learned.value)
-        when = learned.learned_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        when = learned.learned_at or _now()
         with self._connection() as db:
+            db.execute("DELETE FROM capability_acceptances WHERE connection = ? AND model = ? "
+                       "AND param = ? AND effort = ?",
+                       (connection_key(conn), model, learned.param, learned.effort))
             db.execute(
                 "INSERT OR REPLACE INTO capability_refusals (connection, model, param, effort, "
                 "value, code, message, learned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (connection_key(conn), model, learned.param, learned.effort, value,
                  learned.code, learned.message, when))
+
+    def accept(self, conn: Connection, model: str, param: str, effort: str = "") -> None:
+        """Remember that the server took ``param`` (at this reasoning effort); it replaces
+        what was refused of it before."""
+        with self._connection() as db:
+            db.execute("DELETE FROM capability_refusals WHERE connection = ? AND model = ? "
+                       "AND param = ? AND effort = ?", (connection_key(conn), model, param, effort))
+            db.execute("INSERT OR REPLACE INTO capability_acceptances (connection, model, param, "
+                       "effort, learned_at) VALUES (?, ?, ?, ?, ?)",
+                       (connection_key(conn), model, param, effort, _now()))
+
+    def accepted(self, conn: Connection, model: str) -> list[Learned]:
+        """What the server took, as ``Learned`` with code ``ACCEPTED``."""
+        with self._connection() as db:
+            rows = db.execute(
+                "SELECT param, effort, learned_at FROM capability_acceptances "
+                "WHERE connection = ? AND model = ? ORDER BY learned_at",
+                (connection_key(conn), model)).fetchall()
+        return [Learned(param, ACCEPTED, "", effort, None, at) for param, effort, at in rows]
 
     def for_model(self, conn: Connection, model: str) -> list[Learned]:
         with self._connection() as db:
@@ -111,8 +151,9 @@ class RefusalStore:
     def forget(self, conn: Connection, model: str) -> None:
         """Drop what was learned about the model (a server that changed, say)."""
         with self._connection() as db:
-            db.execute("DELETE FROM capability_refusals WHERE connection = ? AND model = ?",
-                       (connection_key(conn), model))
+            for table in ("capability_refusals", "capability_acceptances"):
+                db.execute(f"DELETE FROM {table} WHERE connection = ? AND model = ?",
+                           (connection_key(conn), model))
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -131,6 +172,10 @@ class RefusalStore:
             raise _unusable(self.path, exc) from exc
         finally:
             db.close()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def learn(conn: Connection, model: str, endpoint: str, request: dict[str, Any],

@@ -81,7 +81,7 @@ import pandas as pd
 
 from playground import errors, metrics, runner, tokens
 from playground.catalog import lookup
-from playground.capabilities import Capabilities, profile_for
+from playground.capabilities import Capabilities, for_model, profile_for
 from playground.connection import Connection, client_for
 from playground.params import SPECS, FieldError, spec, validate
 from playground.recording import Recorder
@@ -834,13 +834,12 @@ ResolveConnection = Callable[[str], Connection]
 def accepts_of(conn: Connection, model: str, store: RefusalStore | None) -> Capabilities:
     """What the model takes: its family's profile, and the refusals ``store`` remembers
     (none when it is None or cannot be read: the profile still applies)."""
-    learned = []
     if store is not None:
         try:
-            learned = store.for_model(conn, model)
+            return for_model(conn, model, store)
         except errors.PlaygroundError as exc:
             log.warning("Remembered refusals not applied to %s: %s", model, exc)
-    return Capabilities(model, profile_for(conn, model), learned)
+    return Capabilities(model, profile_for(conn, model))
 
 
 def _learn(store: RefusalStore | None, conn: Connection, cell: Cell, endpoint: str,
