@@ -10,7 +10,7 @@ lone surrogate escape such as ``"\\ud800"`` is refused where it is sent.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
@@ -163,19 +163,108 @@ class ChatMessage(BaseModel):
         return {"role": role, "content": content}
 
 
+class TextFormat(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    type: Literal["text"]
+
+
+class JsonObjectFormat(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    type: Literal["json_object"]
+
+
+class JsonSchemaSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    name: Text = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    json_schema: dict[str, Any] = Field(alias="schema")
+    strict: bool | None = None
+    description: Text | None = None
+
+
+class JsonSchemaFormat(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    type: Literal["json_schema"]
+    json_schema: JsonSchemaSpec
+
+
+ResponseFormat = Annotated[TextFormat | JsonObjectFormat | JsonSchemaFormat,
+                           Field(discriminator="type")]
+# Parameters only reasoning models take: every local model answers them as OpenAI's
+# models that do not reason do.
+REASONING_ONLY = ("reasoning_effort", "verbosity")
+
+
 class ChatRequest(_Sampled):
     messages: list[ChatMessage] = Field(min_length=1)
     logprobs: bool = False
     top_logprobs: int | None = Field(None, ge=0, le=20)
     max_completion_tokens: int | None = Field(None, ge=1)
+    reasoning_effort: Any = None
+    verbosity: Any = None
+    response_format: ResponseFormat | None = None
 
     def check(self) -> None:
         if self.top_logprobs is not None and not self.logprobs:
             raise APIError(400, "top_logprobs needs logprobs set to true.", param="top_logprobs")
+        for name in REASONING_ONLY:
+            if name in self.model_fields_set:
+                raise APIError(400, f"Unsupported parameter: '{name}' is not supported with "
+                                    "this model.", param=name, code="unsupported_parameter")
+        if self.max_tokens is not None and self.max_completion_tokens is not None:
+            raise APIError(400, "Setting 'max_tokens' and 'max_completion_tokens' at the same "
+                                "time is not supported.", param="max_tokens",
+                           code="invalid_parameter_combination")
+        if isinstance(self.response_format, JsonObjectFormat) and not self._mentions_json():
+            raise APIError(400, "'messages' must contain the word 'json' in some form, to use "
+                                "'response_format' of type 'json_object'.", param="messages")
+        if isinstance(self.response_format, JsonSchemaFormat):
+            spec = self.response_format.json_schema
+            problem = strict_schema_problem(spec.json_schema) if spec.strict else None
+            if problem:
+                raise APIError(400, f"Invalid schema for response_format '{spec.name}': "
+                                    f"{problem}", param="response_format")
+
+    def _mentions_json(self) -> bool:
+        return any("json" in (message.as_template_input()["content"]).lower()
+                   for message in self.messages)
 
     @property
     def token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
+
+
+def strict_schema_problem(schema: dict[str, Any], context: tuple[str, ...] = ()) -> str | None:
+    """What breaks OpenAI's strict mode first, in OpenAI's words: the root is an object, and
+    every object sets ``additionalProperties: false`` and requires all its properties."""
+    if not context and schema.get("type") != "object":
+        return "schema must be a JSON Schema of 'type: \"object\"', got 'type: " \
+               f"\"{schema.get('type')}\"'."
+    if schema.get("type") == "object" or "properties" in schema:
+        if schema.get("additionalProperties") is not False:
+            return (f"In context={context}, 'additionalProperties' is required to be supplied "
+                    "and to be false.")
+        missing = [name for name in schema.get("properties") or {}
+                   if name not in (schema.get("required") or [])]
+        if missing:
+            return (f"In context={context}, 'required' is required to be supplied and to be "
+                    f"an array including every key in properties. Missing '{missing[0]}'.")
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
+            children = [((key, name), sub) for name, sub in value.items()]
+        elif key in ("items", "anyOf") and value:
+            children = [((key,), value)] if isinstance(value, dict) else \
+                [((key, str(i)), sub) for i, sub in enumerate(value)]
+        else:
+            continue
+        for path, sub in children:
+            problem = isinstance(sub, dict) and strict_schema_problem(sub, context + path)
+            if problem:
+                return problem
+    return None
 
 
 class TokenizeRequest(BaseModel):
