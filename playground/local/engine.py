@@ -1,38 +1,35 @@
-"""One loaded GGUF model: its metadata, its tokenizer, and generation through its scheduler.
+"""One loaded GGUF model and the decoding loop over it.
 
 llama.cpp evaluates tokens; everything OpenAI-specific (sampling, penalties, stops,
-log-probabilities, n choices, seeds) happens in ``choice``/``sampling``/``text``, so the
-server behaves like the API rather than like llama.cpp's defaults. The model's llama.cpp
-context belongs to its ``Scheduler`` thread, which decodes every request in flight in one
-batch per step: callers submit work and read events, and hold no lock.
+log-probabilities, n choices, seeds) happens here and in ``sampling``/``text``, so the
+server behaves like the API rather than like llama.cpp's defaults.
+
+A llama.cpp context is not thread safe: callers hold ``LocalModel.lock`` for a whole
+generation (the server does), so concurrent requests for one model queue up while two
+different models run side by side.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from functools import lru_cache
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import llama_cpp
 import numpy as np
 from llama_cpp import Llama
-from llama_cpp._internals import LlamaContext
+from llama_cpp._internals import LlamaBatch
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from playground.errors import LocalServerFailed
 from playground.local import engine_settings, llama_loader, sampling
 from playground.local.catalog import ModelEntry
-from playground.local.choice import ChoiceOutput, Delta, Step, TokenTable
-from playground.local.grammar import Vocabulary
-from playground.local.scheduler import Generation, Scheduler
+from playground.local.grammar import Grammar, Vocabulary
+from playground.local.text import TextAssembler
 
-__all__ = ["ChoiceOutput", "Delta", "Generation", "LocalModel", "Step"]
-
-MAX_CONTEXT = 8192  # served context per request: enough for the playground, bounded memory
-SEQUENCES = 32  # sequences decoded side by side (choices, and prompts being evaluated)
-CACHE_REQUESTS = 2  # the shared cache holds this many full contexts
-BATCH_TOKENS = 512
+MAX_CONTEXT = 8192  # served context: enough for the playground, bounded memory
+_LOGITS_ALL_BATCH = 32  # small batches when every row's logits are read (echo logprobs)
 _FILE_TYPES = {
     getattr(llama_cpp, name): name.removeprefix("LLAMA_FTYPE_MOSTLY_").removeprefix("LLAMA_FTYPE_")
     for name in dir(llama_cpp) if name.startswith("LLAMA_FTYPE_")
@@ -41,7 +38,56 @@ _CHATML = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}"
     "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-_TOKENIZER_CONTEXT = 256  # Llama's own context only tokenises; the scheduler's decodes
+
+
+@dataclass
+class Step:
+    """One generated (or echoed) token with what the request may report about it."""
+
+    token: int
+    piece: bytes
+    offset: int = 0  # where its text starts in the choice's text
+    logprob: float | None = None
+    top: list[tuple[int, float]] = field(default_factory=list)
+
+
+@dataclass
+class ChoiceOutput:
+    index: int
+    text: str = ""
+    steps: list[Step] = field(default_factory=list)
+    finish_reason: str = "length"
+    generated: int = 0
+
+    def mean_logprob(self) -> float:
+        values = [s.logprob for s in self.steps if s.logprob is not None]
+        return sum(values) / len(values) if values else float("-inf")
+
+
+@dataclass
+class Delta:
+    """Text released for a choice while generating, with its tokens' steps."""
+
+    index: int
+    text: str
+    steps: list[Step]
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What to generate after a prompt (already tokenised)."""
+
+    settings: sampling.SamplingSettings
+    max_tokens: int
+    stops: list[str] = field(default_factory=list)
+    seed: int | None = None
+    n: int = 1
+    first_index: int = 0
+    top_logprobs: int | None = None  # None: no log-probabilities asked for
+    score: bool = False  # compute chosen-token logprobs even when not reported (best_of)
+    grammar: Grammar | None = None  # each choice follows it (response_format)
+    # Set when nobody waits for the answer any more: generation stops before the next token.
+    cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
 class LocalModel:
@@ -49,11 +95,11 @@ class LocalModel:
 
     def __init__(self, entry: ModelEntry, n_threads: int | None = None):
         self.entry = entry
+        self.lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._n_threads = n_threads
         self._llm: Llama | None = None
-        self._context: LlamaContext | None = None
-        self._scheduler: Scheduler | None = None
+        self._batch: LlamaBatch | None = None
         self._info: dict | None = None
         self._vocabulary: Vocabulary | None = None
         self.engine: engine_settings.EngineChoice | None = None  # set when loaded
@@ -67,46 +113,25 @@ class LocalModel:
 
     @property
     def llm(self) -> Llama:
-        return self._loaded()[0]
-
-    @property
-    def scheduler(self) -> Scheduler:
-        return self._loaded()[1]
-
-    def _loaded(self) -> tuple[Llama, Scheduler]:
         with self._load_lock:
             if self._llm is None:
-                self._load()
-            return self._llm, self._scheduler
+                self._llm = self._load()
+            return self._llm
 
-    def _load(self) -> None:
+    def _load(self) -> Llama:
         path = self.path()
-        n_ctx = self.context_length
+        n_ctx = min(MAX_CONTEXT, self.info()["context_length_trained"])
         self.engine = engine_settings.choose(path, n_threads=self._n_threads, n_ctx=n_ctx)
         try:
             llm = llama_loader.load(
-                path, fast=self.engine.fast, n_ctx=_TOKENIZER_CONTEXT, n_batch=BATCH_TOKENS,
+                path, fast=self.engine.fast, n_ctx=n_ctx, n_batch=512,
                 n_threads=self._n_threads, n_threads_batch=self._n_threads,
                 logits_all=False, verbose=False,
             )
-            self._context = LlamaContext(model=llm._model, params=self._batched_params(llm),
-                                         verbose=False)
         except Exception as exc:  # noqa: BLE001
             raise LocalServerFailed(f"The model file {path} failed to load: {exc}") from exc
-        cells = CACHE_REQUESTS * n_ctx
-        self._scheduler = Scheduler(self._context, TokenTable(self.piece, self.is_end),
-                                    n_vocab=llm.n_vocab(), n_batch=BATCH_TOKENS,
-                                    sequences=SEQUENCES, cells=cells, name=self.entry.id)
-        self._llm = llm
-
-    def _batched_params(self, llm: Llama):
-        """Llama's context settings (threads and all), for many sequences in one cache."""
-        params = type(llm.context_params).from_buffer_copy(llm.context_params)
-        params.n_ctx = CACHE_REQUESTS * self.context_length
-        params.n_batch = params.n_ubatch = BATCH_TOKENS
-        params.n_seq_max = SEQUENCES
-        params.kv_unified = True
-        return params
+        self._batch = LlamaBatch(n_tokens=llm.n_batch, embd=0, n_seq_max=1)
+        return llm
 
     def engine_description(self) -> dict:
         """The engine settings it runs with, or would run with, and why."""
@@ -162,7 +187,6 @@ class LocalModel:
                 + [llama_cpp.llama_vocab_fim_suf(vocab)] + self.tokenize(suffix, add_bos=False)
                 + [llama_cpp.llama_vocab_fim_mid(vocab)])
 
-    @lru_cache(maxsize=None)
     def piece(self, token: int) -> bytes:
         return self.llm.detokenize([token])
 
@@ -175,37 +199,126 @@ class LocalModel:
             self._vocabulary = Vocabulary.of(self.llm._model.vocab, self.llm.n_vocab())
         return self._vocabulary
 
-    @lru_cache(maxsize=None)
     def is_end(self, token: int) -> bool:
         return bool(llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, token))
 
-    # -- generation -----------------------------------------------------------------
-    def generate(self, prompt: list[int], request: Generation) -> Iterator[Delta | ChoiceOutput]:
-        """Submit now; the iterator yields text as it is released, then each choice's
-        ``ChoiceOutput`` when it ends (choices interleave). Closing it early abandons the work."""
-        if not prompt:
-            raise LocalServerFailed("There is nothing to generate from: the prompt has no tokens.")
-        return self.scheduler.submit(prompt, request).events()
+    # -- evaluation -----------------------------------------------------------------
+    def _logits_row(self, i: int) -> np.ndarray:
+        pointer = self.llm._ctx.get_logits_ith(i)
+        return np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),))
 
-    def echo_steps(self, prompt: list[int], top_logprobs: int | None,
-                   cancelled: threading.Event | None = None) -> list[Step]:
+    def _decode(self, tokens: list[int], start: int, every_row=None,
+                cancelled: threading.Event | None = None) -> np.ndarray:
+        """Evaluate tokens at positions start..; return the last row's logits (a copy).
+
+        With ``every_row(position, logits)`` each row's logits are handed over as well.
+        Once ``cancelled`` is set, no further batch is evaluated (the logits are then moot).
+        """
+        llm, batch = self.llm, self._batch
+        size = _LOGITS_ALL_BATCH if every_row else llm.n_batch
+        position = start
+        for first in range(0, len(tokens), size):
+            if first and cancelled is not None and cancelled.is_set():
+                break
+            chunk = tokens[first:first + size]
+            batch.set_batch(chunk, n_past=position, logits_all=every_row is not None)
+            llm._ctx.decode(batch)
+            if every_row:
+                for i in range(len(chunk)):
+                    every_row(position + i, self._logits_row(i))
+            position += len(chunk)
+        return self._logits_row(-1).copy()
+
+    def echo_steps(self, prompt: list[int], top_logprobs: int | None) -> list[Step]:
         """The prompt's own tokens as steps, with logprobs when asked (first has none)."""
         steps, offset = [], 0
         for token in prompt:
             steps.append(Step(token, self.piece(token), offset))
             offset += len(self.token_text(token))
-        if top_logprobs is None or len(prompt) < 2:
+        if top_logprobs is None:
             return steps
 
         def score(position: int, logits: np.ndarray) -> None:
             if position + 1 < len(prompt):
+                logprobs = sampling.log_softmax(logits)
                 nxt = steps[position + 1]
-                shift = sampling.log_normaliser(logits)
-                nxt.logprob = float(logits[nxt.token]) - shift
-                nxt.top = sampling.top_alternatives(logits, top_logprobs, shift)
+                nxt.logprob = float(logprobs[nxt.token])
+                nxt.top = sampling.top_alternatives(logprobs, top_logprobs)
 
-        only_scored = Generation(sampling.SamplingSettings(), 1,
-                                 cancelled=cancelled or threading.Event())
-        for _ in self.scheduler.submit(prompt, only_scored, every_row=score).events():
-            pass
+        self.llm._ctx.kv_cache_clear()
+        self._decode(prompt, 0, every_row=score)
         return steps
+
+    def generate(self, prompt: list[int], request: Generation) -> Iterator[Delta | ChoiceOutput]:
+        """Yield text as it is released, then each choice's ``ChoiceOutput`` when it ends.
+
+        The prompt is evaluated once; each choice restarts from its logits with its own
+        generator, so choice i of a seeded request is the same whatever n is.
+        """
+        ctx = self.llm._ctx
+        ctx.kv_cache_clear()
+        prompt_logits = self._decode(prompt, 0, cancelled=request.cancelled)
+        for offset in range(request.n):
+            ctx.kv_cache_seq_rm(0, len(prompt), -1)
+            yield from self._one_choice(prompt, prompt_logits, request, offset)
+
+    def _one_choice(self, prompt: list[int], logits: np.ndarray, request: Generation,
+                    offset: int) -> Iterator[Delta | ChoiceOutput]:
+        output = ChoiceOutput(request.first_index + offset)
+        rng = sampling.rng_for(request.seed, offset)
+        penalties = sampling.Penalties()
+        assembler = TextAssembler(request.stops)
+        want_logprobs = request.top_logprobs is not None or request.score
+        released_steps = 0
+        position = len(prompt)
+        constraint = request.grammar.constraint() if request.grammar else None
+        for _ in range(request.max_tokens):
+            if request.cancelled.is_set():
+                break
+            adjusted = sampling.adjust(logits, request.settings, penalties)
+            if constraint is not None:
+                adjusted = constraint.mask(adjusted)
+            token = sampling.choose(adjusted, request.settings, rng)
+            output.generated += 1
+            if self.is_end(token):
+                output.finish_reason = "stop"
+                break
+            step = Step(token, self.piece(token), offset=len(assembler.text))
+            if want_logprobs:
+                logprobs = sampling.log_softmax(adjusted)
+                step.logprob = float(logprobs[token])
+                step.top = [(t, lp) for t, lp in
+                            sampling.top_alternatives(logprobs, request.top_logprobs or 0)
+                            if lp > -np.inf]  # a token the grammar forbids is no alternative
+            output.steps.append(step)
+            if constraint is not None:
+                constraint.accept(token)
+            penalties.add(token)
+            text = assembler.feed(step.piece)
+            if text:
+                ready = _released(output.steps, released_steps, assembler.released)
+                yield Delta(output.index, text, output.steps[released_steps:ready])
+                released_steps = ready
+            if assembler.stopped:
+                output.finish_reason = "stop"
+                break
+            if position + 1 >= self.llm.n_ctx():
+                break
+            logits = self._decode([token], position)
+            position += 1
+        if constraint is not None:
+            constraint.close()
+        tail = assembler.finish()
+        output.text = assembler.text
+        output.steps = [s for s in output.steps if s.offset < len(output.text)]
+        if tail or released_steps < len(output.steps):
+            yield Delta(output.index, tail, output.steps[released_steps:])
+        yield output
+
+
+def _released(steps: list[Step], start: int, released_chars: int) -> int:
+    """Index past the last step whose text starts inside the released text."""
+    end = start
+    while end < len(steps) and steps[end].offset < released_chars:
+        end += 1
+    return end

@@ -2,11 +2,10 @@
 
 Each request is checked against the model (context, vocabulary, fill-in-the-middle)
 before anything is generated, so a bad request gets a 400 even when it asks to stream.
-Generation goes through the model's scheduler, which decodes every request in flight
-together (``scheduler``). Each request carries a cancel flag (a ``threading.Event`` the HTTP
-layer sets when the client goes away): a request still waiting for room then gives up
-without generating, and a running one stops after its current token; either way
-``Abandoned`` is raised instead of an answer.
+Generation holds the model's lock from the first token to the last. Each request carries a
+cancel flag (a ``threading.Event`` the HTTP layer sets when the client goes away): a request
+still waiting for the lock then gives up without generating, and a running generation stops
+after its current token; either way ``Abandoned`` is raised instead of an answer.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from playground.errors import LocalServerFailed
@@ -28,6 +28,7 @@ from playground.local.schema import (APIError, ChatRequest, CompletionRequest, J
 COMPLETIONS_DEFAULT_MAX_TOKENS = 16
 CHAT_DEFAULT_MAX_TOKENS = 1024  # when max_tokens is unset (or the room left, if smaller)
 FINGERPRINT = "fp_local_llamacpp"
+_LOCK_POLL_SECONDS = 0.1
 
 
 class Abandoned(Exception):
@@ -108,16 +109,16 @@ class Service:
         if request.stream:
             return _sse(self._stream_completion(model, request, jobs, head, cancelled))
         choices, generated = [], 0
-        running = [model.generate(tokens, job) for tokens, job in jobs]  # decoded together
-        for (tokens, job), text, events in zip(jobs, request.prompts, running):
-            outputs = [o for o in events if isinstance(o, ChoiceOutput)]
-            generated += sum(o.generated for o in outputs)
-            best = sorted(outputs, key=ChoiceOutput.mean_logprob, reverse=True)[:request.n] \
-                if job.score else outputs
-            echo = model.echo_steps(tokens, request.logprobs, cancelled) if request.echo else None
-            for offset, output in enumerate(sorted(best, key=lambda o: o.index)):
-                choices.append(_completion_choice(model, request, job.first_index + offset,
-                                                  output, text, echo))
+        with _holding(model.lock, cancelled):
+            for (tokens, job), text in zip(jobs, request.prompts):
+                outputs = [o for o in model.generate(tokens, job) if isinstance(o, ChoiceOutput)]
+                generated += sum(o.generated for o in outputs)
+                best = sorted(outputs, key=ChoiceOutput.mean_logprob, reverse=True)[:request.n] \
+                    if job.score else outputs
+                echo = model.echo_steps(tokens, request.logprobs) if request.echo else None
+                for offset, output in enumerate(sorted(best, key=lambda o: o.index)):
+                    choices.append(_completion_choice(model, request, job.first_index + offset,
+                                                      output, text, echo))
         _give_up_if(cancelled)
         return {**head, "choices": choices,
                 "usage": _usage(sum(len(t) for t, _ in jobs), generated)}
@@ -138,27 +139,27 @@ class Service:
     def _stream_completion(self, model, request, jobs, head, cancelled) -> Iterator[dict]:
         prompt_tokens = sum(len(tokens) for tokens, _ in jobs)
         generated = 0
-        for (tokens, job), text in zip(jobs, request.prompts):
-            echo = (model.echo_steps(tokens, request.logprobs, cancelled) if request.echo
-                    else None)
-            echoed: set[int] = set()
-            for event in model.generate(tokens, job):
-                if isinstance(event, ChoiceOutput):
-                    generated += event.generated
-                    yield {**head, "choices": [{"index": event.index, "text": "",
-                                                "logprobs": None,
-                                                "finish_reason": event.finish_reason}]}
-                    continue
-                steps, delta_text = event.steps, event.text
-                if echo is not None:
-                    steps = _shifted(steps, len(text))
-                    if event.index not in echoed:
-                        echoed.add(event.index)
-                        steps, delta_text = echo + steps, text + delta_text
-                logprobs = (_completion_logprobs(model, steps)
-                            if request.logprobs is not None else None)
-                yield {**head, "choices": [{"index": event.index, "text": delta_text,
-                                            "logprobs": logprobs, "finish_reason": None}]}
+        with _holding(model.lock, cancelled):
+            for (tokens, job), text in zip(jobs, request.prompts):
+                echo = model.echo_steps(tokens, request.logprobs) if request.echo else None
+                echoed: set[int] = set()
+                for event in model.generate(tokens, job):
+                    if isinstance(event, ChoiceOutput):
+                        generated += event.generated
+                        yield {**head, "choices": [{"index": event.index, "text": "",
+                                                    "logprobs": None,
+                                                    "finish_reason": event.finish_reason}]}
+                        continue
+                    steps, delta_text = event.steps, event.text
+                    if echo is not None:
+                        steps = _shifted(steps, len(text))
+                        if event.index not in echoed:
+                            echoed.add(event.index)
+                            steps, delta_text = echo + steps, text + delta_text
+                    logprobs = (_completion_logprobs(model, steps)
+                                if request.logprobs is not None else None)
+                    yield {**head, "choices": [{"index": event.index, "text": delta_text,
+                                                "logprobs": logprobs, "finish_reason": None}]}
         if request.include_usage:
             yield {**head, "choices": [], "usage": _usage(prompt_tokens, generated)}
 
@@ -179,8 +180,8 @@ class Service:
         head = _head("chatcmpl", "chat.completion", request.model)
         if request.stream:
             return _sse(self._stream_chat(model, request, tokens, job, head))
-        outputs = sorted((o for o in model.generate(tokens, job) if isinstance(o, ChoiceOutput)),
-                         key=lambda o: o.index)
+        with _holding(model.lock, cancelled):
+            outputs = [o for o in model.generate(tokens, job) if isinstance(o, ChoiceOutput)]
         _give_up_if(cancelled)
         choices = [{
             "index": o.index,
@@ -195,16 +196,17 @@ class Service:
         head = {**head, "object": "chat.completion.chunk"}
         generated = 0
         started: set[int] = set()
-        for event in model.generate(tokens, job):
-            if event.index not in started:
-                started.add(event.index)
-                yield _chat_chunk(head, event.index, {"role": "assistant", "content": ""})
-            if isinstance(event, Delta):
-                logprobs = _chat_logprobs(model, event.steps) if request.logprobs else None
-                yield _chat_chunk(head, event.index, {"content": event.text}, logprobs=logprobs)
-            else:
-                generated += event.generated
-                yield _chat_chunk(head, event.index, {}, finish_reason=event.finish_reason)
+        with _holding(model.lock, job.cancelled):
+            for event in model.generate(tokens, job):
+                if event.index not in started:
+                    started.add(event.index)
+                    yield _chat_chunk(head, event.index, {"role": "assistant", "content": ""})
+                if isinstance(event, Delta):
+                    logprobs = _chat_logprobs(model, event.steps) if request.logprobs else None
+                    yield _chat_chunk(head, event.index, {"content": event.text}, logprobs=logprobs)
+                else:
+                    generated += event.generated
+                    yield _chat_chunk(head, event.index, {}, finish_reason=event.finish_reason)
         if request.include_usage:
             yield {**head, "choices": [], "usage": _usage(len(tokens), generated)}
 
@@ -222,6 +224,18 @@ def _response_grammar(model: LocalModel, request: ChatRequest) -> Grammar | None
     except GrammarError as error:
         raise APIError(400, f"Invalid schema for response_format '{spec.name}': {error}.",
                        param="response_format") from None
+
+
+@contextmanager
+def _holding(lock: threading.Lock, cancelled: threading.Event) -> Iterator[None]:
+    """Hold the model's lock, unless the client goes away while waiting for it."""
+    while not lock.acquire(timeout=_LOCK_POLL_SECONDS):
+        _give_up_if(cancelled)
+    try:
+        _give_up_if(cancelled)
+        yield
+    finally:
+        lock.release()
 
 
 def _give_up_if(cancelled: threading.Event) -> None:
