@@ -5,6 +5,7 @@ OpenAI gives a model that does not reason."""
 from __future__ import annotations
 
 import json
+import math
 
 import jsonschema
 import openai
@@ -62,6 +63,20 @@ def test_json_schema_holds_when_streamed_and_for_every_choice(client):
             texts[choice.index] += choice.delta.content or ""
     for text in texts:
         jsonschema.validate(json.loads(text), SCHEMA)
+
+
+def test_logprobs_under_a_schema_describe_the_constrained_distribution(client):
+    answer = client.chat.completions.create(
+        model=DEFAULT_MODEL, messages=ASK, response_format=_schema_format(), seed=2,
+        logprobs=True, top_logprobs=5, max_completion_tokens=6)
+    steps = answer.choices[0].logprobs.content
+    first = steps[0]
+    assert first.token.startswith("{")
+    assert first.top_logprobs and all(alt.token.startswith("{") for alt in first.top_logprobs)
+    for step in steps:
+        values = [step.logprob] + [alt.logprob for alt in step.top_logprobs]
+        assert all(math.isfinite(value) and value <= 0 for value in values)
+        assert sum(math.exp(alt.logprob) for alt in step.top_logprobs) <= 1 + 1e-6
 
 
 def test_json_mode_gives_a_json_object(client):
