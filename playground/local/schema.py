@@ -237,34 +237,45 @@ class ChatRequest(_Sampled):
         return self.max_completion_tokens or self.max_tokens
 
 
-def strict_schema_problem(schema: dict[str, Any], context: tuple[str, ...] = ()) -> str | None:
+def strict_schema_problem(schema: dict[str, Any]) -> str | None:
     """What breaks OpenAI's strict mode first, in OpenAI's words: the root is an object, and
     every object sets ``additionalProperties: false`` and requires all its properties."""
-    if not context and schema.get("type") != "object":
-        return "schema must be a JSON Schema of 'type: \"object\"', got 'type: " \
+    if schema.get("type") != "object":
+        return f"schema must be a JSON Schema of 'type: \"object\"', got 'type: " \
                f"\"{schema.get('type')}\"'."
-    if schema.get("type") == "object" or "properties" in schema:
-        if schema.get("additionalProperties") is not False:
-            return (f"In context={context}, 'additionalProperties' is required to be supplied "
-                    "and to be false.")
-        missing = [name for name in schema.get("properties") or {}
-                   if name not in (schema.get("required") or [])]
-        if missing:
-            return (f"In context={context}, 'required' is required to be supplied and to be "
-                    f"an array including every key in properties. Missing '{missing[0]}'.")
-    for key, value in schema.items():
+    return next(filter(None, (_open_object(node, context)
+                              for node, context in _subschemas(schema, ()))), None)
+
+
+def _open_object(node: dict[str, Any], context: tuple[str, ...]) -> str | None:
+    if node.get("type") != "object" and "properties" not in node:
+        return None
+    if node.get("additionalProperties") is not False:
+        return (f"In context={context}, 'additionalProperties' is required to be supplied "
+                "and to be false.")
+    missing = [name for name in node.get("properties") or {}
+               if name not in (node.get("required") or [])]
+    if missing:
+        return (f"In context={context}, 'required' is required to be supplied and to be an "
+                f"array including every key in properties. Missing '{missing[0]}'.")
+    return None
+
+
+def _subschemas(node: dict[str, Any], context: tuple[str, ...]):
+    """The schema and every schema inside it, each with its path (OpenAI's context)."""
+    yield node, context
+    for key, value in node.items():
         if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
             children = [((key, name), sub) for name, sub in value.items()]
-        elif key in ("items", "anyOf") and value:
-            children = [((key,), value)] if isinstance(value, dict) else \
-                [((key, str(i)), sub) for i, sub in enumerate(value)]
+        elif key == "items" and isinstance(value, dict):
+            children = [((key,), value)]
+        elif key in ("anyOf", "prefixItems") and isinstance(value, list):
+            children = [((key, str(i)), sub) for i, sub in enumerate(value)]
         else:
-            continue
+            children = []
         for path, sub in children:
-            problem = isinstance(sub, dict) and strict_schema_problem(sub, context + path)
-            if problem:
-                return problem
-    return None
+            if isinstance(sub, dict):
+                yield from _subschemas(sub, context + path)
 
 
 class TokenizeRequest(BaseModel):

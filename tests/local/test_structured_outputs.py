@@ -16,7 +16,7 @@ from playground.local.catalog import DEFAULT_MODEL
 SCHEMA = {
     "type": "object",
     "properties": {
-        "city": {"type": "string", "maxLength": 24},
+        "city": {"type": "string", "maxLength": 16},
         "population": {"type": "integer"},
         "size": {"type": "string", "enum": ["village", "town", "city"]},
     },
@@ -25,7 +25,7 @@ SCHEMA = {
 }
 ASK = [{"role": "user", "content": "Describe a town you like."}]
 # Enough for the longest reply the schema allows, so every reply ends by itself.
-ENOUGH = 100
+ENOUGH = 80
 
 
 def _schema_format(schema=SCHEMA, *, strict=True) -> dict:
@@ -102,6 +102,17 @@ def test_a_strict_schema_must_close_its_objects(client):
     assert body["param"] == "response_format"
     assert body["message"] == ("Invalid schema for response_format 'town': In context=(), "
                                "'additionalProperties' is required to be supplied and to be false.")
+
+
+def test_a_strict_schema_must_require_every_property_at_every_depth(client):
+    nested = {**SCHEMA, "properties": {**SCHEMA["properties"], "mayor": {
+        "type": "object", "properties": {"name": {"type": "string"}},
+        "additionalProperties": False}}, "required": [*SCHEMA["required"], "mayor"]}
+    body = _refusal(lambda: client.chat.completions.create(
+        model=DEFAULT_MODEL, messages=ASK, response_format=_schema_format(nested)))
+    assert body["message"].endswith(
+        "In context=('properties', 'mayor'), 'required' is required to be supplied and to be "
+        "an array including every key in properties. Missing 'name'.")
 
 
 def test_a_schema_the_grammar_cannot_enforce_is_refused_with_the_way_out(client):
