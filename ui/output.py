@@ -302,7 +302,7 @@ def _choice(choice: Choice, field_: Any, echo: str | None, when: str | None,
         facts.append(when)
     st.caption(plain(" · ".join(facts)))
     if tokens:
-        token_view.render(tokens, echo_boundary=boundary)
+        token_view.render(tokens, echo_boundary=boundary, text=choice.text)
 
 
 def _text(text: str, finish_reason: str | None, cut_short: bool) -> None:

@@ -7,6 +7,11 @@ a token shows its probability and the alternatives. The first ``echo_boundary`` 
 the echoed prompt: drawn muted and italic, and left out of the mean log-probability and
 perplexity shown under the view.
 
+Tokens split inside a character (an emoji, a Hebrew letter) are drawn joined, as one piece
+(``playground.logprobs.pieces``) coloured by its least likely token; its title lists each
+token's bytes in hex and its probability. ``text``, the choice's text, lets completions
+tokens, which carry no bytes, be joined by their offsets.
+
 Tokens are model output, so untrusted: every piece of text goes through ``html.escape``
 (quotes included, since it also fills ``title`` attributes) before ``st.html`` sees it.
 """
@@ -21,6 +26,7 @@ from typing import Any
 import streamlit as st
 
 from playground import metrics
+from playground.logprobs import Piece, TokenLogprob, pieces
 
 # (lowest probability, background, label), from most to least likely
 BANDS = (
@@ -37,14 +43,14 @@ _TOKEN = "color: #212529; border-radius: 3px; padding: 1px 0; margin-right: 1px;
 _ECHO = "font-style: italic; opacity: 0.55; outline: 1px dashed #868e96;"
 
 
-def render(tokens: Iterable[Any], *, echo_boundary: int = 0) -> None:
+def render(tokens: Iterable[Any], *, echo_boundary: int = 0, text: str | None = None) -> None:
     """The coloured tokens, a legend, and the generated tokens' mean log-prob and perplexity."""
     rows = [_row(token) for token in tokens]
     if not rows:
         st.caption("No token log-probabilities in this response.")
         return
-    st.html(token_html(rows, echo_boundary=echo_boundary))
-    generated = [logprob for _, logprob, _ in rows[echo_boundary:]]
+    st.html(token_html(rows, echo_boundary=echo_boundary, text=text))
+    generated = [row.logprob for row in rows[echo_boundary:]]
     mean, perplexity = metrics.mean_logprob(generated), metrics.perplexity(generated)
     st.caption(summary(mean, perplexity, len(generated)))
 
@@ -57,11 +63,11 @@ def summary(mean: float | None, perplexity: float | None, count: int) -> str:
             f"perplexity {perplexity:.2f} (1 = the model was sure of every token)")
 
 
-def token_html(tokens: Sequence[Any], *, echo_boundary: int = 0) -> str:
-    """The view as HTML: one ``span`` per token, escaped, with its details in ``title``."""
+def token_html(tokens: Sequence[Any], *, echo_boundary: int = 0, text: str | None = None) -> str:
+    """The view as HTML: one ``span`` per piece (a token, or tokens joined into whole
+    characters), escaped, with its details in ``title``."""
     rows = [_row(token) for token in tokens]
-    spans = [_span(text, logprob, top, echo=position < echo_boundary)
-             for position, (text, logprob, top) in enumerate(rows)]
+    spans = [_span(piece, echo=piece.first < echo_boundary) for piece in pieces(rows, text)]
     legend = "".join(f'<span style="{_TOKEN} background: {colour}; padding: 1px 6px;">'
                      f"{label}</span> " for _, colour, label in BANDS)
     echo_note = (f'<span style="{_TOKEN} {_ECHO} padding: 1px 6px;">echoed prompt</span>'
@@ -71,23 +77,25 @@ def token_html(tokens: Sequence[Any], *, echo_boundary: int = 0) -> str:
             f"Probability: {legend}{echo_note} · hover a token for its alternatives</div>")
 
 
-def _row(token: Any) -> tuple[str, float | None, tuple[tuple[str, float], ...]]:
-    text, logprob, top = token
+def _row(token: Any) -> TokenLogprob:
+    text, logprob, top, *rest = token
     pairs = top.items() if isinstance(top, Mapping) else (top or ())
     ranked = sorted(((str(t), float(v)) for t, v in pairs), key=lambda pair: -pair[1])
-    return str(text), logprob, tuple(ranked)
+    return TokenLogprob(str(text), logprob, tuple(ranked), *rest)
 
 
-def _span(text: str, logprob: float | None, top: tuple[tuple[str, float], ...], *,
-          echo: bool) -> str:
-    probability = math.exp(logprob) if logprob is not None else None
-    colour = band(probability)
+def _span(piece: Piece, *, echo: bool) -> str:
+    logprob = piece.lowest_logprob
+    colour = band(math.exp(logprob) if logprob is not None else None)
     style = f"{_TOKEN} background: {colour};" + (f" {_ECHO}" if echo else "")
-    kind = "echo" if echo else "generated"
-    shown = shown_text(text)
-    return (f'<span class="token {kind}" style="{style}" '
-            f'title="{html.escape(tooltip(text, logprob, top, echo=echo), quote=True)}">'
-            f"{html.escape(shown, quote=True)}</span>")
+    kinds = ("echo" if echo else "generated") + (" joined" if len(piece.tokens) > 1 else "")
+    if len(piece.tokens) == 1:
+        title = tooltip(piece.text, logprob, piece.tokens[0].top, echo=echo)
+    else:
+        title = joined_tooltip(piece, echo=echo)
+    return (f'<span class="token {kinds}" style="{style}" '
+            f'title="{html.escape(title, quote=True)}">'
+            f"{html.escape(shown_text(piece.text), quote=True)}</span>")
 
 
 def band(probability: float | None) -> str:
@@ -116,6 +124,24 @@ def tooltip(text: str, logprob: float | None, top: Sequence[tuple[str, float]], 
         lines.append("Most likely here:")
         lines += [f"  {quoted(alt)}  {percent(math.exp(value))}" for alt, value in top]
     return "\n".join(lines)
+
+
+def joined_tooltip(piece: Piece, *, echo: bool = False) -> str:
+    """The title of tokens joined into whole characters: each token's bytes and probability."""
+    lines = [f"{quoted(piece.text)}{' (prompt)' if echo else ''}: "
+             f"{len(piece.tokens)} tokens, each part of a character"]
+    for number, token in enumerate(piece.tokens, 1):
+        raw = hex_bytes(token.raw) if token.raw is not None else "bytes not given"
+        chance = ("no log-probability" if token.logprob is None
+                  else f"p = {percent(math.exp(token.logprob))}")
+        lines.append(f"  {number}: {raw}  {chance}")
+    if any(token.raw is None for token in piece.tokens):
+        lines.append(f"Together: {hex_bytes(piece.raw)}")
+    return "\n".join(lines)
+
+
+def hex_bytes(raw: bytes) -> str:
+    return raw.hex(" ") if raw else "no bytes"
 
 
 def quoted(text: str) -> str:

@@ -8,7 +8,8 @@ from html.parser import HTMLParser
 
 from streamlit.testing.v1 import AppTest
 
-from ui import token_view
+from playground.logprobs import tokens_of
+from ui import params, state, token_view
 
 HOSTILE = '<script>alert("x")</script>'
 
@@ -83,6 +84,29 @@ def test_model_output_is_never_markup():
     assert '"><img src=x onerror=alert(1)>' in parser.spans[0]["title"]
 
 
+def test_tokens_split_inside_a_character_are_drawn_joined_with_their_bytes_on_hover():
+    parrot = [b"\xf0\x9f", b"\xa6", b"\x9c"]  # SmolLM2's three tokens of 🦜
+    rows = tokens_of({"content": [
+        {"token": raw.decode("utf-8", errors="replace"), "logprob": math.log(p),
+         "bytes": list(raw), "top_logprobs": []}
+        for raw, p in [(b"Hi ", 0.95), *zip(parrot, (0.95, 0.3, 0.99)), (b"!", 0.95)]]})
+    spans = Spans(token_view.token_html(rows)).spans
+    assert [s["text"] for s in spans] == ["Hi ", "🦜", "!"]
+    assert spans[1]["class"] == "token generated joined"
+    assert "background: #fff3b0" in spans[1]["style"]  # coloured by its least likely token, 30%
+    assert spans[1]["title"] == ("'🦜': 3 tokens, each part of a character\n"
+                                 "  1: f0 9f  p = 95.0%\n  2: a6  p = 30.0%\n  3: 9c  p = 99.0%")
+
+
+def test_completions_tokens_without_bytes_are_joined_by_the_choices_text():
+    rows = tokens_of({"tokens": [" \ufffd", "\ufffd", "ל"], "token_logprobs": [-0.1, -0.2, -0.3],
+                      "text_offset": [0, 1, 2]})
+    spans = Spans(token_view.token_html(rows, text=" של")).spans
+    assert [s["text"] for s in spans] == [" ש", "ל"]
+    assert spans[0]["title"].endswith("  1: bytes not given  p = 90.5%\n"
+                                      "  2: bytes not given  p = 81.9%\nTogether: 20 d7 a9")
+
+
 def _view(tokens, echo_boundary):
     from ui import token_view
 
@@ -106,3 +130,40 @@ def test_render_without_logprobs_says_so():
     at = AppTest.from_function(_view, args=([], 0)).run()
     assert not at.get("html")
     assert at.caption[0].value == "No token log-probabilities in this response."
+
+
+# With the real local model ------------------------------------------------------------------
+
+def _token_html(at) -> str:
+    views = [element.value for element in at.get("html") if "token-view" in element.value]
+    assert views, "no token view on the page"
+    return "".join(views)
+
+
+def test_an_emoji_written_by_the_local_model_is_shown_whole_on_completions(app):
+    app.text_area(key=state.COMPLETIONS_PROMPT).input("Parrots: 🦜🦜🦜🦜")
+    for name, value in (("temperature", 0.0), ("max_tokens", 6), ("logprobs", 1)):
+        app.get_by_key(params.widget_key("completions", name)).set_value(value)
+    next(button for button in app.button if button.label == "Run").click().run()
+    assert not app.exception, app.exception
+    html = _token_html(app)
+    parrots = Spans(html).spans
+    assert "\ufffd" not in html
+    assert [s["text"] for s in parrots] == ["🦜", "🦜"]
+    assert all(s["title"].endswith("Together: f0 9f a6 9c") for s in parrots)
+
+
+def test_hebrew_written_by_the_local_model_is_shown_whole_in_chat(app):
+    app.switch_page("pages/chat.py").run()
+    for name, value in (("temperature", 0.0), ("max_tokens", 12), ("logprobs", True)):
+        app.get_by_key(params.widget_key("chat", name)).set_value(value).run()
+    app.chat_input(key=state.CHAT_INPUT).set_value(
+        "Translate 'peace' to Hebrew: שלום. Write שלום again:").run()
+    assert not app.exception, app.exception
+    reply = app.session_state[state.CHAT_CONVERSATION].messages[-1]
+    assert "שלום" in reply.content and [entry["bytes"] for entry in reply.logprobs][:2] == [
+        [0xd7], [0xa9]]  # the model's own tokens split the first letter
+    html = _token_html(app)
+    assert "\ufffd" not in html
+    joined = [s for s in Spans(html).spans if "joined" in s["class"]]
+    assert joined[0]["text"] == "ש" and "1: d7  p = " in joined[0]["title"]
