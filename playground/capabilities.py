@@ -34,7 +34,9 @@ OPENAI_DOCS = f"OpenAI's documentation, checked {CHECKED}"
 @dataclass(frozen=True)
 class Profile:
     """A model family: whether it reasons, its reasoning efforts and default, whether it
-    takes verbosity and whether it serves the legacy ``/v1/completions``."""
+    takes verbosity, whether it serves the legacy ``/v1/completions``, and its context
+    window and most output tokens per request as OpenAI's model pages state them (recorded
+    2026-11; a model id's dated snapshots share its family's)."""
 
     family: str
     efforts: tuple[str, ...] = ()
@@ -42,24 +44,34 @@ class Profile:
     verbosity: bool = False
     legacy_completions: bool = False
     source: str = OPENAI_DOCS
+    context_window: int | None = None
+    max_output: int | None = None
 
     @property
     def reasoning(self) -> bool:
         return bool(self.efforts)
 
 
-GPT_5_1 = Profile("gpt-5.1 and later", ("none", "low", "medium", "high"), "none", True)
-GPT_5 = Profile("gpt-5", ("minimal", "low", "medium", "high"), "medium", True)
-O_SERIES = Profile("o-series", ("low", "medium", "high"), "medium")
+GPT_5_1 = Profile("gpt-5.1 and later", ("none", "low", "medium", "high"), "none", True,
+                  context_window=400_000, max_output=128_000)
+GPT_5 = Profile("gpt-5", ("minimal", "low", "medium", "high"), "medium", True,
+                context_window=400_000, max_output=128_000)
+O_SERIES = Profile("o-series", ("low", "medium", "high"), "medium",
+                   context_window=200_000, max_output=100_000)
 GPT_4 = Profile("gpt-4.1 and gpt-4o")
+GPT_4_1 = Profile(GPT_4.family, context_window=1_047_576, max_output=32_768)
+GPT_4O = Profile(GPT_4.family, context_window=128_000, max_output=16_384)
 LOCAL = Profile("the local models", legacy_completions=True, source="the local server")
 
 PROFILES: tuple[tuple[re.Pattern[str], Profile], ...] = (
-    (re.compile(r"gpt-5(\.\d+)?-chat"), Profile("gpt-5 chat (does not reason)")),
+    (re.compile(r"gpt-5(\.\d+)?-chat"), Profile("gpt-5 chat (does not reason)",
+                                                context_window=128_000, max_output=16_384)),
     (re.compile(r"gpt-5\.\d"), GPT_5_1),
     (re.compile(r"gpt-5"), GPT_5),
     (re.compile(r"o\d"), O_SERIES),
-    (re.compile(r"gpt-4\.1|gpt-4o|chatgpt-4o|gpt-4|gpt-3\.5-turbo"), GPT_4),
+    (re.compile(r"gpt-4\.1"), GPT_4_1),
+    (re.compile(r"gpt-4o|chatgpt-4o"), GPT_4O),
+    (re.compile(r"gpt-4|gpt-3\.5-turbo"), GPT_4),
 )
 SPECS_BY_NAME: dict[str, ParamSpec] = {spec.name: spec for spec in SPECS}
 
@@ -89,6 +101,16 @@ class Capabilities:
     profile: Profile | None = None
     learned: list[Learned] = field(default_factory=list)
     accepted: list[Learned] = field(default_factory=list)
+
+    def token_limit(self, context_length: int | None = None) -> int | None:
+        """The most tokens one request may ask the model to write: the context length its
+        endpoint lists (``context_length``, the local server's), else the profile's most
+        output tokens or context window; None when none of them is known."""
+        if context_length:
+            return context_length
+        if self.profile is None:
+            return None
+        return self.profile.max_output or self.profile.context_window
 
     @property
     def legacy_completions(self) -> bool:

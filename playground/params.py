@@ -13,13 +13,18 @@ reasoning models refuse the sampling parameters while they reason and want
 ``max_completion_tokens`` instead of ``max_tokens``; ``playground.capabilities`` applies
 this to a connection's model. ``python -m playground.params_reference`` writes the README's
 parameter reference from this table.
+
+The output limits (max_tokens, max_completion_tokens) are ``bounded_by_model``: their
+ranges here are a ceiling, and ``for_model`` narrows them to the chosen model's limit where
+it is known (its context length, or the most it may write), for the widgets and
+``validate`` alike.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from playground import structured
@@ -69,8 +74,12 @@ class ParamSpec:
     families: frozenset[str] = ALL_FAMILIES
     choices: tuple[str, ...] = ()
     replaced_by: str | None = None
+    bounded_by_model: bool = False
+    range_words: str | None = None  # the range in words, where the numbers say too little
 
     def range_text(self) -> str:
+        if self.range_words:
+            return self.range_words
         if self.minimum is not None and self.maximum is not None:
             return f"{_fmt(self.minimum)} to {_fmt(self.maximum)}"
         if self.minimum is not None:
@@ -95,6 +104,7 @@ SPECS: tuple[ParamSpec, ...] = (
         "take max_completion_tokens.",
         default=None, minimum=1, maximum=131072, step=1,
         families=frozenset({"classic"}), replaced_by="max_completion_tokens",
+        bounded_by_model=True,
     ),
     ParamSpec(
         "max_completion_tokens", "Max completion tokens", "int",
@@ -103,6 +113,7 @@ SPECS: tuple[ParamSpec, ...] = (
         "few may spend them all thinking and answer nothing. Reasoning models only take "
         "this one; older compatible servers may only know max_tokens.",
         endpoints=CHAT, default=None, minimum=1, maximum=131072, step=1,
+        bounded_by_model=True,
     ),
     ParamSpec(
         "reasoning_effort", "Reasoning effort", "choice",
@@ -178,6 +189,7 @@ SPECS: tuple[ParamSpec, ...] = (
         "Ask for repeatable sampling: the same seed with the same settings and prompt "
         "should give the same text. Best effort at hosted APIs; exact on the local models.",
         default=None, minimum=0, maximum=2**63 - 1, step=1,
+        range_words="0 or more",
     ),
     ParamSpec(
         "logit_bias", "Logit bias", "logit_bias",
@@ -235,9 +247,21 @@ SPECS: tuple[ParamSpec, ...] = (
 )
 
 
-def specs_for(endpoint: str) -> dict[str, ParamSpec]:
-    """The parameters one endpoint accepts, by name, in display order."""
-    return {spec.name: spec for spec in SPECS if endpoint in spec.endpoints}
+def specs_for(endpoint: str, token_limit: int | None = None) -> dict[str, ParamSpec]:
+    """The parameters one endpoint accepts, by name, in display order; with
+    ``token_limit``, the output limits narrowed to it (``for_model``)."""
+    return {spec.name: for_model(spec, token_limit) for spec in SPECS
+            if endpoint in spec.endpoints}
+
+
+def for_model(spec: ParamSpec, token_limit: int | None) -> ParamSpec:
+    """The spec as it holds for a model that writes at most ``token_limit`` tokens (None:
+    not known, the spec as declared)."""
+    if not spec.bounded_by_model or token_limit is None or spec.maximum is None:
+        return spec
+    high = max(int(spec.minimum or 1), min(token_limit, int(spec.maximum)))
+    return replace(spec, maximum=high,
+                   range_words=f"{_fmt(spec.minimum)} to {_fmt(high)} for this model")
 
 
 def spec(endpoint: str, name: str) -> ParamSpec:
@@ -272,10 +296,10 @@ class _Checker:
             return
         low, high = spec.minimum, spec.maximum
         if (low is not None and value < low) or (high is not None and value > high):
-            self.fail(
-                spec.name,
-                f"{spec.name} must be {spec.range_text()}; got {_fmt(value)}.",
-            )
+            within = spec.range_text()
+            if high is not None and value > high and _fmt(high) not in within:
+                within += f", at most {_fmt(high)}"
+            self.fail(spec.name, f"{spec.name} must be {within}; got {_fmt(value)}.")
 
     def stop(self, value: Any) -> None:
         items = [value] if isinstance(value, str) else value
@@ -329,12 +353,14 @@ def is_token_id(key: Any) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def validate(endpoint: str, values: dict[str, Any]) -> list[FieldError]:
+def validate(endpoint: str, values: dict[str, Any],
+             token_limit: int | None = None) -> list[FieldError]:
     """Check request parameters against the specs; an empty list means they can be sent.
 
-    Unknown names and ``None`` values are ignored (``None`` means "not set").
+    Unknown names and ``None`` values are ignored (``None`` means "not set"). With
+    ``token_limit`` (the model's, where known), the output limits must not exceed it.
     """
-    specs = specs_for(endpoint)
+    specs = specs_for(endpoint, token_limit)
     checker = _Checker(endpoint)
     for name, value in values.items():
         spec_ = specs.get(name)

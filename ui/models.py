@@ -86,13 +86,24 @@ def entry_of(conn: Connection, model: str | None) -> dict | None:
 def vocab_size(conn: Connection | None = None, model: str | None = None) -> int | None:
     """The vocabulary size of a model (by default the sidebar's), when its connection's
     model list, already fetched, gives one (the local server's does)."""
-    name = conn.name if conn is not None else st.session_state.get(state.CONNECTION_NAME)
+    return _listed_number("vocab_size", conn, model)
+
+
+def context_length(conn: Connection | None = None, model: str | None = None) -> int | None:
+    """The context length of a model (by default the sidebar's), when its connection's
+    model list, already fetched, gives one (the local server's does)."""
+    return _listed_number("context_length", conn, model)
+
+
+def _listed_number(name: str, conn: Connection | None, model: str | None) -> int | None:
+    connection_name = conn.name if conn is not None else st.session_state.get(
+        state.CONNECTION_NAME)
     model = model or st.session_state.get(state.MODEL)
     for listed_by, listed in (st.session_state.get(state.MODEL_LISTS) or {}).items():
-        if listed_by.name == name and isinstance(listed, list):
-            size = next((entry.get("vocab_size") for entry in listed
-                         if entry.get("id") == model), None)
-            return size if isinstance(size, int) else None
+        if listed_by.name == connection_name and isinstance(listed, list):
+            value = next((entry.get(name) for entry in listed if entry.get("id") == model),
+                         None)
+            return value if type(value) is int and value > 0 else None
     return None
 
 

@@ -13,6 +13,10 @@ Given what the model accepts (``playground.capabilities``), a control the model 
 disabled, with the reason and the way forward under it, and its value is not sent (a value
 another parameter replaces, max_tokens on a reasoning model, is sent under that name).
 "Send anyway" enables them all and sends what they hold, as typed.
+
+The output limits take the model's range where it is known (``Capabilities.token_limit``:
+the context length the model list gives, or OpenAI's documented limits): shown in the
+field's placeholder, and checked before sending.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from playground import runner, tokens
 from playground.capabilities import Capabilities, Refusal
 from playground.connection import Connection
 from playground.errors import InvalidParameters
-from playground.params import MAX_STOP_SEQUENCES, FieldError, ParamSpec, specs_for
+from playground.params import MAX_STOP_SEQUENCES, FieldError, ParamSpec, specs_for, validate
 from ui import models, response_format, state, token_view
 from ui.text import plain
 
@@ -61,6 +65,7 @@ class ParamInputs:
     refused: dict[str, Refusal] = field(default_factory=dict)
     send_anyway: bool = False
     problems: list[FieldError] = field(default_factory=list)
+    token_limit: int | None = None
 
     def show_errors(self, errors: list[FieldError], fallback=st) -> None:
         """Each error under its field; errors of fields not drawn here go to ``fallback``."""
@@ -71,16 +76,30 @@ class ParamInputs:
         """``runner.build_request`` with token text converted; ``InvalidParameters`` names
         every field at fault at once."""
         values, problems = self._resolve(conn, model)
-        problems = self.problems + problems
+        problems = self.problems + problems + self._beyond_limit(values)
         accepts = None if self.send_anyway else self.accepts
         try:
             request = runner.build_request(self.endpoint, model, values, accepts=accepts,
                                            **content)
         except InvalidParameters as exc:
-            raise InvalidParameters(problems + exc.errors) from None
+            named = {problem.field for problem in problems}
+            raise InvalidParameters(
+                problems + [e for e in exc.errors if e.field not in named]) from None
         if problems:
             raise InvalidParameters(problems)
         return request
+
+    def _beyond_limit(self, values: dict[str, Any]) -> list[FieldError]:
+        """The output limits checked against the model's own range."""
+        if self.token_limit is None:
+            return []
+        bounded = {name: value for name, value in values.items()
+                   if name in self.specs and self.specs[name].bounded_by_model}
+        return validate(self.endpoint, bounded, self.token_limit)
+
+    @property
+    def specs(self) -> dict[str, ParamSpec]:
+        return specs_for(self.endpoint, self.token_limit)
 
     def _resolve(self, conn: Connection, model: str | None) -> tuple[dict, list[FieldError]]:
         values = dict(self.values)
@@ -115,8 +134,10 @@ def widget_key(endpoint: str, name: str) -> str:
 def render(endpoint: str, columns: int = 2, accepts: Capabilities | None = None) -> ParamInputs:
     """Draw one widget per parameter of the endpoint; returns their values. With
     ``accepts``, the controls the model refuses are disabled and say why."""
-    inputs = ParamInputs(endpoint=endpoint, accepts=accepts)
-    specs = specs_for(endpoint)
+    listed = models.context_length()
+    inputs = ParamInputs(endpoint=endpoint, accepts=accepts,
+                         token_limit=accepts.token_limit(listed) if accepts else listed)
+    specs = inputs.specs
     if accepts is not None:
         effort = st.session_state.get(widget_key(endpoint, "reasoning_effort"))
         inputs.refused = accepts.refusals(specs, {"reasoning_effort": effort})

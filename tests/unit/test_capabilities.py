@@ -142,3 +142,13 @@ def _refusal_from_emulator(**kwargs) -> errors.PlaygroundError:
         except openai.APIError as exc:
             return errors.from_openai(exc)
     raise AssertionError("the emulator accepted the request")
+
+
+def test_the_token_limit_comes_from_the_listed_context_length_or_the_profile():
+    local = Capabilities("smollm2-135m-instruct", profile_for(LOCAL, "smollm2-135m-instruct"))
+    assert local.token_limit(8192) == 8192 and local.token_limit() is None
+    assert Capabilities("gpt-4.1-mini", profile_for(OPENAI, "gpt-4.1-mini")).token_limit() == 32_768
+    assert Capabilities("gpt-4o", profile_for(OPENAI, "openai/gpt-4o")).token_limit() == 16_384
+    assert Capabilities("o4-mini", capabilities.O_SERIES).token_limit() == 100_000
+    assert Capabilities("my-model", None).token_limit() is None
+    assert Capabilities("gpt-4", capabilities.GPT_4).token_limit() is None

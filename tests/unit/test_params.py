@@ -322,3 +322,27 @@ class TestTodaysChatParameters:
         errors = validate("chat", {"response_format": value})
         assert errors and all(e.field == "response_format" for e in errors)
         assert any(words in e.message for e in errors), errors
+
+
+def test_the_output_limits_take_the_models_range_where_it_is_known():
+    from playground.params import specs_for, validate
+
+    assert validate("completions", {"max_tokens": 10000}) == []
+    assert [e.message for e in validate("completions", {"max_tokens": 10000}, 8192)] == [
+        "max_tokens must be 1 to 8192 for this model; got 10000."]
+    assert validate("completions", {"max_tokens": 8192}, 8192) == []
+    chat = specs_for("chat", 8192)
+    assert chat["max_completion_tokens"].range_text() == "1 to 8192 for this model"
+    assert chat["max_tokens"].maximum == 8192
+    assert chat["n"] == specs_for("chat")["n"]  # only the output limits depend on the model
+    # a limit above the API's own ceiling does not widen it
+    assert specs_for("chat", 10**6)["max_tokens"].maximum == 131072
+
+
+def test_seed_says_its_range_in_words():
+    from playground.params import spec, validate
+
+    assert spec("chat", "seed").range_text() == "0 or more"
+    assert [e.message for e in validate("chat", {"seed": -1})] == ["seed must be 0 or more; got -1."]
+    assert [e.message for e in validate("chat", {"seed": 2**63})] == [
+        "seed must be 0 or more, at most 9223372036854775807; got 9223372036854775808."]
