@@ -31,7 +31,7 @@ import openai
 from dotenv import dotenv_values
 
 from playground import errors
-from playground.settings import data_dir
+from playground.settings import data_dir, write_private
 
 Kind = Literal["local", "openai", "custom"]
 # Where resolve() found the key: typed in the sidebar, already on the connection (set by
@@ -365,7 +365,7 @@ class SavedConnections:
 
     def _write(self, rows: list) -> None:
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(rows, indent=2))
+        write_private(tmp, json.dumps(rows, indent=2))
         tmp.replace(self.path)
 
     def _within_limits(self, conn: Connection) -> Connection:
