@@ -163,7 +163,7 @@ class TestValidation:
         grid = chat_grid(base_values={"frequency_penalty": 5}, fixed_seed=-1)
         assert [p.message for p in grid.problems()] == [
             "frequency_penalty must be -2 to 2; got 5.",
-            "fixed seed: seed must be 0 to 9223372036854775807; got -1."]
+            "fixed seed: seed must be 0 or more; got -1."]
 
     def test_prompt_model_and_connection_are_needed(self):
         grid = Grid("completions", axes=[Axis.parse("temperature", "0, 1")])
