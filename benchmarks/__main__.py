@@ -111,7 +111,9 @@ BENCHMARKS: dict[str, tuple[str, str, Callable[[bool, Shared, Callable], dict]]]
         "(`PLAYGROUND_SAFE_ENGINE=1`: no repacked CPU weight buffers) and one to the fast "
         "ones (`=0`), each model on both, interleaved: tokens per second generating 128 "
         "tokens, and reading a long prompt (one token generated). A ratio below 1 is what "
-        "the safe settings cost on this CPU. `benchmarks/local_server.py`.",
+        "the safe settings cost on this CPU. On an AVX2 CPU without AMX llama.cpp repacks "
+        "Gemma's Q4_K weights but none of SmolLM2's, so there SmolLM2's ratio, 1 in a quiet "
+        "run, shows how noisy the run was. `benchmarks/local_server.py`.",
         _engine_settings),
     "pages": (
         "Pages",
