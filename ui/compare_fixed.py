@@ -164,7 +164,7 @@ def _logit_bias(text: str | None, conn: Connection, model: str | None, fixed: Fi
         fixed.readable = False
         return None
     if not parsed.needs_tokenizer:
-        return parsed.by_id() or None
+        return handed_over_bias(parsed)
     resolved = tokens.resolve_logit_bias(parsed, _cached_tokenizer(conn, model))
     if resolved.problems:
         for problem in resolved.problems:
@@ -174,6 +174,14 @@ def _logit_bias(text: str | None, conn: Connection, model: str | None, fixed: Fi
     st.caption(plain("Token ids for " + model + ": " + "; ".join(
         f"{text!r} → {', '.join(map(str, ids))}" for text, ids in resolved.texts.items())))
     return resolved.bias or None
+
+
+def handed_over_bias(parsed: tokens.ParsedBias) -> dict[str, int | float] | None:
+    """The API's map for a parse that needs no tokenizer; None when there is nothing to
+    send or the text could not be read (its problems are said under the field)."""
+    if parsed.problems or parsed.needs_tokenizer:
+        return None
+    return parsed.by_id() or None
 
 
 def _cached_tokenizer(conn: Connection, model: str) -> tokens.Tokenize:
