@@ -343,6 +343,7 @@ def test_seed_says_its_range_in_words():
     from playground.params import spec, validate
 
     assert spec("chat", "seed").range_text() == "0 or more"
-    assert [e.message for e in validate("chat", {"seed": -1})] == ["seed must be 0 or more; got -1."]
+    assert [e.message for e in validate("chat", {"seed": -1})] == [
+        "seed must be 0 or more; got -1."]
     assert [e.message for e in validate("chat", {"seed": 2**63})] == [
         "seed must be 0 or more, at most 9223372036854775807; got 9223372036854775808."]
