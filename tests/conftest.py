@@ -27,9 +27,9 @@ def local_base_url(tmp_path_factory) -> str:
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         wait_healthy(base_url, timeout=120, process=process)
-    except Exception:
+    except Exception as exc:
         process.kill()
-        raise RuntimeError(f"local server failed to start:\n{log.read_text()[-3000:]}")
+        raise RuntimeError(f"local server failed to start:\n{log.read_text()[-3000:]}") from exc
     yield base_url
     process.terminate()
     process.wait(timeout=20)
@@ -50,4 +50,5 @@ def local_env(local_base_url, monkeypatch) -> str:
 
 
 def pytest_configure(config):
-    os.environ.setdefault("PLAYGROUND_DATA_DIR", str(Path(config.rootpath) / ".pytest_cache" / "data"))
+    os.environ.setdefault("PLAYGROUND_DATA_DIR",
+                          str(Path(config.rootpath) / ".pytest_cache" / "data"))

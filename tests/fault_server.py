@@ -293,10 +293,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- entry points ------------------------------------------------------------------
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+    def do_GET(self) -> None:
         self._handle(None)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
@@ -328,16 +328,19 @@ class _Handler(BaseHTTPRequestHandler):
             if behaviour != "ok":
                 return self._fault(owner, behaviour, stream=False)
             if path == "/v1/models":
-                return self._json(200, {"object": "list", "data": [_model(m) for m in owner.models]})
+                return self._json(200, {"object": "list",
+                                        "data": [_model(m) for m in owner.models]})
             if path.startswith("/v1/models/"):
                 model = path.removeprefix("/v1/models/")
                 if model in owner.models:
                     return self._json(200, _model(model))
                 return self._api_error(404, f"The model '{model}' does not exist.", "model",
                                        "model_not_found", "invalid_request_error")
-            return self._api_error(404, f"Unknown path {path}.", None, None, "invalid_request_error")
+            return self._api_error(404, f"Unknown path {path}.", None, None,
+                                   "invalid_request_error")
         if path not in ("/v1/completions", "/v1/chat/completions"):
-            return self._api_error(404, f"Unknown path {path}.", None, None, "invalid_request_error")
+            return self._api_error(404, f"Unknown path {path}.", None, None,
+                                   "invalid_request_error")
         stream = bool(body.get("stream"))
         if behaviour != "ok":
             return self._fault(owner, behaviour, stream=stream, body=body, path=path)
@@ -358,12 +361,15 @@ class _Handler(BaseHTTPRequestHandler):
             if behaviour == "401" and owner.echo_key:
                 token = (self.headers.get("authorization") or "").removeprefix("Bearer ")
                 message = f"Incorrect API key provided: {token}."
-            headers = {"Retry-After": f"{owner.retry_after:g}"} if behaviour == "429-retry-after" else {}
+            headers = ({"Retry-After": f"{owner.retry_after:g}"}
+                       if behaviour == "429-retry-after" else {})
             return self._api_error(status, message, param, code, kind, headers)
         if behaviour == "502":
-            return self._raw(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
+            return self._raw(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+                             "text/html")
         if behaviour == "not-json":
-            return self._raw(200, b"<html><body>Welcome to nginx!</body></html>", "application/json")
+            return self._raw(200, b"<html><body>Welcome to nginx!</body></html>",
+                             "application/json")
         generation = _Generation(owner, path or "/v1/chat/completions", body or {"model": "?"})
         if behaviour == "cut":
             if stream:
@@ -525,7 +531,8 @@ class _Generation:
                 "usage": self.usage}
 
     def chunks(self) -> list[dict[str, Any]]:
-        base = {"id": self.id, "object": "chat.completion.chunk" if self.chat else "text_completion",
+        base = {"id": self.id,
+                "object": "chat.completion.chunk" if self.chat else "text_completion",
                 "created": self.created, "model": self.model}
         chunks = []
         for index, (tokens, finish) in enumerate(self.choices):

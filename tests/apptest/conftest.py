@@ -74,14 +74,14 @@ class _RecordingHandler(BaseHTTPRequestHandler):
 
     server: _Recorder
 
-    def do_GET(self):  # noqa: N802 - http.server's naming
+    def do_GET(self):
         self.server.requests.append(("GET", self.path, {}))
         model = {"id": "recorded-model", "object": "model", "created": 0, "owned_by": "test",
                  "endpoints": ["completions"]}
         self._answer(model if self.path.endswith(model["id"]) else
                      {"object": "list", "data": [model]})
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         self.server.requests.append(("POST", self.path, body))
         self._answer({"id": "cmpl-1", "object": "text_completion", "created": 0,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from playground.connection import Connection, mask_key, preset
 from streamlit.proto.TextInput_pb2 import TextInput as TextInputProto
 
+from playground.connection import Connection, mask_key, preset
 from ui import state
 from ui.sidebar import key_caption
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.streamlit_page import (open_page as open_page_within, settle as wait_until_idle,
-                                 streamlit_app)
+from e2e.streamlit_page import open_page as open_page_within
+from e2e.streamlit_page import settle as wait_until_idle
+from e2e.streamlit_page import streamlit_app
 from fault_server import DEFAULT_REPLY, FaultServer, closed_port_url
 
 MARKUP = "<b>bold</b><script>window.__pwned=1</script>"
@@ -247,7 +248,8 @@ def test_a_typed_key_stays_in_its_masked_field(tab: Page, app, gateway):
     key.press("Enter")
     settle(page)
     assert key.get_attribute("type") == "password"
-    expect(sidebar(page).get_by_text(f"Key: {KEY[:3]}…{KEY[-4:]} (typed in the sidebar)")).to_be_visible()
+    masked = f"Key: {KEY[:3]}…{KEY[-4:]} (typed in the sidebar)"
+    expect(sidebar(page).get_by_text(masked)).to_be_visible()
     prompt = page.get_by_role("textbox", name="Prompt", exact=True)
     prompt.fill("Once upon a time")
     page.get_by_role("button", name="Run", exact=True).click()

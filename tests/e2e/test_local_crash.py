@@ -12,7 +12,7 @@ import shlex
 import sys
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from e2e.streamlit_page import IDLE, ROOT, settle, streamlit_app
 from playground.local.launcher import free_port

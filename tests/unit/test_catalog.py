@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -137,7 +137,7 @@ class TestRows:
         assert snapshot["context_length"] == 128_000
         assert snapshot["endpoints"] == "chat"
         assert (snapshot["input_per_million"], snapshot["output_per_million"]) == (0.15, 0.60)
-        assert snapshot["created"] == datetime.fromtimestamp(1_721_172_741, tz=timezone.utc)
+        assert snapshot["created"] == datetime.fromtimestamp(1_721_172_741, tz=UTC)
         assert rows[2]["endpoints"] == "completions, chat"
 
     def test_missing_fields_become_empty_cells(self):

@@ -11,8 +11,13 @@ import pytest
 from llama_cpp import Llama
 
 from playground.local.catalog import DEFAULT_MODEL, discover
-from playground.local.grammar import (JSON_OBJECT_GRAMMAR, Grammar, GrammarError, Vocabulary,
-                                      schema_grammar)
+from playground.local.grammar import (
+    JSON_OBJECT_GRAMMAR,
+    Grammar,
+    GrammarError,
+    Vocabulary,
+    schema_grammar,
+)
 
 SCHEMA = {
     "type": "object",

@@ -12,8 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from playground import params
-from playground.presets import (MAX_QUERY_CHARS, Preset, PresetError, PresetStore, all_presets,
-                                builtin_presets, from_query_params, to_query_params)
+from playground.presets import (
+    MAX_QUERY_CHARS,
+    Preset,
+    PresetError,
+    PresetStore,
+    all_presets,
+    builtin_presets,
+    from_query_params,
+    to_query_params,
+)
 from playground.runner import build_request
 
 KEY = "sk-proj-PRESETKEY-0123456789abcdef"
