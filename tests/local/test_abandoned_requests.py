@@ -75,7 +75,8 @@ def test_hanging_up_on_a_request_frees_the_model_and_drops_requests_left_waiting
     long_request = start(server, path, body)
     time.sleep(1.0)
     times_out_waiting(local_base_url)  # the model is busy; this one is abandoned in the queue
-    assert nothing_arrived(long_request), "the long request ended by itself: the test proves nothing"
+    assert nothing_arrived(long_request), (
+        "the long request ended by itself: the test proves nothing")
     long_request.close()
     assert seconds_for_next_request(client) < NEXT_REQUEST_SECONDS
 

@@ -97,7 +97,8 @@ def test_chat_stop_and_length(client):
     cut = chat(client, temperature=0, max_tokens=40, stop=[word]).choices[0]
     assert cut.message.content == free[:free.index(word)]
     assert cut.finish_reason == "stop"
-    short = chat(client, "Write a long story about dragons.", temperature=0, max_tokens=4).choices[0]
+    short = chat(client, "Write a long story about dragons.", temperature=0,
+                 max_tokens=4).choices[0]
     assert short.finish_reason == "length"
 
 

@@ -128,19 +128,22 @@ def test_tokenize_counts_text_and_chat_messages(local_base_url):
 
 def test_usage_is_counted_like_the_api(client, local_base_url):
     root = local_base_url.removesuffix("/v1")
-    prompt_count = httpx2.post(f"{root}/tokenize", json={"model": SMOL, "text": "Hello there"}).json()["count"]
+    prompt_count = httpx2.post(f"{root}/tokenize",
+                               json={"model": SMOL, "text": "Hello there"}).json()["count"]
     response = client.completions.create(model=SMOL, prompt="Hello there", max_tokens=5,
                                          n=2, temperature=0)
     assert response.usage.prompt_tokens == prompt_count
     assert response.usage.completion_tokens <= 10
-    assert response.usage.total_tokens == response.usage.prompt_tokens + response.usage.completion_tokens
+    usage = response.usage
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
 
 
 @pytest.fixture(scope="module")
 def keyed_server():
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "playground.local", "--port", str(port), "--api-key", "sk-local-test"],
+        [sys.executable, "-m", "playground.local", "--port", str(port),
+         "--api-key", "sk-local-test"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/v1"

@@ -82,4 +82,5 @@ def test_concurrent_requests_queue_per_model_and_stay_reproducible(client):
         chat_again = pool.submit(client.chat.completions.create, model=SMOL, max_tokens=8, seed=3,
                                  messages=[{"role": "user", "content": "Hi"}])
     assert parallel == sequential
-    assert chat.result().choices[0].message.content == chat_again.result().choices[0].message.content
+    assert (chat.result().choices[0].message.content
+            == chat_again.result().choices[0].message.content)

@@ -35,7 +35,8 @@ wrong_for = {
     "bool": st.integers() | st.text(max_size=5) | st.floats() | st.lists(st.booleans(), max_size=2),
     "text": st.integers() | st.floats() | st.booleans()
     | st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)
-    | st.builds(lambda a, s, b: a + s + b, st.text(max_size=3), lone_surrogates, st.text(max_size=3)),
+    | st.builds(lambda a, s, b: a + s + b, st.text(max_size=3), lone_surrogates,
+                st.text(max_size=3)),
 }
 COMPLETION_FIELDS = {
     "model": "text", "prompt": "text", "suffix": "text", "user": "text", "stop": "text",
@@ -113,8 +114,10 @@ def one_field_wrongly_typed(draw) -> tuple[str, str, dict]:
 
 @PROPERTY
 @given(case=one_field_wrongly_typed())
-@example(case=("/v1/completions", "max_tokens", {**BASES["/v1/completions"][0], "max_tokens": "10"}))
-@example(case=("/v1/chat/completions", "stream", {**BASES["/v1/chat/completions"][0], "stream": "yes"}))
+@example(case=("/v1/completions", "max_tokens",
+               {**BASES["/v1/completions"][0], "max_tokens": "10"}))
+@example(case=("/v1/chat/completions", "stream",
+               {**BASES["/v1/chat/completions"][0], "stream": "yes"}))
 @example(case=("/tokenize", "text", {"model": SMOL, "text": "a\ud800b"}))
 def test_a_field_of_the_wrong_type_is_a_400_naming_it(http, case):
     path, field, body = case

@@ -149,8 +149,9 @@ def test_a_missed_goal_is_listed_with_its_margin():
                            "load_average_before": [1.0, 1.0, 1.0],
                            "load_average_after": [2.0, 1.0, 1.0]},
                "figures": [figure.as_dict()],
-               "benchmarks": {"pages": {"error": None, "figures": [figure.as_dict()], "seconds": 1.0,
-                                        "load_average_before": None, "load_average_after": None}}}
+               "benchmarks": {"pages": {"error": None, "figures": [figure.as_dict()],
+                                        "seconds": 1.0, "load_average_before": None,
+                                        "load_average_after": None}}}
     text = runner.markdown(results)
     assert ("- **Page rerun: Usage**: 165.7 ms against a goal of <= 100.0 ms, missed by "
             "65.7 ms (65.7%).") in text

@@ -72,7 +72,8 @@ class TestPriceTable:
         saved = table.save(rows)
         assert saved["my-model"] == Price(1.25, 3.0)
         assert PriceTable(table.path).load() == saved
-        assert table.path.read_text().splitlines()[0] == "model,input_per_million,output_per_million"
+        header = table.path.read_text().splitlines()[0]
+        assert header == "model,input_per_million,output_per_million"
 
     def test_default_path_is_in_the_data_folder(self, data_dir):
         assert PriceTable().path == data_dir / "prices.csv"
@@ -80,7 +81,8 @@ class TestPriceTable:
     @pytest.mark.parametrize("bad_row, fragment", [
         ({"model": "m", "input_per_million": -1, "output_per_million": 1}, "must be a number >= 0"),
         ({"model": "m", "input_per_million": "cheap", "output_per_million": 1}, "'cheap'"),
-        ({"model": "m", "input_per_million": math.nan, "output_per_million": 1}, "must be a number"),
+        ({"model": "m", "input_per_million": math.nan, "output_per_million": 1},
+         "must be a number"),
         ({"model": "m", "input_per_million": 1, "output_per_million": None}, "output_per_million"),
     ])
     def test_a_bad_row_is_refused_and_the_file_kept(self, tmp_path, bad_row, fragment):
@@ -149,7 +151,8 @@ class TestRows:
     def test_search_matches_every_word_in_any_text_column(self):
         rows = catalog.model_rows([LOCAL_SMOLLM, LOCAL_GEMMA, OPENAI_SNAPSHOT], {})
         assert [r["id"] for r in catalog.search(rows, "GEMMA")] == ["gemma-3-270m"]
-        assert [r["id"] for r in catalog.search(rows, "local instruct")] == ["smollm2-135m-instruct"]
+        assert [r["id"] for r in catalog.search(rows, "local instruct")] == [
+            "smollm2-135m-instruct"]
         assert [r["id"] for r in catalog.search(rows, "chat")] == ["gpt-4o-mini-2024-07-18",
                                                                   "smollm2-135m-instruct"]
         assert catalog.search(rows, "   ") == rows

@@ -65,7 +65,8 @@ def run_curl(snippet: str, tmp_path) -> tuple[int, str]:
 
 def printed_directly(client: openai.OpenAI, endpoint: str, request: dict) -> str:
     """What the snippet should print: the same request sent through the SDK here."""
-    create = client.completions.create if endpoint == "completions" else client.chat.completions.create
+    create = (client.completions.create if endpoint == "completions"
+              else client.chat.completions.create)
     answer = create(**request)
     texts: dict[int, str] = {}
     if request.get("stream"):
@@ -75,7 +76,8 @@ def printed_directly(client: openai.OpenAI, endpoint: str, request: dict) -> str
                 texts[choice.index] = texts.get(choice.index, "") + (piece or "")
     else:
         for choice in answer.choices:
-            texts[choice.index] = choice.text if endpoint == "completions" else choice.message.content
+            texts[choice.index] = (choice.text if endpoint == "completions"
+                                   else choice.message.content)
     if len(texts) == 1 and (request.get("n") or 1) == 1:
         return texts[0] + "\n"
     return "".join(f"--- choice {i} ---\n{text}\n" for i, text in sorted(texts.items()))
@@ -183,7 +185,8 @@ def test_curl_snippet_chat_and_stream(local_base_url, tmp_path):
     assert " -N " in snippet
     status, body = run_curl(snippet, tmp_path)
     assert status == 200
-    events = [line.removeprefix("data: ") for line in body.splitlines() if line.startswith("data: ")]
+    events = [line.removeprefix("data: ") for line in body.splitlines()
+              if line.startswith("data: ")]
     assert events[-1] == "[DONE]"
     chunks = [json.loads(event) for event in events[:-1]]
     assert chunks[-1]["usage"]["prompt_tokens"] > 0
@@ -292,7 +295,8 @@ def test_any_prompt_round_trips_through_both_snippets(prompt):
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-2**63, 2**63) | st.text()
     | st.floats(allow_nan=False, allow_infinity=False),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
 

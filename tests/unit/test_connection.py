@@ -372,7 +372,8 @@ class TestSavingKeepsWhatItCannotRead:
         store.save(Connection("B", base_url="http://b/v1"))
         (aside,) = tmp_path.glob("connections.json.unreadable-*")
         assert aside.read_bytes() == text.encode("utf-8", "surrogateescape")
-        assert store.problems == [f"connections.json could not be read; it is kept as {aside.name}."]
+        assert store.problems == [
+            f"connections.json could not be read; it is kept as {aside.name}."]
         assert [conn.name for conn in store.load()] == ["B"] and store.problems == []
 
 

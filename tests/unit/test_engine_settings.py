@@ -124,7 +124,8 @@ def test_a_damaged_verdict_file_means_testing_again_and_is_rewritten(model, data
 
 
 @pytest.mark.parametrize("value, settings", [("1", "safe"), ("0", "fast")])
-def test_the_variable_forces_the_settings_without_a_test(model, data_dir, monkeypatch, value, settings):
+def test_the_variable_forces_the_settings_without_a_test(model, data_dir, monkeypatch, value,
+                                                         settings):
     monkeypatch.setenv(VARIABLE, value)
     choice = choose(model, command=NOT_A_PROGRAM)
     assert choice.settings == settings

@@ -61,7 +61,8 @@ class _Handler(BaseHTTPRequestHandler):
         route = self.path.strip("/").split("/")[0]
         if route == "slow":
             time.sleep(1.5)
-            status, headers, body, ctype = 200, {}, b'{"object": "list", "data": []}', "application/json"
+            status, headers, ctype = 200, {}, "application/json"
+            body = b'{"object": "list", "data": []}'
         else:
             status, headers, body, ctype = ROUTES[route]
         try:
@@ -75,7 +76,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (the timeout case)
 
-    do_GET = do_POST = _answer
+    do_GET = do_POST = _answer  # noqa: N815 - the names http.server calls
 
     def log_message(self, *args) -> None:  # keep test output clean
         pass

@@ -51,7 +51,8 @@ def test_a_missing_file_is_built_whole_with_nothing_left_beside_it(chunks, targe
 
 
 @pytest.mark.parametrize("damage, said", [
-    (lambda path: path.write_bytes(WHOLE[:4096]), "truncated or wrong (4,096 bytes instead of 12,007)"),
+    (lambda path: path.write_bytes(WHOLE[:4096]),
+     "truncated or wrong (4,096 bytes instead of 12,007)"),
     (lambda path: path.write_bytes(b"x" * len(WHOLE)), "corrupt"),
     (lambda path: path.write_bytes(WHOLE + b"more"), "truncated or wrong"),
 ], ids=["truncated", "same size, other bytes", "too long"])
@@ -74,7 +75,8 @@ def test_a_good_file_is_left_alone_and_hashed_once_per_process(chunks, target, c
     before = target.stat()
     hashed = []
     real_sha256 = model_files._sha256
-    monkeypatch.setattr(model_files, "_sha256", lambda path: hashed.append(path) or real_sha256(path))
+    monkeypatch.setattr(model_files, "_sha256",
+                        lambda path: hashed.append(path) or real_sha256(path))
     with caplog.at_level(logging.INFO, logger=model_files.__name__):
         ensure_joined(target, chunks, SHA256)
         ensure_joined(target, chunks, SHA256)

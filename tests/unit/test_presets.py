@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import string
 import zlib
 
 import openai
@@ -202,7 +203,7 @@ def test_presets_round_trip_through_link_parameters(preset, readable):
 def test_the_compact_form_is_one_short_url_safe_parameter():
     query = to_query_params(_named("Say hello"))
     assert list(query) == ["p"]
-    assert set(query["p"]) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    assert set(query["p"]) <= set(string.ascii_letters + string.digits + "-_")
     assert len(query["p"]) < 600
 
 
@@ -374,7 +375,8 @@ def test_unicode_is_kept_readable_on_disk(data_dir):
 
 def test_all_presets_puts_builtins_first_and_lets_mine_replace_one(data_dir):
     store = PresetStore()
-    store.save(Preset("Greedy: temperature 0", "completions", prompt="Mine", values={"temperature": 0}))
+    store.save(Preset("Greedy: temperature 0", "completions", prompt="Mine",
+                      values={"temperature": 0}))
     store.save(_mine("Extra"))
     listed = all_presets("completions", store)
     assert [p.name for p in listed][-2:] == ["Greedy: temperature 0", "Extra"]

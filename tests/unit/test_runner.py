@@ -182,7 +182,8 @@ class _BreakingStream(BaseHTTPRequestHandler):
         self.end_headers()
         events = [_chunk("Hel"), _chunk("lo")]
         if self.path.startswith("/error"):
-            events.append(b'data: {"error": {"message": "model crashed", "type": "server_error"}}\n\n')
+            events.append(b'data: {"error": {"message": "model crashed", '
+                          b'"type": "server_error"}}\n\n')
         for event in events:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
         self.wfile.flush()

@@ -146,7 +146,8 @@ class TestPenalties:
         penalties.add(2)
         penalties.add(2)
         adjusted = adjust(np.zeros(3, dtype=np.float32),
-                          SamplingSettings(frequency_penalty=-1.0, presence_penalty=-2.0), penalties)
+                          SamplingSettings(frequency_penalty=-1.0, presence_penalty=-2.0),
+                          penalties)
         np.testing.assert_allclose(adjusted, [0.0, 0.0, 4.0])
 
     def test_zero_penalties_change_nothing(self):

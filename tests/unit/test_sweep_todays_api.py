@@ -115,7 +115,10 @@ def test_without_a_store_the_built_in_profile_still_applies(emulator):
 
 def test_foreseen_refusals_count_the_cells_and_skip_what_is_not_sent():
     conn = Connection("OpenAI", kind="openai", base_url="https://api.openai.com/v1")
-    known = lambda model: capabilities.Capabilities(model, capabilities.profile_for(conn, model))
+
+    def known(model):
+        return capabilities.Capabilities(model, capabilities.profile_for(conn, model))
+
     requests = [
         ("gpt-5.1", {"temperature": 0.5, "reasoning_effort": "none"}),
         ("gpt-5.1", {"temperature": 0.5, "reasoning_effort": "low"}),
