@@ -1,4 +1,5 @@
-"""Run every benchmark, print one table, write ``benchmarks/results.json`` and ``docs/BENCHMARKS.md``.
+"""Run every benchmark, print one table, write ``benchmarks/results.json`` and
+``docs/BENCHMARKS.md``.
 
     python -m benchmarks                  # the full run
     python -m benchmarks --quick          # fewer repetitions: a run of about two minutes
@@ -19,8 +20,19 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.common import (HERE, ROOT, Figure, Shared, figure_rows, load_average, machine,
-                               markdown_table, text_table, timestamp, write_json)
+from benchmarks.common import (
+    HERE,
+    ROOT,
+    Figure,
+    Shared,
+    figure_rows,
+    load_average,
+    machine,
+    markdown_table,
+    text_table,
+    timestamp,
+    write_json,
+)
 
 RESULTS = HERE / "results.json"
 REPORT = ROOT / "docs" / "BENCHMARKS.md"
@@ -235,7 +247,8 @@ def markdown(results: dict) -> str:
         f"- {m['system']}, Python {m['python']}; {packages}",
         f"- load average (1, 5, 15 min): {_load(m['load_average_before'])} before the run, "
         f"{_load(m['load_average_after'])} after",
-        f"- date: {results['date']}" + (" (a `--quick` run: fewer repetitions)" if results["quick"] else ""),
+        f"- date: {results['date']}"
+        + (" (a `--quick` run: fewer repetitions)" if results["quick"] else ""),
         "",
         "## Figures",
         "",

@@ -33,9 +33,21 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from benchmarks.common import (HERE, ROOT, Figure, Shared, figures_report, format_value,
-                               interleave, machine, median, run_alone, shared_or_own,
-                               stop_process, timestamp)
+from benchmarks.common import (
+    HERE,
+    ROOT,
+    Figure,
+    Shared,
+    figures_report,
+    format_value,
+    interleave,
+    machine,
+    median,
+    run_alone,
+    shared_or_own,
+    stop_process,
+    timestamp,
+)
 
 RESULTS = HERE / "results-app-start.json"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -184,7 +196,8 @@ def benchmark(quick: bool = False, shared: Shared | None = None, log=print) -> d
                _ratio(running, base, "spawn_to_healthy"), "x", benchmark="app_start"),
         Figure("App start: spawn to first page in Chromium", running["spawn_to_rendered"], "s",
                detail=f"local models already running; bare Streamlit "
-                      f"{format_value(base['spawn_to_rendered'], 's')}", benchmark="app_start"),
+                      f"{format_value(base['spawn_to_rendered'], 's')}",
+               benchmark="app_start"),
         Figure("App start: first page, app.py / bare Streamlit",
                _ratio(running, base, "spawn_to_rendered"), "x", benchmark="app_start"),
         Figure("App start: first page, app starts its local models", cold["spawn_to_rendered"],
@@ -196,7 +209,8 @@ def benchmark(quick: bool = False, shared: Shared | None = None, log=print) -> d
         "benchmark": "app_start",
         "when": timestamp(),
         "machine": {**started_machine, "load_average_1m_at_end": machine().get("load_average_1m")},
-        "config": {"command": "streamlit run app.py --server.headless true", "browser": str(CHROMIUM),
+        "config": {"command": "streamlit run app.py --server.headless true",
+                   "browser": str(CHROMIUM),
                    "browser_args": CHROMIUM_ARGS, "repetitions": reps, "quick": quick,
                    "rendered_when": f"heading {FIRST_TITLE!r} shown and {IDLE}"},
         "browser_launch_seconds": browser_launch,

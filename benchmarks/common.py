@@ -92,7 +92,9 @@ class Goal:
 
     @property
     def met(self) -> bool:
-        return self.value >= self.bound if self.direction == "at_least" else self.value <= self.bound
+        if self.direction == "at_least":
+            return self.value >= self.bound
+        return self.value <= self.bound
 
     @property
     def margin(self) -> float:
@@ -263,7 +265,10 @@ def text_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
     """A plain-text table with aligned columns, for the terminal."""
     everything = [header, *rows]
     widths = [max(len(row[i]) for row in everything) for i in range(len(header))]
-    line = lambda row: "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+
+    def line(row: tuple[str, ...]) -> str:
+        return "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+
     return "\n".join([line(header), line(tuple("-" * w for w in widths)), *map(line, rows)])
 
 
@@ -274,9 +279,8 @@ def figures_report(result: dict) -> str:
 
 
 def markdown_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
-    escape = lambda cell: cell.replace("|", "\\|")
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(escape(cell) for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 

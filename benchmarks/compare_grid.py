@@ -132,8 +132,10 @@ def benchmark(quick: bool = False, log=print) -> dict:
 
 def report(results: dict) -> str:
     info, medians, cold = results["machine"], results["medians"], results["cold_first_grid"]
-    repetitions, ideal_share = results["config"]["repetitions"], results["ideal_wall_over_sequential_sum"]
-    goal = Goal(**{k: results["goals"][0][k] for k in ("name", "value", "bound", "direction", "unit")})
+    repetitions = results["config"]["repetitions"]
+    ideal_share = results["ideal_wall_over_sequential_sum"]
+    goal = Goal(**{k: results["goals"][0][k]
+                   for k in ("name", "value", "bound", "direction", "unit")})
     return "\n".join([
         f"Compare grid: {CELLS} cells, {LATENCY * 1000:.0f} ms per request, pool of {WORKERS}, "
         f"{repetitions} repetitions (medians)",

@@ -25,8 +25,17 @@ import time
 import numpy as np
 import plotly.io
 
-from benchmarks.common import (HERE, Figure, Goal, interleave, machine, median, quartiles,
-                               run_alone, table)
+from benchmarks.common import (
+    HERE,
+    Figure,
+    Goal,
+    interleave,
+    machine,
+    median,
+    quartiles,
+    run_alone,
+    table,
+)
 from playground import distribution as dist
 from ui import distribution_figures as figures
 

@@ -36,8 +36,17 @@ import subprocess
 import sys
 import time
 
-from benchmarks.common import (HERE, Figure, Goal, interleave, machine, median, run_alone,
-                               stop_process, table)
+from benchmarks.common import (
+    HERE,
+    Figure,
+    Goal,
+    interleave,
+    machine,
+    median,
+    run_alone,
+    stop_process,
+    table,
+)
 
 MODEL = "smollm2-135m-instruct"
 PROMPT = "The history of the printing press"
@@ -262,7 +271,8 @@ def summarise_engines(samples: dict, failed: dict, reps: int, started_machine: d
                 "prompt_tokens": runs["safe"][0]["prompt_tokens"] if runs["safe"] else None,
             }
             if failed:
-                detail = "; ".join(f"the {side} settings failed: {why}" for side, why in failed.items())
+                detail = "; ".join(f"the {side} settings failed: {why}"
+                                   for side, why in failed.items())
             else:
                 what = (f"{MAX_TOKENS} tokens generated" if kind == "generation"
                         else f"a {medians[f'{model} {kind}']['prompt_tokens']}-token prompt read")
@@ -320,8 +330,9 @@ def measure(reps: int, cold_reps: int, threads: int | None, log=print) -> dict:
                 samples["cold"].append(cold_start(threads))
             samples["load_average_1m"].append(round(os.getloadavg()[0], 2)
                                               if hasattr(os, "getloadavg") else None)
-            log(f"  repetition {rep + 1}/{reps}: server {samples['server'][-1]['tokens_per_second']:.1f} "
-                f"tok/s, direct {samples['direct'][-1]['tokens_per_second']:.1f} tok/s")
+            log(f"  repetition {rep + 1}/{reps}: "
+                f"server {samples['server'][-1]['tokens_per_second']:.1f} tok/s, "
+                f"direct {samples['direct'][-1]['tokens_per_second']:.1f} tok/s")
     finally:
         server.stop()
     resolved = {"requested": threads, "n_threads": llm.n_threads,
@@ -356,7 +367,8 @@ def summarise(samples: dict, reps: int, threads: dict, started_machine: dict) ->
                f"llama.cpp in-process: {direct_ttft * 1000:.0f} ms"),
         Figure("Local server: spawn to first answer (model load)", cold["spawn_to_answer"], "s",
                FIRST_ANSWER_GOAL, "at_most",
-               f"spawn to /health {cold['spawn_to_healthy']:.2f} s, then {cold['healthy_to_answer']:.2f} s "
+               f"spawn to /health {cold['spawn_to_healthy']:.2f} s, "
+               f"then {cold['healthy_to_answer']:.2f} s "
                f"to a one-token answer (warm: {warm_one:.2f} s)"),
     ]
     for figure in figures:
@@ -411,12 +423,17 @@ def _range(runs: list[dict], key: str) -> list[float]:
 
 def report(result: dict) -> str:
     m, cfg, mach = result["medians"], result["config"], result["machine"]
+    defaults = (" (llama-cpp-python defaults, as the app runs)"
+                if cfg["threads"]["requested"] is None else "")
+    ratios = ", ".join(f"{r:.2f}" for r in m["ratio_per_repetition"])
+    goal_fields = ("name", "value", "bound", "direction", "unit")
     lines = [
-        f"Local server benchmark: {cfg['model']}, /v1/completions, temperature {cfg['temperature']:g}, "
+        f"Local server benchmark: {cfg['model']}, /v1/completions, "
+        f"temperature {cfg['temperature']:g}, "
         f"top_p {cfg['top_p']:g}, max_tokens {cfg['max_tokens']}, threads "
         f"{cfg['threads']['n_threads']} generating / {cfg['threads']['n_threads_batch']} batch"
-        f"{' (llama-cpp-python defaults, as the app runs)' if cfg['threads']['requested'] is None else ''}, "
-        f"medians of {cfg['repetitions']} interleaved repetitions ({cfg['cold_starts']} cold starts)",
+        f"{defaults}, medians of {cfg['repetitions']} interleaved repetitions "
+        f"({cfg['cold_starts']} cold starts)",
         f"Machine: {mach['cores']} cores ({mach['cpu']}), {mach['memory_gib']} GiB memory, "
         f"{mach['system']}, Python {mach['python']}, llama-cpp-python "
         f"{mach['packages']['llama_cpp_python']}; load average {mach.get('load_average_1m')} "
@@ -428,7 +445,7 @@ def report(result: dict) -> str:
             ("(b) direct llama_cpp tokens/s", _rate(m, "direct")),
             ("    ratio server/direct", f"{m['ratio_server_over_direct']:.3f}  "
                                         f"(median of per-repetition ratios "
-                                        f"{', '.join(f'{r:.2f}' for r in m['ratio_per_repetition'])}; "
+                                        f"{ratios}; "
                                         f"ratio of the medians {m['ratio_of_medians']:.3f})"),
             ("(c) time to first token, server", f"{m['server_ttft_seconds'] * 1000:.0f} ms"),
             ("    time to first token, direct", f"{m['direct_ttft_seconds'] * 1000:.0f} ms"),
@@ -438,13 +455,13 @@ def report(result: dict) -> str:
             ("    cold: /health to first answer", f"{m['cold_healthy_to_answer_seconds']:.2f} s"),
             ("    cold: spawn to first answer", f"{m['cold_spawn_to_answer_seconds']:.2f} s"),
             ("    warm: same one-token request", f"{m['warm_one_token_request_seconds']:.3f} s"),
-            ("same greedy text server/direct", "yes" if result["same_text_server_and_direct"] else "no"),
+            ("same greedy text server/direct",
+             "yes" if result["same_text_server_and_direct"] else "no"),
         ]),
         *_load_warning(result),
         "",
         "Goals:",
-        *[f"  {Goal(**{k: g[k] for k in ('name', 'value', 'bound', 'direction', 'unit')}).describe()}"
-          for g in result["goals"]],
+        *[f"  {Goal(**{k: g[k] for k in goal_fields}).describe()}" for g in result["goals"]],
     ]
     return "\n".join(lines)
 

@@ -3,8 +3,21 @@
 import streamlit as st
 
 from playground.errors import PlaygroundError
-from ui import (chat_budget, chat_example, chat_saved, chat_send, chat_transcript, code_view,
-                distribution_view, model_accepts, pages, params, sidebar, state, structured_view)
+from ui import (
+    chat_budget,
+    chat_example,
+    chat_saved,
+    chat_send,
+    chat_transcript,
+    code_view,
+    distribution_view,
+    model_accepts,
+    pages,
+    params,
+    sidebar,
+    state,
+    structured_view,
+)
 from ui.errors import show_error
 from ui.text import plain
 

@@ -3,8 +3,19 @@
 import streamlit as st
 
 from playground.errors import InvalidParameters, PlaygroundError
-from ui import (code_view, completions_gone, distribution_view, model_accepts, models, output,
-                pages, params, presets_panel, sidebar, state)
+from ui import (
+    code_view,
+    completions_gone,
+    distribution_view,
+    model_accepts,
+    models,
+    output,
+    pages,
+    params,
+    presets_panel,
+    sidebar,
+    state,
+)
 from ui.errors import show_error
 from ui.recording import recorder
 from ui.text import plain

@@ -85,7 +85,8 @@ buttons = st.columns(len(SEND_TO))
 for cell, (title, page, endpoint) in zip(buttons, SEND_TO):
     usable = endpoint is None or facts.supports(endpoint)
     if cell.button(f"Open in {title}", key=f"models.send.{title}", disabled=not usable,
-                   width="stretch", help=None if usable else f"{model_id} has no {endpoint} endpoint."):
+                   width="stretch",
+                   help=None if usable else f"{model_id} has no {endpoint} endpoint."):
         state.send_model(model_id)
         if page == pages.COMPARE and base:
             compare_setup.start_in_completion_mode()

@@ -20,7 +20,8 @@ def render_last_reply(conversation: Conversation, response_format: dict[str, Any
     reply = conversation.last_reply
     if kind not in ("json_object", "json_schema") or reply is None or not reply.content:
         return
-    schema = (response_format.get("json_schema") or {}).get("schema") if kind == "json_schema" else None
+    schema = ((response_format.get("json_schema") or {}).get("schema")
+              if kind == "json_schema" else None)
     checked = check_reply(reply.content, schema)
     title = "Structured reply: " + _verdict(checked, schema)
     with st.expander(title, expanded=not checked.valid):
