@@ -12,7 +12,14 @@ llama.cpp's own sampler chain adds top_k 40, min_p 0.05 and a repeat penalty ove
    probability adds up to ``top_p`` (nucleus sampling).
 
 Randomness comes from a generator seeded per request and per choice, so a seeded request
-gives the same text whatever ran before it.
+gives the same text whatever ran before it. A draw takes one ``rng.random()`` and inverts
+the cumulative distribution of the kept tokens, most likely first, exactly as
+``rng.choice(kept, p=...)`` does (``playground.distribution`` relies on that).
+
+The sampler runs once per token, so nothing is sorted over the whole vocabulary: one
+exponential pass gives the probabilities, a threshold picks the few tokens that can be in
+the nucleus, and only those are sorted. Log-probabilities cost one more pass, and only when
+they are asked for.
 """
 
 from __future__ import annotations
@@ -21,9 +28,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# Nucleus sampling first looks among this many best tokens, which almost always hold the
-# requested mass; it falls back to a full sort only when they do not.
-_NUCLEUS_CANDIDATES = 1024
+# The nucleus is looked for among tokens at least this fraction as likely as the best one,
+# then among ten thousand times less likely ones, and so on until the mass is reached.
+_FIRST_THRESHOLD = 1e-4
+_THRESHOLD_STEP = 1e-4
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,7 @@ class Penalties:
 
 
 def adjust(logits: np.ndarray, settings: SamplingSettings, penalties: Penalties) -> np.ndarray:
-    """Steps 1 and 2 on a copy of the raw logits."""
+    """Steps 1 and 2 on a float32 copy of the raw logits."""
     adjusted = np.array(logits, dtype=np.float32, copy=True)
     if settings.logit_bias:
         ids = np.fromiter(settings.logit_bias.keys(), dtype=np.int64)
@@ -74,37 +82,60 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum())
 
 
-def top_alternatives(logprobs: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """The k most likely tokens with their log-probabilities, best first."""
+def log_normaliser(logits: np.ndarray) -> float:
+    """``log(sum(exp(logits)))``: a token's log-probability is its logit minus this."""
+    top = float(logits.max())
+    return top + float(np.log(np.exp(logits - top).sum(dtype=np.float64)))
+
+
+def top_alternatives(logprobs: np.ndarray, k: int, shift: float = 0.0) -> list[tuple[int, float]]:
+    """The k most likely tokens with their log-probabilities (``logprobs - shift``), best first."""
     if k <= 0:
         return []
-    best = np.argpartition(-logprobs, k - 1)[:k]
+    k = min(k, logprobs.size)
+    best = np.argpartition(-logprobs, k - 1)[:k] if k < logprobs.size else np.arange(k)
     best = best[np.argsort(-logprobs[best], kind="stable")]
-    return [(int(token), float(logprobs[token])) for token in best]
+    return [(int(token), float(logprobs[token]) - shift) for token in best
+            if logprobs[token] > -np.inf]  # a token ruled out (by a grammar) is no alternative
 
 
 def choose(adjusted: np.ndarray, settings: SamplingSettings, rng: np.random.Generator) -> int:
     """Step 4: the next token id."""
     if settings.temperature == 0:
         return int(np.argmax(adjusted))
-    scaled = adjusted.astype(np.float64) / settings.temperature
-    probs = np.exp(scaled - scaled.max())
-    probs /= probs.sum()
+    weights = adjusted / np.float32(settings.temperature)
+    weights -= weights.max()
+    np.exp(weights, out=weights)
     if settings.top_p >= 1.0:
-        return int(rng.choice(probs.size, p=probs))
-    candidates = _nucleus(probs, settings.top_p)
-    kept = probs[candidates]
-    return int(candidates[rng.choice(kept.size, p=kept / kept.sum())])
+        cumulative = np.cumsum(weights, dtype=np.float64)
+        return _draw(cumulative, rng)
+    candidates = _nucleus(weights, settings.top_p)
+    return int(candidates[_draw(np.cumsum(weights[candidates], dtype=np.float64), rng)])
 
 
-def _nucleus(probs: np.ndarray, top_p: float) -> np.ndarray:
-    """Token ids of the smallest most-likely set with probability >= top_p (at least one)."""
-    size = min(_NUCLEUS_CANDIDATES, probs.size)
-    head = np.argpartition(-probs, size - 1)[:size] if size < probs.size else np.arange(probs.size)
-    head = head[np.argsort(-probs[head], kind="stable")]
-    cumulative = np.cumsum(probs[head])
-    if cumulative[-1] < top_p and size < probs.size:
-        head = np.argsort(-probs, kind="stable")
-        cumulative = np.cumsum(probs[head])
+def _draw(cumulative: np.ndarray, rng: np.random.Generator) -> int:
+    """An index drawn with probability proportional to its weight, as ``rng.choice`` draws."""
+    cumulative /= cumulative[-1]
+    return int(cumulative.searchsorted(rng.random(), side="right"))
+
+
+def _nucleus(weights: np.ndarray, top_p: float) -> np.ndarray:
+    """Token ids of the smallest most-likely set with probability >= top_p (at least one),
+    most likely first (ties by token id).
+
+    ``weights`` are probabilities up to a common factor. Every token at least as likely as
+    a kept one is kept, so the nucleus lies inside any set of tokens above a threshold that
+    already holds ``top_p`` of the mass: only such a set is sorted.
+    """
+    total = float(weights.sum(dtype=np.float64))
+    wanted = top_p * total
+    threshold = float(weights.max()) * _FIRST_THRESHOLD
+    while True:
+        head = np.flatnonzero(weights >= threshold)
+        if threshold == 0.0 or float(weights[head].sum(dtype=np.float64)) >= wanted:
+            break
+        threshold = threshold * _THRESHOLD_STEP if threshold > 1e-300 else 0.0
+    head = head[np.argsort(-weights[head], kind="stable")]
+    cumulative = np.cumsum(weights[head], dtype=np.float64) / total
     keep = int(np.searchsorted(cumulative, top_p, side="left")) + 1
     return head[:min(keep, head.size)]
