@@ -11,7 +11,7 @@ import os
 
 import uvicorn
 
-from playground.local import engine_settings
+from playground.local import engine_settings, launcher
 from playground.local.app import create_app
 
 
@@ -22,7 +22,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default: loopback only)")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=launcher.DEFAULT_PORT,
+                        help=f"port to listen on (default: {launcher.DEFAULT_PORT}, the one the "
+                             "app looks for)")
     parser.add_argument("--api-key", default=os.environ.get("PLAYGROUND_LOCAL_API_KEY"),
                         help="demand 'Authorization: Bearer KEY' on every API request")
     parser.add_argument("--threads", type=int, default=None,
