@@ -70,8 +70,8 @@ def machine() -> dict:
 def synthetic(count: int, seed: int = 7):
     """Requests as the app records them, with bodies of a few hundred bytes, oldest first
     (a ledger grows in time order, so its row ids follow time as they do here)."""
-    from playground.catalog import SEED_PRICES
-    from playground.history import UsageRecord, estimate_cost
+    from playground.catalog import SEED_PRICES, estimate_cost
+    from playground.ledger.records import UsageRecord
 
     rng = random.Random(seed)
     moments = sorted(rng.random() for _ in range(count))
@@ -111,7 +111,7 @@ def synthetic(count: int, seed: int = 7):
 
 def page_load(ledger, filters) -> tuple[float, float]:
     """Wall and CPU seconds of the page's reads (the CPU figure resists a busy machine)."""
-    from playground.usage import FILTER_COLUMNS
+    from playground.ledger.queries import FILTER_COLUMNS
 
     started, cpu = time.perf_counter(), time.process_time()
     assert ledger.last_id() > 0  # the snapshot: the cache's key, the filters' choices, the span
@@ -134,8 +134,8 @@ def measure_load(folder: Path, reps: dict[int, int], log=print) -> dict:
     repetition), so that a change in the machine's load hits both sizes alike; as many
     repetitions of each as ``reps`` gives the larger size."""
     from benchmarks.common import interleave
-    from playground.history import Ledger
-    from playground.usage import Filters
+    from playground.ledger.queries import Filters
+    from playground.ledger.writer import Ledger
 
     typical = Filters(start=END - timedelta(days=7), end=END, models=list(MODELS[:2]))
     ledgers, fills = {}, {}
@@ -232,7 +232,8 @@ class _Running:
 def measure_share(folder: Path, reps: int, log=print, base_url: str | None = None) -> dict:
     """``base_url``: a local server already running; else one is started for the measure."""
     from playground.connection import Connection
-    from playground.history import Ledger, UsageRecord
+    from playground.ledger.records import UsageRecord
+    from playground.ledger.writer import Ledger
     from playground.runner import build_request, run
 
     ledger = Ledger(folder / "share.sqlite3")

@@ -29,9 +29,21 @@ import sys
 import time
 from contextlib import contextmanager
 
-from benchmarks.common import (HERE, ROOT, Figure, Shared, figures_report, format_value,
-                               interleave, machine, median, quartiles, run_alone, shared_or_own,
-                               timestamp)
+from benchmarks.common import (
+    HERE,
+    ROOT,
+    Figure,
+    Shared,
+    figures_report,
+    format_value,
+    interleave,
+    machine,
+    median,
+    quartiles,
+    run_alone,
+    shared_or_own,
+    timestamp,
+)
 
 RESULTS = HERE / "results-pages.json"
 APP = ROOT / "app.py"
@@ -160,17 +172,16 @@ def populate(at, log=print) -> dict:
 def measure(base_url: str, reps: int, log=print) -> dict:
     from streamlit.testing.v1 import AppTest
 
-    from playground import history
+    from benchmarks.ledger import synthetic
+    from playground.ledger.writer import shared_ledger
     from ui import pages
 
-    from benchmarks.ledger import synthetic
-
-    history.ledger().insert_many(synthetic(HISTORY_ROWS))
+    shared_ledger().insert_many(synthetic(HISTORY_ROWS))
     with (navigation_mode(), environment(PLAYGROUND_LOCAL_URL=base_url), quiet_streamlit(),
           error_details()):
         at = AppTest.from_file(str(APP), default_timeout=120)
         populated = populate(at, log)
-        ledger = history.ledger()
+        ledger = shared_ledger()
         ledger.flush(30)
         rows_before = ledger.count()
 

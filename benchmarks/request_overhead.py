@@ -37,8 +37,20 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import (HERE, Figure, Shared, figures_report, format_value, interleave,
-                               machine, median, quartiles, run_alone, shared_or_own, timestamp)
+from benchmarks.common import (
+    HERE,
+    Figure,
+    Shared,
+    figures_report,
+    format_value,
+    interleave,
+    machine,
+    median,
+    quartiles,
+    run_alone,
+    shared_or_own,
+    timestamp,
+)
 
 RESULTS = HERE / "results-request-overhead.json"
 MODEL = "fault-model"
@@ -101,7 +113,7 @@ class Sides:
         """After the clock stopped: let the ledger's writer commit what was recorded, as it
         does between a person's requests, so its commit does not land inside the next
         timed request (which is the other side's as often as not)."""
-        self.recorder.ledger.flush(30)
+        self.recorder.usage_ledger.flush(30)
 
     def sdk(self) -> float:
         started = time.perf_counter()
@@ -172,12 +184,12 @@ def quiet(server) -> None:
 
 def breakdown(sides: Sides, reps: int) -> dict:
     """The core's steps without the network, each timed over many calls (median, µs)."""
-    from playground import history
     from playground.connection import client_for
+    from playground.ledger.records import UsageRecord
 
     body = sides.client.chat.completions.with_raw_response.create(**sides.sent).content
     result = sides.recorder.run(sides.conn, ENDPOINT, sides.sent)
-    ledger = sides.recorder.ledger
+    ledger = sides.recorder.usage_ledger
 
     def timed(call) -> float:
         values = []
@@ -191,10 +203,10 @@ def breakdown(sides: Sides, reps: int) -> dict:
         "build_request_us": timed(lambda: sides._build(VALUES)),
         "client_for_us": timed(lambda: client_for(sides.conn)),
         "response_json_parse_us": timed(lambda: json.loads(body)),
-        "usage_record_from_result_us": timed(lambda: history.UsageRecord.from_result(
+        "usage_record_from_result_us": timed(lambda: UsageRecord.from_result(
             result, page="Benchmark", connection=sides.conn, session="benchmark")),
     }
-    record = history.UsageRecord.from_result(result, page="Benchmark", connection=sides.conn)
+    record = UsageRecord.from_result(result, page="Benchmark", connection=sides.conn)
     steps["ledger_record_call_us"] = timed(lambda: ledger.record(record))
     ledger.flush(30)
     return steps
@@ -222,7 +234,7 @@ def benchmark(quick: bool = False, shared: Shared | None = None, log=print, *,
                 log(f"  (b) {stream_reps} interleaved pairs of streams ...")
                 streams = interleave({"core": sides.core_stream, "sdk": sides.sdk_stream},
                                      stream_reps, warmup=warmup)
-                ledger = sides.recorder.ledger
+                ledger = sides.recorder.usage_ledger
                 flushed = ledger.flush(30)
                 recorded = ledger.count()
                 steps = breakdown(sides, min(reps, 200 if quick else 1000))

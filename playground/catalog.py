@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from playground.errors import PlaygroundError
-from playground.settings import data_dir, private_opener
+from playground.settings import DATA_DIR_VARIABLE, data_dir, private_opener
 
 PRICE_COLUMNS = ("model", "input_per_million", "output_per_million")
 MODEL_COLUMNS = ("id", "owned_by", "created", "context_length", "endpoints",
@@ -148,6 +151,45 @@ def _unreadable(path: Path, reason: str) -> PlaygroundError:
         f"The price list {path.name} could not be read: {reason}",
         hint=f"Fix or delete {path}; until then the built-in estimates are shown.",
     )
+
+
+_price_cache: dict[str, Any] = {}
+_price_lock = threading.Lock()
+
+
+def current_prices() -> Mapping[str, Price]:
+    """The user's price table, re-read only when its file changes (a stat per call)."""
+    folder = os.environ.get(DATA_DIR_VARIABLE)
+    with _price_lock:
+        if _price_cache.get("folder", object()) != folder:  # data_dir() makes the folder: once
+            _price_cache.update(folder=folder, table=PriceTable())
+        table = _price_cache["table"]
+    try:
+        stamp = table.path.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    with _price_lock:
+        if _price_cache.get("key") != (table.path, stamp):
+            try:
+                prices = table.load()
+            except PlaygroundError:
+                prices = dict(SEED_PRICES)
+            _price_cache.update(key=(table.path, stamp), prices=prices)
+        return _price_cache["prices"]
+
+
+def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int,
+                  prices: Mapping[str, Price] | None = None) -> float | None:
+    """US dollars at the table's per-million prices; None when the model has no price.
+
+    Reasoning tokens are billed as output and are already inside ``completion_tokens``:
+    they are not passed, so they cannot be counted twice.
+    """
+    price = lookup(dict(prices if prices is not None else current_prices()), model)
+    if price is None:
+        return None
+    return (prompt_tokens * price.input_per_million
+            + completion_tokens * price.output_per_million) / 1_000_000
 
 
 def parse_prices(rows: list[dict[str, Any]]) -> dict[str, Price]:

@@ -26,9 +26,9 @@ from typing import Any, Literal
 
 from playground import errors, logprobs
 from playground.connection import Connection, client_for
-from playground.history import estimate_tokens
 from playground.messages import ROLES
 from playground.runner import RunResult
+from playground.tokens import estimate_tokens
 
 FORMAT_VERSION = 1
 TITLE_CHARS = 60

@@ -2,7 +2,7 @@
 
 A run is stored whole, as the JSON of ``GridResult.to_dict()`` (grid, cells, samples with
 their log-probabilities, errors), next to a few summary columns for the list of saved runs.
-Runs live in the same file as the ledger (``history.default_path()`` or a given path), in
+Runs live in the same file as the ledger (``default_path()`` or a given path), in
 tables of their own prefixed ``compare_``. Their schema has its own version, in the
 one-row table ``compare_schema``: the file's ``PRAGMA user_version`` belongs to the ledger,
 whose own migrations run first (the ledger refuses a new file that already has tables).
@@ -30,9 +30,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from playground import history
 from playground.errors import PlaygroundError
-from playground.ledger_damage import is_damage
+from playground.ledger import schema as ledger_schema
+from playground.ledger.damage import is_damage
+from playground.ledger.records import scrub
+from playground.ledger.schema import DB_VARIABLE, default_path
+from playground.ledger.writer import shared_ledger
 from playground.sqlite_schema import run_migrations
 from playground.sweep import Grid, GridResult, format_value
 
@@ -87,7 +90,7 @@ def migrate(db: sqlite3.Connection) -> int:
     return run_migrations(
         db, migrations=MIGRATIONS, current=schema_version, record=_record_version,
         newer="The saved Compare runs were written by a newer version of the app",
-        hint=f"Update the app, or start this one with {history.DB_VARIABLE} naming another file.")
+        hint=f"Update the app, or start this one with {DB_VARIABLE} naming another file.")
 
 
 def _record_version(db: sqlite3.Connection, version: int) -> None:
@@ -99,16 +102,16 @@ class RunStore:
     """Saved Compare runs in one SQLite file (default: the usage ledger's)."""
 
     def __init__(self, path: Path | str | None = None, *, busy_timeout: float = 5.0):
-        self.path = Path(path).expanduser() if path else history.default_path()
+        self.path = Path(path).expanduser() if path else default_path()
         self.busy_timeout = busy_timeout
 
     @contextmanager
     def _db(self, doing: str) -> Iterator[sqlite3.Connection]:
         db = None
-        ledger = history.ledger(self.path)  # made private and checked, once per process
+        ledger = shared_ledger(self.path)  # made private and checked, once per process
         try:
             db = sqlite3.connect(ledger.path, timeout=self.busy_timeout, isolation_level=None)
-            history.migrate(db)  # first: the ledger refuses a new file that has other tables
+            ledger_schema.migrate(db)  # first: the ledger refuses a new file that has other tables
             migrate(db)
             yield db
         except sqlite3.Error as exc:
@@ -125,7 +128,7 @@ class RunStore:
     def save(self, result: GridResult, name: str, *, secrets: Iterable[str] = ()) -> int:
         """Store the run under ``name``; returns its id."""
         name = " ".join(name.split())[:MAX_NAME_CHARS] or "Untitled run"
-        data = json.dumps(history.scrub(result.to_dict(), tuple(secrets)), default=str)
+        data = json.dumps(scrub(result.to_dict(), tuple(secrets)), default=str)
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         with self._db("save the run") as db:
             cursor = db.execute(

@@ -22,10 +22,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from playground import history
 from playground.chat import Conversation
 from playground.errors import PlaygroundError
-from playground.ledger_damage import is_damage
+from playground.ledger import schema as ledger_schema
+from playground.ledger.damage import is_damage
+from playground.ledger.records import scrub
+from playground.ledger.schema import DB_VARIABLE, default_path
+from playground.ledger.writer import Ledger, shared_ledger
 from playground.sqlite_schema import run_migrations
 
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
@@ -59,10 +62,10 @@ class Summary:
 
 
 class ConversationStore:
-    """Conversations in ``path`` (default: the ledger's file, ``history.default_path()``)."""
+    """Conversations in ``path`` (default: the ledger's file, ``default_path()``)."""
 
     def __init__(self, path: Path | str | None = None, *, busy_timeout: float = 5.0):
-        self.path = Path(path).expanduser() if path else history.default_path()
+        self.path = Path(path).expanduser() if path else default_path()
         self.busy_timeout = busy_timeout
 
     def save(self, conversation: Conversation, *, secrets: Iterable[str] = ()) -> None:
@@ -113,13 +116,13 @@ class ConversationStore:
     # -- the file ----------------------------------------------------------------------
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        ledger = history.ledger(self.path)  # made private and checked, once per process
+        ledger = shared_ledger(self.path)  # made private and checked, once per process
         try:
             db = sqlite3.connect(ledger.path, timeout=self.busy_timeout, isolation_level=None)
         except sqlite3.Error as exc:
             raise _unusable(ledger, exc) from exc
         try:
-            history.migrate(db)  # every time: a damaged file set aside leaves a fresh one
+            ledger_schema.migrate(db)  # every time: a damaged file set aside leaves a fresh one
             migrate(db)
             yield db
         except sqlite3.Error as exc:
@@ -157,7 +160,7 @@ def migrate(db: sqlite3.Connection) -> int:
     return run_migrations(
         db, migrations=MIGRATIONS, current=schema_version, record=_record_version,
         newer="The saved conversations were written by a newer version of the app",
-        hint=f"Update the app, or start this one with {history.DB_VARIABLE} naming another file.")
+        hint=f"Update the app, or start this one with {DB_VARIABLE} naming another file.")
 
 
 def _record_version(db: sqlite3.Connection, version: int) -> None:
@@ -170,14 +173,14 @@ def _redacted(conversation: Conversation, secrets: tuple[str, ...]) -> Conversat
     """A copy whose texts are scrubbed like the ledger's (only the texts: the other fields
     hold counts and token probabilities, whose names the ledger's scrub would drop)."""
     def clean(messages):
-        return [replace(m, content=history.scrub(m.content, secrets)) for m in messages]
+        return [replace(m, content=scrub(m.content, secrets)) for m in messages]
 
-    return replace(conversation, title=history.scrub(conversation.title, secrets),
-                   system=history.scrub(conversation.system, secrets),
+    return replace(conversation, title=scrub(conversation.title, secrets),
+                   system=scrub(conversation.system, secrets),
                    messages=clean(conversation.messages), choices=clean(conversation.choices))
 
 
-def _unusable(ledger: history.Ledger, exc: sqlite3.Error) -> PlaygroundError:
+def _unusable(ledger: Ledger, exc: sqlite3.Error) -> PlaygroundError:
     if is_damage(exc):
         return ledger.failure(exc, "used")
     return PlaygroundError(f"The conversations file {ledger.path} cannot be used: {exc}",

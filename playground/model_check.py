@@ -20,8 +20,8 @@ from typing import Any, Literal
 from playground import errors, runner
 from playground.catalog import Price, lookup
 from playground.connection import Connection
-from playground.history import estimate_tokens
 from playground.refusals import COMPLETIONS_ENDPOINT, RefusalStore, from_error
+from playground.tokens import estimate_tokens
 
 MESSAGE = 'Answer with the JSON {"ok": true}.'  # JSON mode wants "JSON" in the messages
 PROMPT = "OK"

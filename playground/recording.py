@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from playground import history, runner
+from playground import runner
 from playground.connection import Connection
 from playground.errors import PlaygroundError
+from playground.ledger.records import UsageRecord
+from playground.ledger.writer import Ledger, shared_ledger
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +29,9 @@ class Recorder:
     ledger_path: Path | str | None = None  # None: PLAYGROUND_DB or the data folder
 
     @property
-    def ledger(self) -> history.Ledger:
-        return history.ledger(self.ledger_path)
+    def usage_ledger(self) -> Ledger:
+        """The ledger of ``ledger_path``, shared with every other recorder of that file."""
+        return shared_ledger(self.ledger_path)
 
     def run(self, conn: Connection, endpoint: str, request: dict[str, Any],
             **options) -> runner.RunResult:
@@ -37,11 +40,11 @@ class Recorder:
             result = runner.run(conn, endpoint, request, **options)
         except PlaygroundError as error:
             failure = error  # ``error`` is unbound once the block ends; name it for the lambda
-            self._record(lambda: history.UsageRecord.from_error(
+            self._record(lambda: UsageRecord.from_error(
                 failure, endpoint=endpoint, request=request, page=self.page, connection=conn,
                 latency=time.perf_counter() - started, session=self.session))
             raise
-        self._record(lambda: history.UsageRecord.from_result(
+        self._record(lambda: UsageRecord.from_result(
             result, page=self.page, connection=conn, session=self.session))
         return result
 
@@ -49,6 +52,6 @@ class Recorder:
         """Write to the ledger; a ledger that cannot be used is logged, not raised, so a
         request that succeeded never loses its answer to a bad database path."""
         try:
-            self.ledger.record(make_record())
+            self.usage_ledger.record(make_record())
         except PlaygroundError as failure:
             log.warning("Usage not recorded for %s: %s", self.page, failure)

@@ -27,8 +27,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from playground import errors, history
+from playground import errors
 from playground.connection import Connection
+from playground.ledger import schema as ledger_schema
+from playground.ledger.schema import default_path
 from playground.sqlite_schema import run_migrations
 
 UNSUPPORTED_PARAMETER = "unsupported_parameter"
@@ -100,10 +102,10 @@ def from_error(endpoint: str, request: dict[str, Any], error: Exception) -> Lear
 
 
 class RefusalStore:
-    """Refusals in ``path`` (default: the ledger's file, ``history.default_path()``)."""
+    """Refusals in ``path`` (default: the ledger's file, ``default_path()``)."""
 
     def __init__(self, path: Path | str | None = None, *, busy_timeout: float = 5.0):
-        self.path = Path(path).expanduser() if path else history.default_path()
+        self.path = Path(path).expanduser() if path else default_path()
         self.busy_timeout = busy_timeout
         self._migrated = False
 
@@ -164,7 +166,7 @@ class RefusalStore:
             raise _unusable(self.path, exc) from exc
         try:
             if not self._migrated:
-                history.migrate(db)
+                ledger_schema.migrate(db)
                 migrate(db)
                 self._migrated = True
             yield db

@@ -206,3 +206,12 @@ def tokenizer(conn: Connection, model: str) -> Tokenize:
         return ids[len(added):] if ids[:len(added)] == added else ids
 
     return tokenize
+
+
+CHARS_PER_TOKEN = 4  # the usual rule of thumb for English text with OpenAI's tokenizers
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens counted without a tokenizer: about four characters each, rounded up; 0 for
+    no text."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN) if text else 0

@@ -17,14 +17,24 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from playground import capabilities, history, messages as api_messages
+from playground import capabilities
+from playground import messages as api_messages
+from playground.catalog import current_prices
 from playground.compare_runs import Form
 from playground.connection import Connection
 from playground.errors import InvalidParameters, PlaygroundError
 from playground.params import SPECS, specs_for
 from playground.sweep import (
-    AXIS_NAMES, DEFAULT_MAX_CELLS, MAX_SAMPLES, Axis, Estimate, Grid, axis_names, estimate,
+    AXIS_NAMES,
+    DEFAULT_MAX_CELLS,
+    MAX_SAMPLES,
+    Axis,
+    Estimate,
+    Grid,
+    axis_names,
+    estimate,
 )
+from playground.tokens import estimate_tokens
 from ui import compare_fixed, model_accepts, models, params, state
 from ui.text import plain
 
@@ -91,7 +101,7 @@ def render(conn: Connection, model: str | None) -> Setup:
                 prompt=prompt, messages=messages, sampling=options.sampling,
                 max_cells=options.max_cells)
     text = prompt or "".join(message["content"] for message in messages or [])
-    figures = estimate(grid, history.estimate_tokens(text), history.current_prices())
+    figures = estimate(grid, estimate_tokens(text), current_prices())
     _show_estimate(figures)
     _foreseen_refusals(grid, conn)
     return Setup(grid, figures, options.workers)

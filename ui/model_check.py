@@ -11,7 +11,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from playground import history, model_check
+from playground import model_check
+from playground.catalog import current_prices
 from playground.connection import Connection
 from playground.errors import PlaygroundError
 from playground.refusals import RefusalStore
@@ -31,7 +32,7 @@ def render(conn: Connection, model: str | None, page: str) -> None:
         return
     here = (conn.name, model)
     st.markdown("**What this model accepts**")
-    figures = model_check.estimate(model, history.current_prices())
+    figures = model_check.estimate(model, current_prices())
     if st.session_state.get(ASKED) != here:
         st.button("Check this model", key=f"{ASKED}.start", icon=":material/fact_check:",
                   on_click=_ask, args=(here,),

@@ -31,7 +31,7 @@ from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlExcepti
 from playground import logprobs as lp
 from playground.connection import Connection
 from playground.errors import PlaygroundError
-from playground.history import reasoning_tokens_of
+from playground.ledger.records import reasoning_tokens_of
 from playground.recording import Recorder
 from playground.runner import Choice, RunResult
 from ui import state, token_view, usage_total

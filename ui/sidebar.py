@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import streamlit as st
 
-from playground import connection, history
+from playground import connection
 from playground.connection import (
     LOCAL_NAME,
     Connection,
@@ -26,6 +26,8 @@ from playground.connection import (
     SavedConnections,
 )
 from playground.errors import PlaygroundError
+from playground.ledger.records import UsageRecord
+from playground.ledger.schema import DB_FILENAME, DB_VARIABLE
 from playground.local.launcher import local_server
 from playground.settings import DATA_DIR_VARIABLE
 from ui import models, recording, state, usage_data, usage_total
@@ -257,7 +259,7 @@ def _test(conn: Connection) -> None:
 def _record_test(report: ConnectionReport, conn: Connection) -> None:
     """A test is a request too: it goes to the usage ledger (page "Test connection")."""
     try:
-        usage_data.ledger().record(history.UsageRecord.from_connection_test(
+        usage_data.default_ledger().record(UsageRecord.from_connection_test(
             report, page=TEST_PAGE, connection=conn, session=recording.session_id()))
     except PlaygroundError as exc:
         st.caption(plain(f"Not recorded in the usage history: {exc.message}"))
@@ -267,7 +269,7 @@ def _data_settings() -> None:
     """Where the usage history is (the machine decides: shown, never typed here), and, once
     per session, each damaged history file that was set aside."""
     try:
-        opened = usage_data.ledger()
+        opened = usage_data.default_ledger()
     except PlaygroundError as exc:
         with st.expander("Data"):
             st.caption(plain(f"Usage history unavailable: {exc.message} {exc.hint or ''}"))
@@ -277,8 +279,8 @@ def _data_settings() -> None:
     with st.expander("Data"):
         st.caption(plain(f"Usage history: {opened.path}"), help=(
             "Every request, saved conversation and Compare run is kept in this SQLite file. "
-            f"It is set where the app runs, never from the browser: {history.DB_VARIABLE} "
-            f"names the file, else it is {history.DB_FILENAME} in the data folder "
+            f"It is set where the app runs, never from the browser: {DB_VARIABLE} "
+            f"names the file, else it is {DB_FILENAME} in the data folder "
             f"({DATA_DIR_VARIABLE}, else ~/.parameter-playground)."))
 
 

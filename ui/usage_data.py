@@ -20,20 +20,23 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from playground import history, usage
-from playground.ledger_damage import SetAside, set_aside_files
-from playground.usage import Filters, UsageOverview
+from playground.ledger import queries
+from playground.ledger.damage import SetAside, set_aside_files
+from playground.ledger.queries import Filters, UsageOverview
+from playground.ledger.schema import DB_VARIABLE
+from playground.ledger.writer import Ledger, shared_ledger
 from ui import state, usage_charts
 
 TABLE_ROWS = 100  # requests per page of the table
 
 
-def ledger() -> history.Ledger:
-    """The ledger: ``PLAYGROUND_DB``, else the data folder's ``history.sqlite3``."""
-    return history.ledger()
+def default_ledger() -> Ledger:
+    """The ledger of the machine's choice: ``PLAYGROUND_DB``, else the data folder's
+    ``history.sqlite3``."""
+    return shared_ledger()
 
 
-def new_notices(opened: history.Ledger) -> list[SetAside]:
+def new_notices(opened: Ledger) -> list[SetAside]:
     """The damaged files the ledger set aside that this session has not been told of yet;
     from now on they count as told."""
     told = st.session_state.setdefault(state.LEDGER_NOTICES_SHOWN, set())
@@ -44,7 +47,7 @@ def new_notices(opened: history.Ledger) -> list[SetAside]:
 
 def location(path: str) -> str:
     """Where the ledger is, and the damaged files set aside beside it, in words."""
-    text = (f"Recorded in {path} (set where the app runs: {history.DB_VARIABLE}, else the "
+    text = (f"Recorded in {path} (set where the app runs: {DB_VARIABLE}, else the "
             "data folder).")
     aside = set_aside_files(Path(path))
     if aside:
@@ -67,10 +70,10 @@ class Snapshot:
     def empty(self) -> bool:
         return self.stamp == 0
 
-    def overview(self, filters: Filters, bucket: usage.Bucket | None) -> UsageOverview:
+    def overview(self, filters: Filters, bucket: queries.Bucket | None) -> UsageOverview:
         return _overview(self.path, self.generation, self.stamp, filters, bucket)
 
-    def charts(self, filters: Filters, bucket: usage.Bucket | None) -> Charts:
+    def charts(self, filters: Filters, bucket: queries.Bucket | None) -> Charts:
         return _charts(self.path, self.generation, self.stamp, filters, bucket)
 
     def requests(self, filters: Filters, page: int) -> pd.DataFrame:
@@ -78,17 +81,17 @@ class Snapshot:
         return _requests(self.path, self.generation, self.stamp, filters, page)
 
     def detail(self, request_id: int) -> dict[str, Any] | None:
-        return history.ledger(self.path).request_detail(request_id)
+        return shared_ledger(self.path).request_detail(request_id)
 
     def csv(self, filters: Filters, with_bodies: bool) -> Callable[[], bytes]:
         """The export, made only when the download button is clicked (in its own thread)."""
         path = self.path
-        return lambda: history.ledger(path).to_csv(filters, with_bodies=with_bodies)
+        return lambda: shared_ledger(path).to_csv(filters, with_bodies=with_bodies)
 
 
 def snapshot() -> Snapshot:
     """The session's ledger now. Raises ``PlaygroundError`` when it cannot be read."""
-    opened = ledger()
+    opened = default_ledger()
     path, generation, stamp = str(opened.path), len(opened.notices), opened.last_id()
     return Snapshot(path, generation, stamp, _choices(path, generation, stamp),
                     _span(path, generation, stamp))
@@ -98,20 +101,20 @@ def snapshot() -> Snapshot:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _choices(path: str, generation: int, stamp: int) -> dict[str, list[str]]:
-    opened = history.ledger(path)
-    return {column: opened.distinct_values(column) for column in usage.FILTER_COLUMNS}
+    opened = shared_ledger(path)
+    return {column: opened.distinct_values(column) for column in queries.FILTER_COLUMNS}
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _span(path: str, generation: int,
           stamp: int) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-    return history.ledger(path).span()
+    return shared_ledger(path).span()
 
 
 @st.cache_data(max_entries=32, show_spinner="Adding up the usage…")
 def _overview(path: str, generation: int, stamp: int, filters: Filters,
-              bucket: usage.Bucket | None) -> UsageOverview:
-    return history.ledger(path).overview(filters, bucket, limit=TABLE_ROWS)
+              bucket: queries.Bucket | None) -> UsageOverview:
+    return shared_ledger(path).overview(filters, bucket, limit=TABLE_ROWS)
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ class Charts:
 # building the seven of them was most of a rerun's time.
 @st.cache_resource(max_entries=32, show_spinner=False)
 def _charts(path: str, generation: int, stamp: int, filters: Filters,
-            bucket: usage.Bucket | None) -> Charts:
+            bucket: queries.Bucket | None) -> Charts:
     view = _overview(path, generation, stamp, filters, bucket)
     speed = view.latency_by_model
     streamed = not speed.empty and speed["time_to_first_token_count"].sum() > 0
@@ -151,5 +154,5 @@ def _charts(path: str, generation: int, stamp: int, filters: Filters,
 @st.cache_data(max_entries=32, show_spinner=False)
 def _requests(path: str, generation: int, stamp: int, filters: Filters,
               page: int) -> pd.DataFrame:
-    return history.ledger(path).requests(filters, limit=TABLE_ROWS, offset=page * TABLE_ROWS)
+    return shared_ledger(path).requests(filters, limit=TABLE_ROWS, offset=page * TABLE_ROWS)
 

@@ -12,14 +12,14 @@ from datetime import date, datetime, timedelta, timezone
 import pandas as pd
 import streamlit as st
 
-from playground import usage
-from playground.usage import Filters
+from playground.ledger import queries
+from playground.ledger.queries import Filters
 from ui import state
 
 ALL_TIME, CUSTOM = "All time", "Custom dates"
 PERIODS = {ALL_TIME: None, "Today": 0, "Last 7 days": 6, "Last 30 days": 29, CUSTOM: None}
 AUTOMATIC = "Automatic"
-BUCKETS = (AUTOMATIC, *usage.BUCKETS)
+BUCKETS = (AUTOMATIC, *queries.BUCKETS)
 PICKERS = ((state.USAGE_MODELS, "Models", "model"),
            (state.USAGE_CONNECTIONS, "Connections", "connection"),
            (state.USAGE_PAGES, "Pages", "page"))

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from playground.errors import PlaygroundError
-from playground.usage import Filters
+from playground.ledger.queries import Filters
 from ui import state
 from ui.errors import show_error
 from ui.text import plain

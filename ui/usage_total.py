@@ -12,7 +12,7 @@ import threading
 import streamlit as st
 
 from playground.errors import PlaygroundError
-from playground.usage import RunningTotal
+from playground.ledger.queries import RunningTotal
 from ui import recording, usage_data
 from ui.text import plain
 from ui.usage_format import count, money, requests
@@ -32,7 +32,7 @@ def refresh() -> None:
     if placeholder is None:
         return
     try:
-        total = usage_data.ledger().session_total(session=recording.session_id())
+        total = usage_data.default_ledger().session_total(session=recording.session_id())
     except PlaygroundError as exc:
         placeholder.caption(plain(f"Usage not recorded: {exc.message}"))
         return

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from fault_server import FaultServer
-from playground import history
+from playground.ledger.schema import DB_FILENAME
+from playground.ledger.writer import shared_ledger
 from playground.sweep import Axis, Grid, GridResult
 from ui import pages, state
 
@@ -94,7 +95,7 @@ def test_a_two_by_two_grid_side_by_side_with_baseline_charts_and_ledger(page, se
     heatmap = json.loads(charts[1].proto.spec)["data"][0]
     assert heatmap["type"] == "heatmap"
 
-    ledger = history.ledger(data_dir / history.DB_FILENAME)
+    ledger = shared_ledger(data_dir / DB_FILENAME)
     assert ledger.flush()
     assert list(ledger.requests()["page"]) == ["Compare"] * 4
 
@@ -291,7 +292,8 @@ def test_a_model_of_another_connection_uses_what_was_typed_for_it(page, server):
         for field, value in (("base_url", other.base_url), ("api_key", "sk-typed-for-ollama"),
                              ("organization", "org-typed")):
             page.sidebar.text_input(key=state.connection_field(field, "Ollama")).input(value).run()
-        page.sidebar.number_input(key=state.connection_field("max_retries", "Ollama")).set_value(0).run()
+        retries = state.connection_field("max_retries", "Ollama")
+        page.sidebar.number_input(key=retries).set_value(0).run()
         page.sidebar.selectbox(key=state.CONNECTION_NAME).select("vLLM").run()
         page.multiselect(key="compare.vary").set_value(["model"]).run()
         page.multiselect(key="compare.axis.model").set_value(

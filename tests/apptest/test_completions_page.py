@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from playground import history, presets
+from playground import presets
+from playground.ledger.schema import DB_FILENAME
+from playground.ledger.writer import shared_ledger
 from ui import params, state
 from ui.output import empty_note
 
@@ -194,7 +196,7 @@ def test_one_completion_on_the_local_model_with_usage_timing_and_raw_json(app, d
                         r"\d+\.\d\d s", facts)
     (raw,) = app.json
     assert json.loads(raw.value)["choices"][0]["text"] == output
-    ledger = history.ledger(data_dir / history.DB_FILENAME)
+    ledger = shared_ledger(data_dir / DB_FILENAME)
     assert ledger.flush()
     assert list(ledger.requests()["page"]) == ["Completions"]
 

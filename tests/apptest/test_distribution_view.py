@@ -9,7 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from playground import history
+from playground.ledger.schema import DB_FILENAME
+from playground.ledger.writer import shared_ledger
 from ui import params, state
 from ui.distribution_view import key
 
@@ -17,7 +18,7 @@ SMOLLM = "smollm2-135m-instruct"
 
 
 def _ledger_rows(data_dir) -> int:
-    ledger = history.ledger(data_dir / history.DB_FILENAME)
+    ledger = shared_ledger(data_dir / DB_FILENAME)
     assert ledger.flush()
     return len(ledger.requests())
 

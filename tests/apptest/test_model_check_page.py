@@ -6,7 +6,10 @@ from __future__ import annotations
 import pytest
 
 from openai_emulator import MODELS, EmulatedModel, OpenAIEmulator
-from playground import history, model_check
+from playground import model_check
+from playground.ledger import queries
+from playground.ledger.schema import DB_FILENAME
+from playground.ledger.writer import shared_ledger
 from tests.apptest.test_todays_api import control, on_emulator
 from ui import pages
 
@@ -53,6 +56,6 @@ def test_a_check_finds_what_the_model_refuses_and_chat_applies_it(app, emulator,
     assert control(page, "reasoning_effort").disabled
     assert control(page, "verbosity").disabled
     assert not control(page, "temperature").disabled
-    recorded = history.ledger(data_dir / history.DB_FILENAME)
-    assert recorded.by_page().set_index("page").loc["Models", "requests"] == len(
+    recorded = shared_ledger(data_dir / DB_FILENAME)
+    assert recorded.query(queries.by_page).set_index("page").loc["Models", "requests"] == len(
         model_check.PROBES)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from playground import history
+from playground.ledger.records import UsageRecord
+from playground.ledger.schema import DB_FILENAME, DB_VARIABLE
+from playground.ledger.writer import shared_ledger
 from ui import pages, state
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
@@ -19,13 +21,13 @@ APP = Path(__file__).resolve().parents[2] / "app.py"
 
 def _today(hour: int, minute: int) -> datetime:
     """A moment of today (UTC): "Today" keeps it whenever the test runs."""
-    return datetime.combine(datetime.now(timezone.utc).date(), time(hour, minute),
-                            tzinfo=timezone.utc)
+    return datetime.combine(datetime.now(UTC).date(), time(hour, minute),
+                            tzinfo=UTC)
 
 
 def _row(when, page, connection, model, prompt, completion, latency, ttft=None,
          status="ok", cost=None, estimated=False, endpoint="chat"):
-    return history.UsageRecord(
+    return UsageRecord(
         page=page, connection=connection, endpoint=endpoint, model=model, status=status,
         params={"temperature": 0.5}, prompt_tokens=prompt, completion_tokens=completion,
         tokens_estimated=estimated, latency=latency, time_to_first_token=ttft, cost=cost,
@@ -47,7 +49,7 @@ ROWS = [
 
 @pytest.fixture
 def seeded(data_dir):
-    ledger = history.ledger(data_dir / history.DB_FILENAME)
+    ledger = shared_ledger(data_dir / DB_FILENAME)
     ledger.insert_many(ROWS)
     return ledger
 
@@ -97,8 +99,8 @@ def test_totals_and_charts_of_everything(app, seeded):
     prompt_over_time = _trace(charts[:1], "prompt")[0]
     assert sum(_values(prompt_over_time["y"])) == 150
     by_model = _trace(charts[1:2], "completion")[0]
-    assert dict(zip(by_model["y"], _values(by_model["x"]))) == {"gpt-4o-mini": 50, "davinci-002": 30,
-                                                       "qwen": 8}
+    assert dict(zip(by_model["y"], _values(by_model["x"]))) == {
+        "gpt-4o-mini": 50, "davinci-002": 30, "qwen": 8}
     by_page = _trace(charts[2:3], "prompt")[0]
     assert dict(zip(by_page["y"], _values(by_page["x"]))) == {"Chat": 140, "Completions": 10}
     (latency,) = charts[3]["data"]  # the failure's latency is no model's
@@ -188,13 +190,14 @@ def test_selecting_a_request_shows_it_in_full(app, seeded):
     request_body = json.loads(app.json[0].proto.body)
     assert request_body["messages"][0]["content"] == "Hello"
     assert "No response was received." in [caption.value for caption in app.caption]
-    assert any(button.label.startswith("Download 3 requests") for button in app.get("download_button"))
+    assert any(button.label.startswith("Download 3 requests")
+               for button in app.get("download_button"))
 
 
 def test_the_database_is_shown_and_cannot_be_chosen_from_the_browser(app, seeded, data_dir):
     _usage(app)
     assert not app.sidebar.text_input  # the local connection has no fields; no path field
-    path = str(data_dir / history.DB_FILENAME)
+    path = str(data_dir / DB_FILENAME)
     assert f"Usage history: {path}" in _sidebar_captions(app)
     assert path in " ".join(caption.value.replace("\\", "") for caption in app.main.caption)
     assert _metrics(app)["Requests"] == "3"
@@ -206,21 +209,21 @@ def test_no_session_value_moves_the_database(app, seeded, data_dir, tmp_path):
         app.session_state[key] = str(elsewhere)
     _usage(app)
     assert _metrics(app)["Requests"] == "3"
-    assert f"Usage history: {data_dir / history.DB_FILENAME}" in _sidebar_captions(app)
+    assert f"Usage history: {data_dir / DB_FILENAME}" in _sidebar_captions(app)
     assert not elsewhere.parent.exists()
 
 
 def test_the_environment_chooses_the_database(app, tmp_path, monkeypatch):
     chosen = tmp_path / "elsewhere" / "usage.sqlite3"
-    monkeypatch.setenv(history.DB_VARIABLE, str(chosen))
+    monkeypatch.setenv(DB_VARIABLE, str(chosen))
     next(b for b in app.sidebar.button if b.label == "Test connection").click().run()
     assert f"Usage history: {chosen}" in _sidebar_captions(app)
-    assert history.ledger(chosen).count() == 1
+    assert shared_ledger(chosen).count() == 1
 
 
 def test_a_damaged_history_is_set_aside_and_told_once(local_env, data_dir, clean_environment,
                                                       navigation_mode):
-    damaged = data_dir / history.DB_FILENAME
+    damaged = data_dir / DB_FILENAME
     damaged.write_bytes(b"overwritten " * 4000)
     app = AppTest.from_file(str(APP), default_timeout=120)
     app.run()
@@ -267,7 +270,7 @@ def _sidebar_captions(app) -> str:
 def test_the_table_pages_through_many_requests(app, data_dir):
     many = [_row(_today(0, 0) - timedelta(minutes=n), "Chat", "Local models", "m", 1, 1, 0.1)
             for n in range(150)]
-    history.ledger(data_dir / history.DB_FILENAME).insert_many(many)
+    shared_ledger(data_dir / DB_FILENAME).insert_many(many)
     _usage(app)
     assert app.main.dataframe[-1].value["id"].tolist()[:2] == [1, 2]  # newest first
     app.number_input(key=state.USAGE_TABLE_PAGE).set_value(2).run()
@@ -278,7 +281,7 @@ def test_the_table_pages_through_many_requests(app, data_dir):
 
 def test_an_unusable_database_is_a_message_not_a_crash(app, tmp_path, monkeypatch):
     (tmp_path / "a-file").write_text("not a folder")
-    monkeypatch.setenv(history.DB_VARIABLE, str(tmp_path / "a-file" / "usage.sqlite3"))
+    monkeypatch.setenv(DB_VARIABLE, str(tmp_path / "a-file" / "usage.sqlite3"))
     _usage(app)
     assert "could not be opened" in app.main.error[0].value.replace("\\", "")
     app.switch_page(pages.COMPLETIONS).run()
@@ -287,7 +290,7 @@ def test_an_unusable_database_is_a_message_not_a_crash(app, tmp_path, monkeypatc
 
 
 def test_the_running_total_in_words():
-    from playground.usage import RunningTotal
+    from playground.ledger.queries import RunningTotal
     from ui.usage_total import describe
 
     assert describe(RunningTotal()) == "This session: no requests yet"

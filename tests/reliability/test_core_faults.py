@@ -39,8 +39,8 @@ def conn_to(url: str, *, timeout: float = 1.0, retries: int = 0) -> Connection:
 
 
 def ledger_rows(recorder: Recorder) -> list[dict]:
-    assert recorder.ledger.flush(10)
-    with recorder.ledger.reading() as db:
+    assert recorder.usage_ledger.flush(10)
+    with recorder.usage_ledger.reading() as db:
         db.row_factory = None
         cursor = db.execute("SELECT status, error_kind, error_message FROM requests ORDER BY id")
         return [dict(zip(("status", "error_kind", "error_message"), row)) for row in cursor]
@@ -275,7 +275,7 @@ def test_the_key_goes_to_the_server_and_nowhere_in_the_ledger(recorder, tmp_path
             except errors.PlaygroundError as error:
                 assert conn.api_key not in str(error)
     assert {r.authorization for r in fault_server.requests} == {f"Bearer {conn.api_key}"}
-    assert recorder.ledger.flush(10) and recorder.ledger.count() == 4
+    assert recorder.usage_ledger.flush(10) and recorder.usage_ledger.count() == 4
     files = [path for path in tmp_path.rglob("*") if path.is_file()]
     assert files
     for path in files:

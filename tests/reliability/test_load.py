@@ -66,8 +66,8 @@ def test_200_requests_20_at_a_time_are_all_in_the_ledger_with_their_status(tmp_p
     assert elapsed < 60, f"200 requests took {elapsed:.0f} s"
 
     expected = collections.Counter((model, MIX[model][2], MIX[model][3]) for model in plan)
-    assert recorder.ledger.flush(30), "the ledger writes everything within 30 s"
-    with recorder.ledger.reading() as db:
+    assert recorder.usage_ledger.flush(30), "the ledger writes everything within 30 s"
+    with recorder.usage_ledger.reading() as db:
         rows = db.execute("SELECT model, status, error_kind FROM requests WHERE session = ?",
                           (session,)).fetchall()
     assert len(rows) == TOTAL

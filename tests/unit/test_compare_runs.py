@@ -7,10 +7,13 @@ import sqlite3
 
 import pytest
 
-from playground import compare_runs, history
+from playground import compare_runs
 from playground.compare_runs import RunStore, form_of
 from playground.connection import Connection
 from playground.errors import PlaygroundError
+from playground.ledger.records import UsageRecord
+from playground.ledger.schema import SCHEMA_VERSION, schema_version
+from playground.ledger.writer import Ledger
 from playground.sweep import Axis, CellResult, Grid, GridResult, Sample, SavedError
 
 MESSAGES = [{"role": "user", "content": "Name a colour."}]
@@ -60,14 +63,14 @@ def test_runs_share_the_ledger_file_without_touching_its_schema(tmp_path):
     path = tmp_path / "history.sqlite3"
     store = RunStore(path)
     store.save(a_result(), "before the ledger")
-    ledger = history.Ledger(path)
-    ledger.record(history.UsageRecord.from_error(
+    ledger = Ledger(path)
+    ledger.record(UsageRecord.from_error(
         PlaygroundError("refused"), endpoint="chat", request={"model": "m", "messages": MESSAGES},
         page="Compare", connection=Connection("Local models", kind="local")))
     assert ledger.flush()
     assert ledger.count() == 1 and len(store.runs()) == 1
     with sqlite3.connect(path) as db:
-        assert history.schema_version(db) == history.SCHEMA_VERSION
+        assert schema_version(db) == SCHEMA_VERSION
         assert compare_runs.schema_version(db) == compare_runs.SCHEMA_VERSION
     ledger.close()
 

@@ -6,10 +6,13 @@ import sqlite3
 
 import pytest
 
-from playground import conversations, history
+from playground import conversations
 from playground.chat import Conversation, Message
 from playground.conversations import ConversationStore
 from playground.errors import PlaygroundError
+from playground.ledger.records import UsageRecord
+from playground.ledger.schema import DB_VARIABLE, SCHEMA_VERSION, schema_version
+from playground.ledger.writer import Ledger
 
 
 @pytest.fixture
@@ -62,14 +65,14 @@ def test_rename_and_delete(store):
 
 
 def test_shares_the_ledger_file_without_touching_its_schema(path, store):
-    ledger = history.Ledger(path)
-    ledger.record(history.UsageRecord(page="Chat", connection="Local", endpoint="chat",
+    ledger = Ledger(path)
+    ledger.record(UsageRecord(page="Chat", connection="Local", endpoint="chat",
                                       model="m"))
     assert ledger.flush()
     store.save(talk("Hi"))
     assert ledger.count() == 1 and len(store.list()) == 1
     with sqlite3.connect(path) as db:
-        assert history.schema_version(db) == history.SCHEMA_VERSION
+        assert schema_version(db) == SCHEMA_VERSION
         assert conversations.schema_version(db) == conversations.SCHEMA_VERSION
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"conversations", "conversation_schema"} <= tables
@@ -78,7 +81,7 @@ def test_shares_the_ledger_file_without_touching_its_schema(path, store):
 
 def test_conversations_first_then_the_ledger(path, store):
     store.save(talk("Hi"))
-    ledger = history.Ledger(path)
+    ledger = Ledger(path)
     assert ledger.count() == 0
     ledger.close()
     assert len(ConversationStore(path).list()) == 1
@@ -118,7 +121,7 @@ def test_an_unusable_path_is_a_playground_error(tmp_path):
 
 
 def test_default_path_is_the_ledgers(monkeypatch, tmp_path):
-    monkeypatch.setenv(history.DB_VARIABLE, str(tmp_path / "chosen.sqlite3"))
+    monkeypatch.setenv(DB_VARIABLE, str(tmp_path / "chosen.sqlite3"))
     assert ConversationStore().path == tmp_path / "chosen.sqlite3"
 
 

@@ -6,30 +6,20 @@ import json
 import sqlite3
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from playground import errors
-from playground.catalog import Price
+from playground.catalog import Price, estimate_cost
 from playground.connection import Connection
-from playground.history import (
-    DB_VARIABLE,
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    Ledger,
-    UsageRecord,
-    default_path,
-    estimate_cost,
-    estimate_tokens,
-    is_secret_name,
-    host_of,
-    ledger,
-    origin,
-    scrub,
-)
+from playground.ledger import queries
+from playground.ledger.records import UsageRecord, host_of, is_secret_name, origin, scrub
+from playground.ledger.schema import DB_VARIABLE, MIGRATIONS, SCHEMA_VERSION, default_path
+from playground.ledger.writer import Ledger, shared_ledger
 from playground.runner import Choice, RunResult, build_request, run
+from playground.tokens import estimate_tokens
 
 MODEL = "smollm2-135m-instruct"
 PRICES = {"gpt-4o-mini": Price(0.15, 0.60), "free": Price(0.0, 0.0)}
@@ -72,26 +62,26 @@ def test_the_environment_chooses_the_file(data_dir, tmp_path, monkeypatch):
         opened.close()
 
 
-def test_ledger_returns_one_instance_per_file(tmp_path):
-    first = ledger(tmp_path / "a.sqlite3")
+def test_shared_ledger_is_one_instance_per_file(tmp_path):
+    first = shared_ledger(tmp_path / "a.sqlite3")
     try:
-        assert ledger(tmp_path / "a.sqlite3") is first
-        assert ledger(tmp_path / "b.sqlite3") is not first
+        assert shared_ledger(tmp_path / "a.sqlite3") is first
+        assert shared_ledger(tmp_path / "b.sqlite3") is not first
     finally:
         first.close()
-        ledger(tmp_path / "b.sqlite3").close()
+        shared_ledger(tmp_path / "b.sqlite3").close()
 
 
 @pytest.mark.parametrize("name", ["bad\x00name.sqlite3", "~no-such-user-here/h.sqlite3"])
 def test_a_name_that_is_no_path_is_a_clear_error(name):
     with pytest.raises(errors.PlaygroundError, match="cannot be used as a file name"):
-        ledger(name)
+        shared_ledger(name)
 
 
 def test_a_folder_that_cannot_be_created_is_a_clear_error(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(errors.PlaygroundError, match="could not be opened") as caught:
-        ledger(tmp_path / "file" / "inside" / "h.sqlite3")
+        shared_ledger(tmp_path / "file" / "inside" / "h.sqlite3")
     assert DB_VARIABLE in caught.value.hint
 
 
@@ -152,7 +142,7 @@ def test_from_result_takes_the_servers_usage():
     assert entry.tokens_per_second == pytest.approx(3 / 0.6)
     assert entry.cost == pytest.approx((9 * 0.15 + 3 * 0.60) / 1e6)
     assert entry.model == "gpt-4o-mini" and entry.connection == "OpenAI"
-    assert datetime.now(timezone.utc) - entry.time >= timedelta(seconds=0.6)
+    assert datetime.now(UTC) - entry.time >= timedelta(seconds=0.6)
 
 
 def test_from_result_estimates_missing_usage_and_marks_it():
@@ -281,7 +271,7 @@ def test_the_key_never_reaches_the_file(db):
 # --- writing ----------------------------------------------------------------------------
 
 def test_a_record_round_trips_every_column(db):
-    when = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=timezone.utc)
+    when = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
     db.record(record(time=when, params={"temperature": 0.2, "logit_bias": {"50256": -100}},
                      time_to_first_token=0.1, cost=0.25, status="incomplete",
                      error_kind="StreamInterrupted", error_message="broke",
@@ -452,7 +442,7 @@ def test_a_file_deleted_under_the_ledger_is_a_clear_error_when_read(tmp_path):
     for name in ("h.sqlite3", "h.sqlite3-wal", "h.sqlite3-shm"):
         (tmp_path / name).unlink(missing_ok=True)
     with pytest.raises(errors.PlaygroundError, match="could not be read"):
-        opened.totals()
+        opened.query(queries.totals)
     opened.close()
 
 

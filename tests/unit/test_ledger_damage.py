@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from playground import history
 from playground.chat import Conversation, Message
 from playground.compare_runs import RunStore
 from playground.conversations import ConversationStore
 from playground.errors import PlaygroundError
-from playground.history import Ledger, UsageRecord
-from playground.ledger_damage import is_damage, set_aside, set_aside_files
+from playground.ledger import queries
+from playground.ledger.damage import is_damage, set_aside, set_aside_files
+from playground.ledger.records import UsageRecord
+from playground.ledger.writer import Ledger, shared_ledger
 from playground.sweep import Axis, CellResult, Grid, GridResult, Sample
 
 PROMPT = "my-private-prompt-text"
@@ -131,7 +132,7 @@ def test_damage_found_by_a_write_sets_the_file_aside_and_keeps_the_row(path, cap
     opened = Ledger(path)  # sound when opened
     try:
         overwrite_page(path, root_page(path, "requests"))
-        with caplog.at_level(logging.DEBUG, logger="playground.history"):
+        with caplog.at_level(logging.DEBUG, logger="playground.ledger.writer"):
             opened.record(a_record())
             assert opened.flush(10)
         [notice] = opened.notices
@@ -149,7 +150,7 @@ def test_damage_found_by_a_read_is_set_aside_and_said(path):
     try:
         overwrite_whole_file(path)
         with pytest.raises(PlaygroundError, match="set aside") as raised:
-            opened.totals()
+            opened.query(queries.totals)
         assert "Reload the page" in raised.value.hint
         assert len(opened.notices) == 1
         assert opened.count() == 0  # the next read finds the fresh file
@@ -158,7 +159,7 @@ def test_damage_found_by_a_read_is_set_aside_and_said(path):
 
 
 def test_saved_conversations_and_runs_on_a_damaged_file_say_so_then_work(path):
-    history.ledger(path)  # the app opened it while it was sound
+    shared_ledger(path)  # the app opened it while it was sound
     overwrite_whole_file(path)
     conversations = ConversationStore(path)
     with pytest.raises(PlaygroundError, match="set aside"):
@@ -172,7 +173,7 @@ def test_saved_conversations_and_runs_on_a_damaged_file_say_so_then_work(path):
 def test_a_refused_row_is_dropped_without_its_content_in_the_log(tmp_path, caplog):
     opened = Ledger(tmp_path / "h.sqlite3")
     try:
-        with caplog.at_level(logging.DEBUG, logger="playground.history"):
+        with caplog.at_level(logging.DEBUG, logger="playground.ledger.writer"):
             opened.record(a_record(page=None))  # NOT NULL: the database refuses it
             opened.record(a_record())
             assert opened.flush(10)

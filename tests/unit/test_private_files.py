@@ -11,7 +11,9 @@ import pytest
 from playground import settings
 from playground.catalog import PriceTable
 from playground.connection import Connection, SavedConnections
-from playground.history import DB_VARIABLE, Ledger, UsageRecord
+from playground.ledger.records import UsageRecord
+from playground.ledger.schema import DB_VARIABLE
+from playground.ledger.writer import Ledger
 from playground.presets import Preset, PresetStore
 from playground.settings import create_private, data_dir, private_opener, write_private
 

@@ -4,14 +4,17 @@ never added to the completion tokens they are part of, nor to the cost."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from openai_emulator import REASONING_TOKENS, OpenAIEmulator
 from playground.catalog import Price
 from playground.connection import Connection
-from playground.history import SCHEMA_VERSION, Ledger, UsageRecord, reasoning_tokens_of
+from playground.ledger import queries
+from playground.ledger.records import UsageRecord, reasoning_tokens_of
+from playground.ledger.schema import SCHEMA_VERSION
+from playground.ledger.writer import Ledger
 from playground.runner import Choice, RunResult, build_request, run
 from tests.unit.test_history import make_v1_file
 from ui import usage_charts, usage_table
@@ -62,20 +65,20 @@ def test_a_server_claiming_more_reasoning_than_completion_is_held_to_the_complet
 
 
 def test_totals_and_models_show_reasoning_within_the_completion_tokens(db):
-    when = datetime(2026, 11, 2, 10, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 2, 10, tzinfo=UTC)
     db.insert_many([
         UsageRecord.from_result(reasoning_result(10, 80, 64), page="Chat", connection="OpenAI",
                                 prices=PRICES),
         UsageRecord(page="Chat", connection="OpenAI", endpoint="chat", model="gpt-4.1",
                     prompt_tokens=5, completion_tokens=7, time=when),
     ])
-    totals = db.totals().iloc[0]
+    totals = db.query(queries.totals).iloc[0]
     assert (totals["completion_tokens"], totals["reasoning_tokens"], totals["total_tokens"]) == \
         (87, 64, 102)
-    by_model = db.by_model().set_index("model")
+    by_model = db.query(queries.by_model).set_index("model")
     assert by_model.loc["o4-mini", "reasoning_tokens"] == 64
     assert by_model.loc["gpt-4.1", "reasoning_tokens"] == 0
-    assert db.tokens_over_time(bucket="month")["reasoning_tokens"].sum() == 64
+    assert db.query(queries.tokens_over_time, bucket="month")["reasoning_tokens"].sum() == 64
     assert db.session_total().reasoning_tokens == 64
     assert sorted(db.requests()["reasoning_tokens"].tolist()) == [0, 64]
 
@@ -83,23 +86,23 @@ def test_totals_and_models_show_reasoning_within_the_completion_tokens(db):
 def test_the_charts_split_the_completion_so_the_bars_add_up_to_the_total(db):
     db.insert_many([UsageRecord.from_result(reasoning_result(10, 80, 64), page="Chat",
                                             connection="OpenAI", prices=PRICES)])
-    figure = usage_charts.tokens_by(db.by_model(), "model")
+    figure = usage_charts.tokens_by(db.query(queries.by_model), "model")
     parts = {trace.name: sum(trace.x) for trace in figure.data}
     assert parts == {"prompt": 10, "completion: answer": 16, "completion: reasoning": 64}
-    assert sum(parts.values()) == db.totals()["total_tokens"].iloc[0]
+    assert sum(parts.values()) == db.query(queries.totals)["total_tokens"].iloc[0]
 
 
 def test_charts_without_reasoning_keep_prompt_and_completion(db):
     db.insert_many([UsageRecord(page="Chat", connection="OpenAI", endpoint="chat",
                                 model="gpt-4.1", prompt_tokens=5, completion_tokens=7)])
-    figure = usage_charts.tokens_over_time(db.tokens_over_time(), "hour")
+    figure = usage_charts.tokens_over_time(db.query(queries.tokens_over_time), "hour")
     assert [trace.name for trace in figure.data] == ["prompt", "completion"]
 
 
 def test_the_per_model_table_and_the_words_say_reasoning_is_not_added(db):
     db.insert_many([UsageRecord.from_result(reasoning_result(10, 80, 64), page="Chat",
                                             connection="OpenAI", prices=PRICES)])
-    table = usage_table.by_model(db.by_model())
+    table = usage_table.by_model(db.query(queries.by_model))
     assert table.loc[0, "of which reasoning"] == 64 and table.loc[0, "Completion tokens"] == 80
     note = usage_table.reasoning_note(64, 80)
     assert "64 of the 80 completion tokens" in note and "not added again" in note
@@ -115,7 +118,7 @@ def test_an_older_file_gains_the_column_with_zero_for_its_rows(tmp_path):
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert [row[0] for row in conn.execute(
             "SELECT reasoning_tokens FROM requests ORDER BY id")] == [0, 0]
-    assert upgraded.totals()["reasoning_tokens"].iloc[0] == 0
+    assert upgraded.query(queries.totals)["reasoning_tokens"].iloc[0] == 0
     upgraded.close()
 
 

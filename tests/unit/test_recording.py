@@ -20,15 +20,15 @@ def test_a_successful_request_is_recorded_with_its_usage(recorder, local_base_ur
     request = runner.build_request("completions", "smollm2-135m-instruct",
                                    {"max_tokens": 3, "temperature": 0}, prompt="Hello")
     result = recorder.run(conn, "completions", request)
-    assert recorder.ledger.flush()
-    rows = recorder.ledger.requests()
+    assert recorder.usage_ledger.flush()
+    rows = recorder.usage_ledger.requests()
     assert len(rows) == 1
     row = rows.iloc[0]
     assert (row["page"], row["connection"], row["model"], row["status"]) == (
         "Completions", "Test local", "smollm2-135m-instruct", "ok")
     assert row["completion_tokens"] == result.usage["completion_tokens"]
     assert row["host"] == local_base_url.removesuffix("/v1")
-    assert b"sk-secret-never-stored" not in recorder.ledger.path.read_bytes()
+    assert b"sk-secret-never-stored" not in recorder.usage_ledger.path.read_bytes()
 
 
 def test_a_failed_request_is_recorded_and_still_raised(recorder):
@@ -36,8 +36,8 @@ def test_a_failed_request_is_recorded_and_still_raised(recorder):
     request = runner.build_request("completions", "m", {}, prompt="Hello")
     with pytest.raises(ConnectionFailed):
         recorder.run(conn, "completions", request)
-    assert recorder.ledger.flush()
-    row = recorder.ledger.requests().iloc[0]
+    assert recorder.usage_ledger.flush()
+    row = recorder.usage_ledger.requests().iloc[0]
     assert (row["status"], row["error_kind"], row["host"]) == (
         "error", "ConnectionFailed", "http://127.0.0.1:9")
 

@@ -18,7 +18,14 @@ from playground.catalog import Price
 from playground.connection import Connection
 from playground.recording import Recorder
 from playground.sweep import (
-    DEFAULT_MAX_CELLS, Axis, Difference, Grid, GridResult, ModelRef, estimate, rerun_failed,
+    DEFAULT_MAX_CELLS,
+    Axis,
+    Difference,
+    Grid,
+    GridResult,
+    ModelRef,
+    estimate,
+    rerun_failed,
     run_grid,
 )
 
@@ -510,8 +517,8 @@ class TestRecording:
         grid = chat_grid(Axis.parse("temperature", "0, 1"), Axis("model", ("fault-model", "nope")),
                          samples_per_cell=2, sampling="repeat")
         run_grid(grid, connect(fault), recorder=recorder)
-        assert recorder.ledger.flush()
-        rows = recorder.ledger.requests()
+        assert recorder.usage_ledger.flush()
+        rows = recorder.usage_ledger.requests()
         assert len(rows) == fault.request_count == 2 * 2 + 2, "failed cells stop at one request"
         assert set(rows["page"]) == {"Compare"}
         assert sorted(rows["status"]) == ["error"] * 2 + ["ok"] * 4

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
@@ -12,13 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from playground import usage
-from playground.history import Ledger, UsageRecord, insert_rows, migrate
-from playground.usage import Filters
+from playground.ledger import queries
+from playground.ledger.queries import Filters
+from playground.ledger.records import UsageRecord
+from playground.ledger.schema import insert_rows, migrate
+from playground.ledger.writer import Ledger
 
 
 def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def entry(time, page, connection, model, prompt, completion, latency, ttft=None,
@@ -107,7 +109,7 @@ def test_distinct_values_for_the_filters(ledger):
 # --- figures ----------------------------------------------------------------------------
 
 def test_totals(ledger):
-    row = ledger.totals().iloc[0]
+    row = ledger.query(queries.totals).iloc[0]
     assert (row.requests, row.ok, row.errors, row.incomplete) == (6, 4, 1, 1)
     assert (row.prompt_tokens, row.completion_tokens, row.total_tokens) == (351, 191, 542)
     assert row.estimated == 1 and row.unpriced == 1
@@ -120,13 +122,13 @@ def test_totals(ledger):
 
 
 def test_totals_of_nothing_are_zero(ledger):
-    row = ledger.totals(Filters(models=["nothing"])).iloc[0]
+    row = ledger.query(queries.totals, Filters(models=["nothing"])).iloc[0]
     assert (row.requests, row.total_tokens, row.cost) == (0, 0, 0.0)
     assert pd.isna(row.mean_latency) and pd.isna(row["first"])
 
 
 def test_tokens_over_time_by_hour(ledger):
-    frame = ledger.tokens_over_time(bucket="hour")
+    frame = ledger.query(queries.tokens_over_time, bucket="hour")
     assert frame["bucket"].tolist() == [pd.Timestamp(t, tz="UTC") for t in (
         "2026-03-01 10:00", "2026-03-01 11:00", "2026-03-02 09:00", "2026-03-03 23:00")]
     assert frame["requests"].tolist() == [2, 1, 2, 1]
@@ -136,28 +138,28 @@ def test_tokens_over_time_by_hour(ledger):
 
 
 def test_tokens_over_time_by_day_week_and_month(ledger):
-    day = ledger.tokens_over_time(bucket="day")
+    day = ledger.query(queries.tokens_over_time, bucket="day")
     assert day["bucket"].dt.strftime("%Y-%m-%d").tolist() == ["2026-03-01", "2026-03-02",
                                                              "2026-03-03"]
     assert day["prompt_tokens"].tolist() == [310, 40, 1]
     assert day["completion_tokens"].tolist() == [180, 8, 3]
-    week = ledger.tokens_over_time(bucket="week")  # 2026-03-01 is a Sunday
+    week = ledger.query(queries.tokens_over_time, bucket="week")  # 2026-03-01 is a Sunday
     assert week["bucket"].dt.strftime("%Y-%m-%d").tolist() == ["2026-02-23", "2026-03-02"]
     assert week["requests"].tolist() == [3, 3]
-    assert ledger.tokens_over_time(bucket="month")["requests"].tolist() == [6]
+    assert ledger.query(queries.tokens_over_time, bucket="month")["requests"].tolist() == [6]
     with pytest.raises(ValueError):
-        ledger.tokens_over_time(bucket="fortnight")
+        ledger.query(queries.tokens_over_time, bucket="fortnight")
 
 
 def test_cost_over_time_with_running_sum(ledger):
-    frame = ledger.cost_over_time(bucket="day")
+    frame = ledger.query(queries.cost_over_time, bucket="day")
     assert frame["cost"].tolist() == pytest.approx([0.53, 0.0, 0.001])
     assert frame["unpriced"].tolist() == [0, 1, 0]
     assert frame["cumulative_cost"].tolist() == pytest.approx([0.53, 0.53, 0.531])
 
 
 def test_by_model(ledger):
-    frame = ledger.by_model().set_index("model")
+    frame = ledger.query(queries.by_model).set_index("model")
     assert frame.index.tolist() == ["gpt-4o-mini", "unknown-model", "davinci-002"]  # by tokens
     mini = frame.loc["gpt-4o-mini"]
     assert (mini.requests, mini.prompt_tokens, mini.completion_tokens, mini.total_tokens) == (
@@ -172,11 +174,11 @@ def test_by_model(ledger):
 
 
 def test_by_page_and_connection(ledger):
-    pages = ledger.by_page().set_index("page")
+    pages = ledger.query(queries.by_page).set_index("page")
     assert pages["requests"].to_dict() == {"Chat": 4, "Completions": 1, "Compare": 1}
     assert pages.loc["Chat", "prompt_tokens"] == 341 and pages.loc["Chat", "completion_tokens"] == 161
     assert pages.loc["Compare", "errors"] == 1
-    connections = ledger.by_connection().set_index("connection")
+    connections = ledger.query(queries.by_connection).set_index("connection")
     assert connections["total_tokens"].to_dict() == {"Local models": 454, "vLLM": 48, "OpenAI": 40}
 
 
@@ -186,14 +188,14 @@ def test_connection_tests_count_as_requests_but_not_in_latency(ledger):
     ledger.record(UsageRecord.from_connection_test(
         ConnectionReport(True, "ok", model_count=3, seconds=9.0), page="Chat",
         connection="Local models"))
-    row = ledger.totals().iloc[0]
+    row = ledger.query(queries.totals).iloc[0]
     assert (row.requests, row.ok) == (7, 5)
     assert row.mean_latency == pytest.approx((1 + 2 + 3 + 0.5) / 4)  # 9.0 s left out
-    assert "" not in set(ledger.latency_by_model()["model"])
+    assert "" not in set(ledger.query(queries.latency_by_model)["model"])
 
 
 def test_latency_percentiles_by_model(ledger):
-    frame = ledger.latency_by_model().set_index("model")
+    frame = ledger.query(queries.latency_by_model).set_index("model")
     assert frame.index.tolist() == ["davinci-002", "gpt-4o-mini"]  # no ok request: no row
     mini = frame.loc["gpt-4o-mini"]  # ok latencies 0.5, 1.0, 2.0
     assert mini.latency_count == 3
@@ -212,15 +214,15 @@ def test_latency_percentiles_by_model(ledger):
 
 
 def test_distribution_shares_bins_across_models(ledger):
-    frame = ledger.distribution("latency", bins=2)  # ok latencies 0.5..3.0: width 1.25
+    frame = ledger.query(queries.distribution, "latency", bins=2)  # ok latencies 0.5..3.0: width 1.25
     assert frame[["model", "bin", "count"]].values.tolist() == [
         ["davinci-002", 1, 1], ["gpt-4o-mini", 0, 2], ["gpt-4o-mini", 1, 1]]
     assert frame["bin_start"].tolist() == pytest.approx([1.75, 0.5, 1.75])
     assert frame["bin_end"].tolist() == pytest.approx([3.0, 1.75, 3.0])
-    one = ledger.distribution("latency", Filters(models=["davinci-002"]), bins=5)
+    one = ledger.query(queries.distribution, "latency", Filters(models=["davinci-002"]), bins=5)
     assert one[["bin", "count"]].values.tolist() == [[0, 1]]  # a single value: one bin
     with pytest.raises(ValueError):
-        ledger.distribution("prompt_tokens")
+        ledger.query(queries.distribution, "prompt_tokens")
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -233,7 +235,7 @@ def test_percentiles_match_numpy(latencies):
     insert_rows(db, [UsageRecord(page="p", connection="c", endpoint="chat", model=model,
                                  latency=value).to_row()
                      for model, values in latencies.items() for value in values])
-    frame = usage.latency_by_model(db).set_index("model")
+    frame = queries.latency_by_model(db).set_index("model")
     for model, values in latencies.items():
         for p in (1, 25, 50, 75, 90, 99):
             assert frame.loc[model, f"latency_p{p}"] == pytest.approx(
@@ -267,13 +269,13 @@ def test_request_detail_has_the_bodies(ledger):
 def test_csv_export(ledger):
     frame = pd.read_csv(io.BytesIO(ledger.to_csv(Filters(pages=["Chat"]))))
     assert frame["id"].tolist() == [1, 2, 5, 6]  # oldest first
-    assert list(frame.columns) == list(usage.CSV_COLUMNS)
+    assert list(frame.columns) == list(queries.CSV_COLUMNS)
     assert frame["prompt_tokens"].sum() == 341
     assert frame["host"].tolist()[0] == "http://127.0.0.1:8000"
     with_bodies = pd.read_csv(io.BytesIO(ledger.to_csv(with_bodies=True)))
     assert len(with_bodies) == 6 and {"request", "response"} <= set(with_bodies.columns)
     empty = pd.read_csv(io.BytesIO(ledger.to_csv(Filters(models=["nothing"]))))
-    assert empty.empty and list(empty.columns) == list(usage.CSV_COLUMNS)
+    assert empty.empty and list(empty.columns) == list(queries.CSV_COLUMNS)
 
 
 def test_session_total(ledger):
@@ -311,8 +313,8 @@ def test_overview_holds_every_figure(ledger):
     (timedelta(days=400), "week"), (timedelta(days=2000), "month")])
 def test_suggest_bucket(span, bucket):
     start = at("2026-01-01 00:00:00")
-    assert usage.suggest_bucket(start, start + span) == bucket
-    assert usage.suggest_bucket(None, None) == "hour"
+    assert queries.suggest_bucket(start, start + span) == bucket
+    assert queries.suggest_bucket(None, None) == "hour"
 
 
 @pytest.mark.parametrize("bucket, span, expected", [
@@ -325,13 +327,13 @@ def test_suggest_bucket(span, bucket):
 ])
 def test_coarsen_keeps_the_bars_countable(bucket, span, expected):
     start = at("2026-01-01 00:00:00")
-    assert usage.coarsen(bucket, start, start + span) == expected
-    assert usage.coarsen(bucket, None, None) == bucket
+    assert queries.coarsen(bucket, start, start + span) == expected
+    assert queries.coarsen(bucket, None, None) == bucket
 
 
 def test_coarsen_refuses_an_unknown_bucket():
     with pytest.raises(ValueError, match="bucket must be one of"):
-        usage.coarsen("fortnight", None, None)
+        queries.coarsen("fortnight", None, None)
 
 
 def test_overview_coarsens_a_bucket_too_fine_for_the_span(ledger):
@@ -367,11 +369,11 @@ def plan(ledger: Ledger, sql: str, params=()) -> str:
 
 
 def test_filter_choices_hop_through_an_index(ledger):
-    queries: list[str] = []
+    statements: list[str] = []
     with ledger.reading() as db:
-        db.set_trace_callback(queries.append)
-        usage.distinct_values(db, "model")
-    found = plan(ledger, queries[-1])
+        db.set_trace_callback(statements.append)
+        queries.distinct_values(db, "model")
+    found = plan(ledger, statements[-1])
     assert "USING COVERING INDEX requests_by_model" in found and "SCAN requests" not in found
 
 
@@ -384,7 +386,7 @@ def test_filter_choices_hop_through_an_index(ledger):
 ])
 def test_each_filter_reads_by_its_index_and_no_filter_scans_the_table(ledger, filters, index):
     where, params = filters.where()
-    found = plan(ledger, f"SELECT COUNT(*) FROM {usage._source(filters)} WHERE {where}", params)
+    found = plan(ledger, f"SELECT COUNT(*) FROM {queries._source(filters)} WHERE {where}", params)
     if index is None:
         assert found == "SCAN requests"
     else:
@@ -392,7 +394,7 @@ def test_each_filter_reads_by_its_index_and_no_filter_scans_the_table(ledger, fi
 
 
 def test_the_request_table_is_read_newest_first_from_the_time_index(ledger):
-    found = plan(ledger, f"SELECT id FROM {usage._source(Filters(), ordered=True)} "
+    found = plan(ledger, f"SELECT id FROM {queries._source(Filters(), ordered=True)} "
                          "ORDER BY time DESC, id DESC LIMIT 10")
     assert "requests_by_time" in found and "TEMP B-TREE" not in found
 

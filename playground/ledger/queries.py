@@ -1,8 +1,8 @@
 """What the Usage page shows, computed over the ledger's ``requests`` table.
 
-Functions take an open ``sqlite3.Connection`` (``Ledger.reading()`` gives one) and a
-``Filters``, and return small pandas DataFrames; ``Ledger`` offers each of them as a method,
-and ``overview`` computes everything the page draws at once. No Python loop runs over rows:
+Functions take an open ``sqlite3.Connection`` (``Ledger.reading()`` gives one, and
+``Ledger.query(figure, ...)`` passes it) and a ``Filters``, and return small pandas
+DataFrames; ``overview`` computes everything the page draws at once. No Python loop runs over rows:
 
 - Counts, tokens, costs and means are summed by SQLite in one ``GROUP BY model, page,
   connection`` (the *cube*, at most a few hundred rows), which pandas adds up into the
