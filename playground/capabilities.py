@@ -24,8 +24,7 @@ from typing import Any
 
 from playground.connection import Connection
 from playground.params import REASONING_MODELS, SPECS, ParamSpec, specs_for
-from playground.refusals import (COMPLETIONS_ENDPOINT, UNSUPPORTED_VALUE, Learned,
-                                 RefusalStore)
+from playground.refusals import COMPLETIONS_ENDPOINT, UNSUPPORTED_VALUE, Learned, RefusalStore
 
 CHECKED = "2026-11"
 OPENAI_DOCS = f"OpenAI's documentation, checked {CHECKED}"

@@ -256,7 +256,7 @@ def list_models(conn: Connection) -> list[dict]:
     sent = time.monotonic()
     try:
         return [model.model_dump() for model in client_for(conn).models.list()]
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise _listing_error(exc, conn, sent) from exc
 
 
@@ -277,7 +277,7 @@ def retrieve_model(conn: Connection, model_id: str) -> dict:
     sent = time.monotonic()
     try:
         return client_for(conn).models.retrieve(model_id).model_dump()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise failure_of(exc, conn, sent) from exc
 
 

@@ -198,7 +198,8 @@ def _translate(exc: Exception) -> PlaygroundError:
             hint="The server, or a proxy in between, closed the connection mid-answer; send "
                  "again, and check the server's log if it keeps happening.")
     if isinstance(exc, json.JSONDecodeError):  # the SDK decoding a 200 that is not JSON
-        return ServerFailed("The server's answer is not JSON, so it is not an OpenAI-compatible API.")
+        return ServerFailed(
+            "The server's answer is not JSON, so it is not an OpenAI-compatible API.")
     return ServerFailed(f"Unexpected failure: {_short(exc)}.")
 
 
@@ -210,7 +211,8 @@ def _from_status(exc) -> PlaygroundError:
     param = error.get("param")
     code = error.get("code")
     if status == 401:
-        return AuthenticationFailed(f"The server refused the API key (401): {message}", status=status)
+        return AuthenticationFailed(f"The server refused the API key (401): {message}",
+                                    status=status)
     if status == 403:
         return PermissionDenied(f"Access denied (403): {message}", status=status)
     if status == 404:

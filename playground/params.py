@@ -288,7 +288,8 @@ class _Checker:
         is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if is_number and isinstance(value, float) and not math.isfinite(value):
             is_number = False
-        if spec.kind == "int" and not (is_number and (isinstance(value, int) or value.is_integer())):
+        whole = is_number and (isinstance(value, int) or value.is_integer())
+        if spec.kind == "int" and not whole:
             self.fail(spec.name, f"{spec.name} must be a whole number, {spec.range_text()}.")
             return
         if not is_number:
@@ -306,7 +307,8 @@ class _Checker:
         if not isinstance(items, (list, tuple)) or not all(isinstance(s, str) for s in items):
             self.fail("stop", "stop must be a string or a list of strings.")
         elif len(items) > MAX_STOP_SEQUENCES:
-            self.fail("stop", f"stop takes at most {MAX_STOP_SEQUENCES} sequences; got {len(items)}.")
+            self.fail("stop",
+                      f"stop takes at most {MAX_STOP_SEQUENCES} sequences; got {len(items)}.")
         elif any(s == "" for s in items):
             self.fail("stop", "stop sequences must not be empty strings.")
 
@@ -318,9 +320,12 @@ class _Checker:
             self.fail("logit_bias", f"logit_bias takes at most {MAX_LOGIT_BIAS_ENTRIES} entries.")
         for key, bias in value.items():
             if not is_token_id(key):
-                self.fail("logit_bias", f"logit_bias keys must be token ids (whole numbers >= 0); got {key!r}.")
-            elif isinstance(bias, bool) or not isinstance(bias, (int, float)) or not -100 <= bias <= 100:
-                self.fail("logit_bias", f"logit_bias for token {key} must be -100 to 100; got {bias!r}.")
+                self.fail("logit_bias", "logit_bias keys must be token ids "
+                                        f"(whole numbers >= 0); got {key!r}.")
+            elif (isinstance(bias, bool) or not isinstance(bias, (int, float))
+                  or not -100 <= bias <= 100):
+                self.fail("logit_bias",
+                          f"logit_bias for token {key} must be -100 to 100; got {bias!r}.")
 
 
     def response_format(self, value: Any) -> None:

@@ -124,7 +124,7 @@ def run(conn: Connection, endpoint: str, request: dict[str, Any], *,
         response = resource.create(**request)
     except errors.PlaygroundError:
         raise
-    except Exception as exc:  # noqa: BLE001 - every SDK failure is translated
+    except Exception as exc:
         raise failure_of(exc, conn, sent) from exc
     _read_stream(result, response, started, on_text, should_stop)
     if result.error is not None:
@@ -139,7 +139,8 @@ def _read_response(result: RunResult, body: Any) -> None:
     result.raw = body
     result.usage = body.get("usage")
     for position, item in enumerate(body.get("choices") or []):
-        text = item.get("text") if result.endpoint == "completions" else (item.get("message") or {}).get("content")
+        text = (item.get("text") if result.endpoint == "completions"
+                else (item.get("message") or {}).get("content"))
         result.choices.append(Choice(item.get("index", position), text or "",
                                      item.get("finish_reason"), item.get("logprobs")))
 
@@ -155,7 +156,8 @@ def _read_stream(result: RunResult, stream, started: float,
             if body.get("usage"):
                 result.usage = body["usage"]
             for item in body.get("choices") or []:
-                delta = item.get("text") if result.endpoint == "completions" else (item.get("delta") or {}).get("content")
+                delta = (item.get("text") if result.endpoint == "completions"
+                         else (item.get("delta") or {}).get("content"))
                 choice = choices.setdefault(item["index"], Choice(item["index"]))
                 if delta:
                     if result.time_to_first_token is None:

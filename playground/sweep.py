@@ -2,9 +2,10 @@
 
 A ``Grid`` is an endpoint, the prompt (or messages), the values held fixed, and ``Axis``
 objects (temperature, top_p, frequency_penalty, presence_penalty, max_tokens, model, seed,
-and for chat max_completion_tokens, reasoning_effort and verbosity), each a list of values. ``Grid.cells()`` is their cartesian product in axis
-order, the last axis changing fastest; every ``Cell`` carries its settings, the request
-values it sends, its model and the name of its connection.
+and for chat max_completion_tokens, reasoning_effort and verbosity), each a list of values.
+``Grid.cells()`` is their cartesian product in axis order, the last axis changing fastest;
+every ``Cell`` carries its settings, the request values it sends, its model and the name of its
+connection.
 
 ``Grid.check()`` validates every cell through ``params.validate`` before anything is sent
 (each message names the axis and the value that fails) and refuses a grid of more than
@@ -80,8 +81,8 @@ from typing import Any, Literal
 import pandas as pd
 
 from playground import errors, metrics, runner, tokens
-from playground.catalog import lookup
 from playground.capabilities import Capabilities, for_model, profile_for
+from playground.catalog import lookup
 from playground.connection import Connection, client_for
 from playground.params import SPECS, FieldError, spec, validate
 from playground.recording import Recorder
@@ -537,7 +538,8 @@ def estimate(grid: Grid, prompt_tokens: int, prices: PriceTable | None = None) -
     return Estimate(
         cells=cells, requests=cells * per_cell_requests, samples=cells * samples,
         prompt_tokens=cells * prompt_per_cell, max_completion_tokens=completion_total,
-        cost=cost if priced_cells and not priced_unbounded else None, unpriced_models=tuple(unpriced),
+        cost=cost if priced_cells and not priced_unbounded else None,
+        unpriced_models=tuple(unpriced),
         unbounded_cells=unbounded, over_limit=grid.limit_message(),
     )
 
