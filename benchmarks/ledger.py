@@ -41,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.common import HERE, ROOT, median, run_alone, stop_process
@@ -57,7 +57,7 @@ MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-nano", "gpt-3.5-turbo-instruct",
           "smollm2-135m-instruct", "gemma-3-270m", "llama3.2:3b", "qwen2.5-7b")
 PAGES = ("Chat", "Chat", "Chat", "Completions", "Completions", "Compare", "Compare", "Models")
 CONNECTIONS = ("Local models", "OpenAI", "Ollama", "vLLM")
-END = datetime(2026, 1, 1, tzinfo=timezone.utc)
+END = datetime(2026, 1, 1, tzinfo=UTC)
 SPAN = timedelta(days=90)
 
 
@@ -382,7 +382,7 @@ def benchmark(quick: bool = False, *, share: bool = True, base_url: str | None =
             log("(b) requests to the local server")
             measured_share = measure_share(Path(where), share_reps, log=log, base_url=base_url)
     result = {"benchmark": "ledger", "quick": quick,
-              "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "when": datetime.now(UTC).isoformat(timespec="seconds"),
               "machine": {**started, "load_average_1m_at_end": machine().get("load_average_1m")},
               "load": load, "share": measured_share}
     result["goals"] = goals(load, measured_share)

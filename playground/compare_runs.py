@@ -26,7 +26,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +129,7 @@ class RunStore:
         """Store the run under ``name``; returns its id."""
         name = " ".join(name.split())[:MAX_NAME_CHARS] or "Untitled run"
         data = json.dumps(scrub(result.to_dict(), tuple(secrets)), default=str)
-        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        created = datetime.now(UTC).isoformat(timespec="seconds")
         with self._db("save the run") as db:
             cursor = db.execute(
                 "INSERT INTO compare_runs (name, created, endpoint, cells, ok, failed, data) "

@@ -191,7 +191,7 @@ def tokenizer(conn: Connection, model: str) -> Tokenize:
         try:
             body = client_for(conn).post("/tokenize", cast_to=object,
                                          body={"model": model, "text": text})
-        except Exception as exc:  # noqa: BLE001 - every SDK failure is translated
+        except Exception as exc:
             raise errors.from_openai(exc) from exc
         tokens = body.get("tokens") if isinstance(body, dict) else None
         if not isinstance(tokens, list) or not all(type(t) is int for t in tokens):

@@ -7,7 +7,7 @@ the same day. Every choice survives a page switch; a value that is no longer in 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -54,7 +54,7 @@ def render(choices: dict[str, list[str]],
 
 
 def today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def _period(period: str, span, cell) -> tuple[date | None, date | None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -126,7 +126,7 @@ def show_detail(detail: dict[str, Any]) -> None:
     """One request: what it was, what it cost, and the bodies sent and received."""
     with st.container(border=True):
         st.subheader(f"Request #{detail['id']}")
-        when = detail["time"].astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        when = detail["time"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         st.caption(plain(" · ".join(str(part) for part in (
             when, detail["page"], detail["connection"], detail.get("host"), detail["endpoint"],
             detail["model"] or "no model", detail["status"]) if part)))
@@ -170,7 +170,7 @@ def export(snapshot: Snapshot, filters: Filters, total: int) -> None:
     with_bodies = st.checkbox("With request and response bodies", key=state.USAGE_CSV_BODIES,
                               persist_state=state.PERSIST,
                               help="Adds the JSON sent and received: a much larger file.")
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     st.download_button(f"Download {total:,} requests as CSV", snapshot.csv(filters, with_bodies),
                        file_name=f"usage-{stamp}.csv", mime="text/csv", on_click="ignore",
                        icon=":material/download:")

@@ -33,7 +33,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 import pandas as pd
@@ -64,8 +64,8 @@ TIMED = "status = 'ok' AND endpoint IN ('chat', 'completions')"
 def utc_text(moment: datetime) -> str:
     """A datetime as the ledger stores it; a naive one is taken to be UTC."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime(TIME_FORMAT)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def _bound(value: datetime | date | None, *, end: bool) -> str | None:
     if isinstance(value, datetime):
         return utc_text(value)
     day = value + timedelta(days=1) if end else value
-    return utc_text(datetime.combine(day, time(0), tzinfo=timezone.utc))
+    return utc_text(datetime.combine(day, time(0), tzinfo=UTC))
 
 
 ALL = Filters()
@@ -384,7 +384,7 @@ def request_detail(db: sqlite3.Connection, request_id: int) -> dict[str, Any] | 
         if detail.get(name) is not None:
             detail[name] = json.loads(detail[name])
     detail["tokens_estimated"] = bool(detail["tokens_estimated"])
-    detail["time"] = datetime.strptime(detail["time"], TIME_FORMAT).replace(tzinfo=timezone.utc)
+    detail["time"] = datetime.strptime(detail["time"], TIME_FORMAT).replace(tzinfo=UTC)
     return detail
 
 

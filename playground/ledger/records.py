@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
@@ -113,7 +113,7 @@ class UsageRecord:
     cost: float | None = None
     request: dict[str, Any] | None = None
     response: Any = None
-    time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
     session: str | None = None  # the browser session, for its running total
     host: str | None = None  # scheme://host:port the request went to
 
@@ -154,7 +154,7 @@ class UsageRecord:
             error_message=_without(str(result.error), secrets) if result.error is not None else None,
             request=_without(request, secrets),
             response=_without(_response_of(result), secrets),
-            time=datetime.now(timezone.utc) - timedelta(seconds=result.latency or 0.0),
+            time=datetime.now(UTC) - timedelta(seconds=result.latency or 0.0),
             session=session, host=host_of(connection),
         )
         record.cost = estimate_cost(record.model, prompt_tokens, completion_tokens, prices)
@@ -175,7 +175,7 @@ class UsageRecord:
             params=_without(sent_parameters(request), secrets), latency=latency,
             error_kind=kind, error_message=_without(str(error), secrets),
             request=_without(request, secrets),
-            time=datetime.now(timezone.utc) - timedelta(seconds=latency or 0.0),
+            time=datetime.now(UTC) - timedelta(seconds=latency or 0.0),
             session=session, host=host_of(connection),
         )
         record.cost = estimate_cost(record.model, 0, 0, prices)
@@ -192,15 +192,15 @@ class UsageRecord:
             error_kind=None if report.ok else report.error_kind,
             error_message=None if report.ok else _without(report.message, _secrets_of(connection)),
             response={"ok": report.ok, "message": report.message, "model_count": report.model_count},
-            time=datetime.now(timezone.utc) - timedelta(seconds=report.seconds or 0.0),
+            time=datetime.now(UTC) - timedelta(seconds=report.seconds or 0.0),
             session=session, host=host_of(connection),
         )
 
     def to_row(self) -> dict[str, Any]:
         """The record as the ledger's columns; scrubbed again, JSON encoded."""
-        when = self.time if self.time.tzinfo else self.time.replace(tzinfo=timezone.utc)
+        when = self.time if self.time.tzinfo else self.time.replace(tzinfo=UTC)
         return {
-            "time": when.astimezone(timezone.utc).strftime(TIME_FORMAT),
+            "time": when.astimezone(UTC).strftime(TIME_FORMAT),
             "page": self.page,
             "connection": self.connection,
             "endpoint": self.endpoint,

@@ -108,7 +108,7 @@ class LocalModel:
     def path(self) -> Path:
         try:
             return self.entry.locate()
-        except Exception as exc:  # noqa: BLE001 - reported with the model's name
+        except Exception as exc:
             raise LocalServerFailed(f"The model {self.entry.id!r} could not be found: {exc}") from exc
 
     @property
@@ -128,7 +128,7 @@ class LocalModel:
                 n_threads=self._n_threads, n_threads_batch=self._n_threads,
                 logits_all=False, verbose=False,
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise LocalServerFailed(f"The model file {path} failed to load: {exc}") from exc
         self._batch = LlamaBatch(n_tokens=llm.n_batch, embd=0, n_seq_max=1)
         return llm
@@ -147,7 +147,7 @@ class LocalModel:
             path = self.path()
             try:
                 header = Llama(str(path), vocab_only=True, verbose=False)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise LocalServerFailed(f"The model file {path} cannot be read: {exc}") from exc
             metadata = dict(header.metadata)
             arch = metadata.get("general.architecture", "")

@@ -61,7 +61,7 @@ def schema_grammar(schema: dict[str, Any]) -> str:
         resolved = converter.resolve_refs(json.loads(json.dumps(schema)), "request")
         converter.visit(resolved, "")
         grammar = converter.format_grammar()
-    except Exception as exc:  # noqa: BLE001 - the converter raises bare exceptions
+    except Exception as exc:
         raise GrammarError(str(exc) or type(exc).__name__) from exc
     return grammar
 

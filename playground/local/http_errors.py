@@ -97,7 +97,7 @@ class OpenAIErrors:
         except BodyTooLarge as error:
             if not started:
                 await (await _http_error(None, error))(scope, receive, send)
-        except Exception:  # noqa: BLE001 - every failure gets an answer and a logged traceback
+        except Exception:
             log.exception("Unexpected error while serving %s %s", scope["method"], scope["path"])
             if not started:
                 failure = APIError(500, "The local server failed while handling the request. "

@@ -22,8 +22,14 @@ from playground.errors import LocalServerFailed
 from playground.local.catalog import ModelEntry
 from playground.local.engine import ChoiceOutput, Delta, Generation, LocalModel, Step
 from playground.local.grammar import JSON_OBJECT_GRAMMAR, Grammar, GrammarError, schema_grammar
-from playground.local.schema import (APIError, ChatRequest, CompletionRequest, JsonObjectFormat,
-                                     JsonSchemaFormat, TokenizeRequest)
+from playground.local.schema import (
+    APIError,
+    ChatRequest,
+    CompletionRequest,
+    JsonObjectFormat,
+    JsonSchemaFormat,
+    TokenizeRequest,
+)
 
 COMPLETIONS_DEFAULT_MAX_TOKENS = 16
 CHAT_DEFAULT_MAX_TOKENS = 1024  # when max_tokens is unset (or the room left, if smaller)
