@@ -15,12 +15,18 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from playground.local.sampling import SamplingSettings
-from playground.params import is_token_id
+from playground.params import MAX_STOP_SEQUENCES, is_token_id, spec
 
-MAX_CHOICES = 8
-MAX_BEST_OF = 20
 MAX_PROMPTS = 128
 STRICT = ConfigDict(strict=True)
+BIAS = spec("chat", "logit_bias")
+
+
+def declared(name: str, default: Any = None, *, endpoint: str = "chat") -> Any:
+    """A field with the range that ``playground.params`` declares for the parameter, so the
+    server refuses exactly what the playground's own checks refuse."""
+    param = spec(endpoint, name)
+    return Field(default, ge=param.minimum, le=param.maximum)
 
 
 def _encodable(text: str) -> str:
@@ -59,25 +65,25 @@ class _Sampled(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     model: Text
-    max_tokens: int | None = Field(None, ge=1)
-    temperature: float | None = Field(None, ge=0, le=2)
-    top_p: float | None = Field(None, ge=0, le=1)
-    n: int = Field(1, ge=1, le=MAX_CHOICES)
+    max_tokens: int | None = declared("max_tokens")
+    temperature: float | None = declared("temperature")
+    top_p: float | None = declared("top_p")
+    n: int = declared("n", 1)
     stream: bool = False
     stream_options: StreamOptions | None = None
     stop: Text | list[Text] | None = None
-    presence_penalty: float | None = Field(None, ge=-2, le=2)
-    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    presence_penalty: float | None = declared("presence_penalty")
+    frequency_penalty: float | None = declared("frequency_penalty")
     logit_bias: dict[str, float] | None = None
-    seed: int | None = None
+    seed: int | None = declared("seed")
     user: Text | None = None
 
     @field_validator("stop")
     @classmethod
     def _stop(cls, value):
         stops = [value] if isinstance(value, str) else value
-        if stops is not None and len(stops) > 4:
-            raise ValueError("stop takes at most 4 sequences")
+        if stops is not None and len(stops) > MAX_STOP_SEQUENCES:
+            raise ValueError(f"stop takes at most {MAX_STOP_SEQUENCES} sequences")
         return stops
 
     @field_validator("logit_bias")
@@ -86,8 +92,9 @@ class _Sampled(BaseModel):
         for key, bias in (value or {}).items():
             if not is_token_id(key):
                 raise ValueError(f"logit_bias keys must be token ids; got {key!r}")
-            if not -100 <= bias <= 100:
-                raise ValueError(f"logit_bias values must be between -100 and 100; got {bias}")
+            if not BIAS.minimum <= bias <= BIAS.maximum:
+                raise ValueError(f"logit_bias values must be {BIAS.range_text()}; "
+                                 f"got {bias}")
         return value
 
     def sampling(self, vocab_size: int) -> SamplingSettings:
@@ -113,8 +120,8 @@ class CompletionRequest(_Sampled):
     prompt: Text | list[Text]
     suffix: Text | None = None
     echo: bool = False
-    logprobs: int | None = Field(None, ge=0, le=5)
-    best_of: int | None = Field(None, ge=1, le=MAX_BEST_OF)
+    logprobs: int | None = declared("logprobs", endpoint="completions")
+    best_of: int | None = declared("best_of", endpoint="completions")
 
     @field_validator("prompt")
     @classmethod
@@ -201,8 +208,8 @@ REASONING_ONLY = ("reasoning_effort", "verbosity")
 class ChatRequest(_Sampled):
     messages: list[ChatMessage] = Field(min_length=1)
     logprobs: bool = False
-    top_logprobs: int | None = Field(None, ge=0, le=20)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    top_logprobs: int | None = declared("top_logprobs")
+    max_completion_tokens: int | None = declared("max_completion_tokens")
     reasoning_effort: Any = None
     verbosity: Any = None
     response_format: ResponseFormat | None = None
