@@ -45,7 +45,8 @@ def test_save_list_load_delete(store):
                                                             (first, "greedy vs hot")]
     run = store.runs()[1]
     assert (run.endpoint, run.cells, run.ok, run.failed) == ("chat", 2, 1, 1)
-    assert run.title.startswith(f"#{first} greedy vs hot · ") and "2 cells, 1 ok, 1 failed" in run.title
+    assert run.title.startswith(f"#{first} greedy vs hot · ")
+    assert "2 cells, 1 ok, 1 failed" in run.title
 
     loaded = store.load(first)
     assert loaded.grid.to_dict() == result.grid.to_dict()
@@ -78,7 +79,8 @@ def test_runs_share_the_ledger_file_without_touching_its_schema(tmp_path):
 def test_a_file_from_a_newer_version_is_refused_not_changed(store):
     store.save(a_result(), "kept")
     with sqlite3.connect(store.path) as db:
-        db.execute("UPDATE compare_schema SET version = 99")
+        db.execute("INSERT INTO schema_migrations VALUES (?, 99, '')",
+                   (compare_runs.SCHEMA_NAME,))
     with pytest.raises(PlaygroundError, match="newer version") as raised:
         store.runs()
     assert raised.value.hint

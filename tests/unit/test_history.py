@@ -16,7 +16,13 @@ from playground.catalog import Price, estimate_cost
 from playground.connection import Connection
 from playground.ledger import queries
 from playground.ledger.records import UsageRecord, host_of, is_secret_name, origin, scrub
-from playground.ledger.schema import DB_VARIABLE, MIGRATIONS, SCHEMA_VERSION, default_path
+from playground.ledger.schema import (
+    DB_VARIABLE,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    default_path,
+    schema_version,
+)
 from playground.ledger.writer import Ledger, shared_ledger
 from playground.runner import Choice, RunResult, build_request, run
 from playground.tokens import estimate_tokens
@@ -284,7 +290,8 @@ def test_a_record_round_trips_every_column(db):
     assert json.loads(row["params"]) == {"temperature": 0.2, "logit_bias": {"50256": -100}}
     assert (row["prompt_tokens"], row["completion_tokens"], row["tokens_estimated"]) == (10, 20, 0)
     assert row["tokens_per_second"] == pytest.approx(40.0)
-    assert (row["status"], row["error_kind"], row["cost"]) == ("incomplete", "StreamInterrupted", 0.25)
+    assert (row["status"], row["error_kind"], row["cost"]) == (
+        "incomplete", "StreamInterrupted", 0.25)
     body = rows(db, "SELECT * FROM bodies")[0]
     assert body["id"] == row["id"]
     assert json.loads(body["response"]) == {"choices": [{"text": "héllo"}]}
@@ -401,7 +408,9 @@ def test_a_real_request_is_recorded_with_the_servers_usage(db, local_base_url):
 
 def test_a_new_file_gets_the_latest_schema(db):
     with db.reading() as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert schema_version(conn) == SCHEMA_VERSION
+        assert conn.execute("SELECT version FROM schema_migrations WHERE schema = 'ledger' "
+                            "ORDER BY version").fetchall() == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
 
 
 def test_a_file_from_a_newer_version_is_refused_untouched(tmp_path):
@@ -497,7 +506,9 @@ def test_a_version_1_file_is_migrated_and_its_rows_survive(tmp_path):
     make_v1_file(path)
     upgraded = Ledger(path)
     with upgraded.reading() as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert schema_version(conn) == SCHEMA_VERSION
+        assert conn.execute("SELECT version FROM schema_migrations WHERE schema = 'ledger' "
+                            "ORDER BY version").fetchall() == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
         conn.row_factory = sqlite3.Row
         old = conn.execute("SELECT * FROM requests ORDER BY id").fetchall()
         assert [(r["id"], r["model"], r["prompt_tokens"], r["status"], r["session"], r["host"])

@@ -240,7 +240,8 @@ class TestEstimate:
         grid = chat_grid(Axis.parse("max_tokens", "10, 20, 30"), samples_per_cell=2,
                          sampling="repeat")
         result = estimate(grid, 50, {"fault-model": (1.0, 2.0)})
-        assert (result.requests, result.prompt_tokens, result.max_completion_tokens) == (6, 300, 120)
+        assert (result.requests, result.prompt_tokens,
+                result.max_completion_tokens) == (6, 300, 120)
 
     def test_n_above_eight_takes_more_requests(self):
         result = estimate(chat_grid(Axis.parse("seed", "1, 2"), samples_per_cell=10), 5)
@@ -297,7 +298,8 @@ class TestRun:
                          base_values={"logprobs": True}, samples_per_cell=2)
         seen = []
         result = run_grid(grid, connect(fault), max_workers=4,
-                          on_cell_done=lambda r: seen.append((r.cell.id, threading.current_thread())))
+                          on_cell_done=lambda r: seen.append((r.cell.id,
+                                                              threading.current_thread())))
         assert sorted(cell_id for cell_id, _ in seen) == ["c1", "c2", "c3", "c4"]
         assert {thread for _, thread in seen} == {threading.current_thread()}
         assert [r.status for r in result.cells] == ["ok"] * 4
@@ -462,7 +464,8 @@ class TestConcurrency:
                              Axis.parse("seed", "1, 2"))
             result = run_grid(grid, connect(server), max_workers=4, per_model_limit=1)
         assert len(result.ok) == 4
-        assert 2 * 0.2 <= result.wall_time < 4 * 0.2, "two models in parallel, cells of a model in turn"
+        assert 2 * 0.2 <= result.wall_time < 4 * 0.2, (
+            "two models in parallel, cells of a model in turn")
 
     def test_cancel_stops_scheduling(self):
         server = FaultServer(latency=0.2)

@@ -26,7 +26,8 @@ def at(text: str) -> datetime:
 def entry(time, page, connection, model, prompt, completion, latency, ttft=None,
           status="ok", cost=None, estimated=False, error_kind=None, session=None):
     return UsageRecord(
-        page=page, connection=connection, endpoint="completions" if page == "Completions" else "chat",
+        page=page, connection=connection,
+        endpoint="completions" if page == "Completions" else "chat",
         model=model, status=status, params={"temperature": 0.5}, prompt_tokens=prompt,
         completion_tokens=completion, tokens_estimated=estimated, latency=latency,
         time_to_first_token=ttft, error_kind=error_kind, cost=cost, time=at(time),
@@ -176,7 +177,8 @@ def test_by_model(ledger):
 def test_by_page_and_connection(ledger):
     pages = ledger.query(queries.by_page).set_index("page")
     assert pages["requests"].to_dict() == {"Chat": 4, "Completions": 1, "Compare": 1}
-    assert pages.loc["Chat", "prompt_tokens"] == 341 and pages.loc["Chat", "completion_tokens"] == 161
+    assert pages.loc["Chat", "prompt_tokens"] == 341
+    assert pages.loc["Chat", "completion_tokens"] == 161
     assert pages.loc["Compare", "errors"] == 1
     connections = ledger.query(queries.by_connection).set_index("connection")
     assert connections["total_tokens"].to_dict() == {"Local models": 454, "vLLM": 48, "OpenAI": 40}
@@ -214,7 +216,8 @@ def test_latency_percentiles_by_model(ledger):
 
 
 def test_distribution_shares_bins_across_models(ledger):
-    frame = ledger.query(queries.distribution, "latency", bins=2)  # ok latencies 0.5..3.0: width 1.25
+    # ok latencies 0.5..3.0: width 1.25
+    frame = ledger.query(queries.distribution, "latency", bins=2)
     assert frame[["model", "bin", "count"]].values.tolist() == [
         ["davinci-002", 1, 1], ["gpt-4o-mini", 0, 2], ["gpt-4o-mini", 1, 1]]
     assert frame["bin_start"].tolist() == pytest.approx([1.75, 0.5, 1.75])
