@@ -3,9 +3,9 @@
 A run is stored whole, as the JSON of ``GridResult.to_dict()`` (grid, cells, samples with
 their log-probabilities, errors), next to a few summary columns for the list of saved runs.
 Runs live in the same file as the ledger (``default_path()`` or a given path), in
-tables of their own prefixed ``compare_``. Their schema has its own version, in the
-one-row table ``compare_schema``: the file's ``PRAGMA user_version`` belongs to the ledger,
-whose own migrations run first (the ledger refuses a new file that already has tables).
+tables of their own prefixed ``compare_``. Their schema has its own version in the file's
+``schema_migrations`` table (``playground.sqlite_schema``); the ledger's migrations run first
+(the ledger refuses a new file that already has tables).
 Migrations run in order in one ``BEGIN IMMEDIATE`` transaction, like the ledger's, and a
 file whose runs were written by a newer version is refused rather than damaged. The file is
 opened through the ledger, which checks it once per process and sets a damaged one aside
@@ -36,13 +36,12 @@ from playground.ledger.damage import is_damage
 from playground.ledger.records import scrub
 from playground.ledger.schema import DB_VARIABLE, default_path
 from playground.ledger.writer import shared_ledger
-from playground.sqlite_schema import run_migrations
+from playground.sqlite_schema import has_table, recorded_version, run_migrations
 from playground.sweep import Grid, GridResult, format_value
 
+SCHEMA_NAME = "compare_runs"
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, (
-        "CREATE TABLE compare_schema (version INTEGER NOT NULL)",
-        "INSERT INTO compare_schema (version) VALUES (0)",
         """CREATE TABLE compare_runs (
             id INTEGER PRIMARY KEY,
             name TEXT NOT NULL,
@@ -80,22 +79,22 @@ class SavedRun:
 
 
 def schema_version(db: sqlite3.Connection) -> int:
-    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'compare_schema'").fetchone():
-        return 0
-    return db.execute("SELECT version FROM compare_schema").fetchone()[0]
+    return recorded_version(db, SCHEMA_NAME, legacy=_legacy_version)
 
 
 def migrate(db: sqlite3.Connection) -> int:
     """Bring the ``compare_`` tables up to ``SCHEMA_VERSION``; returns the version."""
     return run_migrations(
-        db, migrations=MIGRATIONS, current=schema_version, record=_record_version,
+        db, schema=SCHEMA_NAME, migrations=MIGRATIONS, legacy=_legacy_version,
         newer="The saved Compare runs were written by a newer version of the app",
         hint=f"Update the app, or start this one with {DB_VARIABLE} naming another file.")
 
 
-def _record_version(db: sqlite3.Connection, version: int) -> None:
-    # The one row of ``compare_schema`` is made by the first migration.
-    db.execute("UPDATE compare_schema SET version = ?", (version,))
+def _legacy_version(db: sqlite3.Connection) -> int:
+    """Where files written before ``schema_migrations`` kept this version."""
+    if not has_table(db, "compare_schema"):
+        return 0
+    return db.execute("SELECT version FROM compare_schema").fetchone()[0]
 
 
 class RunStore:

@@ -1,8 +1,8 @@
 """Saved chat conversations, in the same SQLite file as the usage ledger.
 
-The ledger owns that file's ``PRAGMA user_version``; conversations keep their own schema
-version in ``conversation_schema`` and their own tables (all named ``conversation…``), so
-the two evolve apart. The ledger's migrations run first (it refuses a new file that already
+Conversations have their own tables (all named ``conversation…``) and their own schema
+version in the file's ``schema_migrations`` table (``playground.sqlite_schema``), so the
+ledger and they evolve apart. The ledger's migrations run first (it refuses a new file that already
 has other tables), then ours, in order, in one ``BEGIN IMMEDIATE`` transaction; a file from a
 newer version is refused, not damaged. The file is opened through the ledger, which checks it
 once per process and sets a damaged one aside (saying which conversations it held).
@@ -29,8 +29,9 @@ from playground.ledger.damage import is_damage
 from playground.ledger.records import scrub
 from playground.ledger.schema import DB_VARIABLE, default_path
 from playground.ledger.writer import Ledger, shared_ledger
-from playground.sqlite_schema import run_migrations
+from playground.sqlite_schema import has_table, recorded_version, run_migrations
 
+SCHEMA_NAME = "conversations"
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, (
         """CREATE TABLE conversations (
@@ -148,25 +149,22 @@ class ConversationStore:
 
 
 def schema_version(db: sqlite3.Connection) -> int:
-    """The conversation tables' version; 0 before the first migration (a read only)."""
-    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                  "AND name = 'conversation_schema'").fetchone() is None:
-        return 0
-    return db.execute("SELECT COALESCE(MAX(version), 0) FROM conversation_schema").fetchone()[0]
+    return recorded_version(db, SCHEMA_NAME, legacy=_legacy_version)
 
 
 def migrate(db: sqlite3.Connection) -> int:
-    """Bring the conversation tables up to ``SCHEMA_VERSION``; returns the version."""
+    """Bring the tables up to ``SCHEMA_VERSION``; returns the version."""
     return run_migrations(
-        db, migrations=MIGRATIONS, current=schema_version, record=_record_version,
+        db, schema=SCHEMA_NAME, migrations=MIGRATIONS, legacy=_legacy_version,
         newer="The saved conversations were written by a newer version of the app",
         hint=f"Update the app, or start this one with {DB_VARIABLE} naming another file.")
 
 
-def _record_version(db: sqlite3.Connection, version: int) -> None:
-    # The version table is not part of the first migration, so it is made on first use.
-    db.execute("CREATE TABLE IF NOT EXISTS conversation_schema (version INTEGER NOT NULL)")
-    db.execute("INSERT INTO conversation_schema (version) VALUES (?)", (version,))
+def _legacy_version(db: sqlite3.Connection) -> int:
+    """Where files written before ``schema_migrations`` kept this version."""
+    if not has_table(db, "conversation_schema"):
+        return 0
+    return db.execute("SELECT COALESCE(MAX(version), 0) FROM conversation_schema").fetchone()[0]
 
 
 def _redacted(conversation: Conversation, secrets: tuple[str, ...]) -> Conversation:

@@ -31,13 +31,14 @@ from playground import errors
 from playground.connection import Connection
 from playground.ledger import schema as ledger_schema
 from playground.ledger.schema import default_path
-from playground.sqlite_schema import run_migrations
+from playground.sqlite_schema import has_table, recorded_version, run_migrations
 
 UNSUPPORTED_PARAMETER = "unsupported_parameter"
 UNSUPPORTED_VALUE = "unsupported_value"
 COMPLETIONS_ENDPOINT = "/v1/completions"
 LEARNED_CODES = frozenset({UNSUPPORTED_PARAMETER, UNSUPPORTED_VALUE})
 
+SCHEMA_NAME = "capability_refusals"
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, (
         """CREATE TABLE capability_refusals (
@@ -190,22 +191,22 @@ def learn(conn: Connection, model: str, endpoint: str, request: dict[str, Any],
 
 
 def schema_version(db: sqlite3.Connection) -> int:
-    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                  "AND name = 'capability_schema'").fetchone() is None:
-        return 0
-    return db.execute("SELECT COALESCE(MAX(version), 0) FROM capability_schema").fetchone()[0]
+    return recorded_version(db, SCHEMA_NAME, legacy=_legacy_version)
 
 
 def migrate(db: sqlite3.Connection) -> int:
+    """Bring the refusal tables up to their last migration; returns the version."""
     return run_migrations(
-        db, migrations=MIGRATIONS, current=schema_version, record=_record_version,
+        db, schema=SCHEMA_NAME, migrations=MIGRATIONS, legacy=_legacy_version,
         newer="The remembered refusals were written by a newer version of the app",
         hint="Update the app, or choose another history file.")
 
 
-def _record_version(db: sqlite3.Connection, version: int) -> None:
-    db.execute("CREATE TABLE IF NOT EXISTS capability_schema (version INTEGER NOT NULL)")
-    db.execute("INSERT INTO capability_schema (version) VALUES (?)", (version,))
+def _legacy_version(db: sqlite3.Connection) -> int:
+    """Where files written before ``schema_migrations`` kept this version."""
+    if not has_table(db, "capability_schema"):
+        return 0
+    return db.execute("SELECT COALESCE(MAX(version), 0) FROM capability_schema").fetchone()[0]
 
 
 def _unusable(path: Path, exc: Exception) -> errors.PlaygroundError:

@@ -17,10 +17,11 @@ from typing import Any
 
 from playground.errors import PlaygroundError
 from playground.settings import data_dir
-from playground.sqlite_schema import run_migrations
+from playground.sqlite_schema import recorded_version, run_migrations
 
 DB_VARIABLE = "PLAYGROUND_DB"
 DB_FILENAME = "history.sqlite3"
+SCHEMA_NAME = "ledger"
 
 
 def default_path() -> Path:
@@ -92,7 +93,7 @@ _INSERT_BODY = "INSERT INTO bodies (id, request, response) VALUES (?, ?, ?)"
 
 
 def schema_version(db: sqlite3.Connection) -> int:
-    return db.execute("PRAGMA user_version").fetchone()[0]
+    return recorded_version(db, SCHEMA_NAME, legacy=_user_version)
 
 
 def migrate(db: sqlite3.Connection) -> int:
@@ -101,14 +102,15 @@ def migrate(db: sqlite3.Connection) -> int:
     A file from a newer version, or a database of another application, is refused untouched.
     """
     return run_migrations(
-        db, migrations=[(m.version, m.statements) for m in MIGRATIONS],
-        current=schema_version, record=_record_version, before=_refuse_other_applications,
+        db, schema=SCHEMA_NAME, migrations=[(m.version, m.statements) for m in MIGRATIONS],
+        legacy=_user_version, before=_refuse_other_applications,
         newer="The usage history was written by a newer version of the app",
         hint=f"Update the app, or start this one with {DB_VARIABLE} naming another file.")
 
 
-def _record_version(db: sqlite3.Connection, version: int) -> None:
-    db.execute(f"PRAGMA user_version = {int(version)}")
+def _user_version(db: sqlite3.Connection) -> int:
+    """Where files written before ``schema_migrations`` kept the ledger's version."""
+    return db.execute("PRAGMA user_version").fetchone()[0]
 
 
 def _refuse_other_applications(db: sqlite3.Connection) -> None:

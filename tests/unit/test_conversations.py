@@ -75,7 +75,7 @@ def test_shares_the_ledger_file_without_touching_its_schema(path, store):
         assert schema_version(db) == SCHEMA_VERSION
         assert conversations.schema_version(db) == conversations.SCHEMA_VERSION
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"conversations", "conversation_schema"} <= tables
+    assert {"conversations", "schema_migrations"} <= tables
     ledger.close()
 
 
@@ -91,13 +91,15 @@ def test_migrating_twice_changes_nothing(path, store):
     store.save(talk("Hi"))
     with sqlite3.connect(path, isolation_level=None) as db:
         assert conversations.migrate(db) == conversations.SCHEMA_VERSION
-        assert db.execute("SELECT COUNT(*) FROM conversation_schema").fetchone()[0] == 1
+        assert db.execute("SELECT COUNT(*) FROM schema_migrations WHERE schema = ?",
+                          (conversations.SCHEMA_NAME,)).fetchone()[0] == conversations.SCHEMA_VERSION
 
 
 def test_a_file_from_a_newer_version_is_refused_unchanged(path, store):
     store.save(talk("Hi"))
     with sqlite3.connect(path) as db:
-        db.execute("INSERT INTO conversation_schema (version) VALUES (99)")
+        db.execute("INSERT INTO schema_migrations VALUES (?, 99, '')",
+                   (conversations.SCHEMA_NAME,))
     with pytest.raises(PlaygroundError, match="newer version"):
         ConversationStore(path).list()
     with sqlite3.connect(path) as db:

@@ -13,7 +13,7 @@ from playground.catalog import Price
 from playground.connection import Connection
 from playground.ledger import queries
 from playground.ledger.records import UsageRecord, reasoning_tokens_of
-from playground.ledger.schema import SCHEMA_VERSION
+from playground.ledger.schema import SCHEMA_VERSION, schema_version
 from playground.ledger.writer import Ledger
 from playground.runner import Choice, RunResult, build_request, run
 from tests.unit.test_history import make_v1_file
@@ -115,7 +115,7 @@ def test_an_older_file_gains_the_column_with_zero_for_its_rows(tmp_path):
     make_v1_file(path)
     upgraded = Ledger(path)
     with upgraded.reading() as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert schema_version(conn) == SCHEMA_VERSION
         assert [row[0] for row in conn.execute(
             "SELECT reasoning_tokens FROM requests ORDER BY id")] == [0, 0]
     assert upgraded.query(queries.totals)["reasoning_tokens"].iloc[0] == 0
