@@ -136,7 +136,8 @@ def insert_rows(db: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
         for row in rows:
             cursor = db.execute(_INSERT_REQUEST, row)
             if row.get("request") is not None or row.get("response") is not None:
-                db.execute(_INSERT_BODY, (cursor.lastrowid, row.get("request"), row.get("response")))
+                db.execute(_INSERT_BODY,
+                           (cursor.lastrowid, row.get("request"), row.get("response")))
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")

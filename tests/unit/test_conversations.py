@@ -91,8 +91,9 @@ def test_migrating_twice_changes_nothing(path, store):
     store.save(talk("Hi"))
     with sqlite3.connect(path, isolation_level=None) as db:
         assert conversations.migrate(db) == conversations.SCHEMA_VERSION
-        assert db.execute("SELECT COUNT(*) FROM schema_migrations WHERE schema = ?",
-                          (conversations.SCHEMA_NAME,)).fetchone()[0] == conversations.SCHEMA_VERSION
+        applied = db.execute("SELECT COUNT(*) FROM schema_migrations WHERE schema = ?",
+                             (conversations.SCHEMA_NAME,)).fetchone()[0]
+        assert applied == conversations.SCHEMA_VERSION
 
 
 def test_a_file_from_a_newer_version_is_refused_unchanged(path, store):

@@ -409,8 +409,9 @@ def test_a_real_request_is_recorded_with_the_servers_usage(db, local_base_url):
 def test_a_new_file_gets_the_latest_schema(db):
     with db.reading() as conn:
         assert schema_version(conn) == SCHEMA_VERSION
-        assert conn.execute("SELECT version FROM schema_migrations WHERE schema = 'ledger' "
-                            "ORDER BY version").fetchall() == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
+        applied = conn.execute("SELECT version FROM schema_migrations "
+                               "WHERE schema = 'ledger' ORDER BY version").fetchall()
+        assert applied == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
 
 
 def test_a_file_from_a_newer_version_is_refused_untouched(tmp_path):
@@ -507,8 +508,9 @@ def test_a_version_1_file_is_migrated_and_its_rows_survive(tmp_path):
     upgraded = Ledger(path)
     with upgraded.reading() as conn:
         assert schema_version(conn) == SCHEMA_VERSION
-        assert conn.execute("SELECT version FROM schema_migrations WHERE schema = 'ledger' "
-                            "ORDER BY version").fetchall() == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
+        applied = conn.execute("SELECT version FROM schema_migrations "
+                               "WHERE schema = 'ledger' ORDER BY version").fetchall()
+        assert applied == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
         conn.row_factory = sqlite3.Row
         old = conn.execute("SELECT * FROM requests ORDER BY id").fetchall()
         assert [(r["id"], r["model"], r["prompt_tokens"], r["status"], r["session"], r["host"])
