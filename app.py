@@ -1,8 +1,8 @@
 """Parameter playground: the entry point. Run with ``streamlit run app.py``.
 
-The pages are in ``pages/``; ``ui/pages.py`` lists them and runs the navigation.
+The pages are in ``pages/``; ``ui/common/pages.py`` lists them and runs the navigation.
 """
 
-from ui import pages
+from ui.common import pages
 
 pages.run_app()

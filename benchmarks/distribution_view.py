@@ -1,7 +1,7 @@
 """How long the distribution view takes to redraw when a slider moves, for 100 alternatives.
 
 ``python -m benchmarks.distribution_view [--quick]`` times what a slider move costs the
-server side of the view (``ui.distribution_view``), on 100 alternatives with random
+server side of the view (``ui.common.distribution_view``), on 100 alternatives with random
 log-probabilities and a new random setting of temperature, top_p, both penalties and a
 logit bias at every repetition:
 
@@ -37,7 +37,7 @@ from benchmarks.common import (
     table,
 )
 from playground import distribution as dist
-from ui import distribution_figures as figures
+from ui.common import distribution_figures as figures
 
 RESULTS = HERE / "results-distribution.json"
 ALTERNATIVES = 100

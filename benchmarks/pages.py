@@ -139,7 +139,8 @@ def error_details():
 
 def populate(at, log=print) -> dict:
     """Use the app as a person would before the measure: one completion, every page seen."""
-    from ui import pages, params
+    from ui import params
+    from ui.common import pages
 
     at.run()
     _check(at, "first run")
@@ -174,7 +175,7 @@ def measure(base_url: str, reps: int, log=print) -> dict:
 
     from benchmarks.ledger import synthetic
     from playground.ledger.writer import shared_ledger
-    from ui import pages
+    from ui.common import pages
 
     shared_ledger().insert_many(synthetic(HISTORY_ROWS))
     with (navigation_mode(), environment(PLAYGROUND_LOCAL_URL=base_url), quiet_streamlit(),
@@ -250,7 +251,7 @@ def benchmark(quick: bool = False, shared: Shared | None = None, log=print) -> d
         base_url = shared.local_url()
         log(f"  AppTest on app.py, {reps} interleaved repetitions per page ...")
         measured = measure(base_url, reps, log)
-    from ui import pages
+    from ui.common import pages
 
     figures = []
     broken = measured["populated"]["broken_pages"]

@@ -9,17 +9,12 @@ from ui import (
     chat_saved,
     chat_send,
     chat_transcript,
-    code_view,
-    distribution_view,
-    model_accepts,
-    pages,
     params,
-    sidebar,
-    state,
     structured_view,
 )
-from ui.errors import show_error
-from ui.text import plain
+from ui.common import code_view, distribution_view, model_accepts, pages, sidebar, state
+from ui.common.errors import show_error
+from ui.common.text import plain
 
 ENDPOINT = "chat"
 

@@ -2,15 +2,8 @@
 
 import streamlit as st
 
-from ui import (
-    compare_charts,
-    compare_run,
-    compare_saved,
-    compare_setup,
-    compare_view,
-    pages,
-    sidebar,
-)
+from ui import compare_charts, compare_run, compare_saved, compare_setup, compare_view
+from ui.common import pages, sidebar
 
 pages.within_app()  # first: a page opened by a link on a fresh server
 conn, model = sidebar.render()

@@ -3,22 +3,20 @@
 import streamlit as st
 
 from playground.errors import InvalidParameters, PlaygroundError
-from ui import (
+from ui import completions_gone, params, presets_panel
+from ui.common import (
     code_view,
-    completions_gone,
     distribution_view,
     model_accepts,
     models,
     output,
     pages,
-    params,
-    presets_panel,
     sidebar,
     state,
 )
-from ui.errors import show_error
-from ui.recording import recorder
-from ui.text import plain
+from ui.common.errors import show_error
+from ui.common.recording import recorder
+from ui.common.text import plain
 
 ENDPOINT = "completions"
 

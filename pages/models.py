@@ -5,9 +5,10 @@ import streamlit as st
 
 from playground import catalog
 from playground.errors import PlaygroundError
-from ui import compare_setup, model_check, models, pages, sidebar, state
-from ui.errors import show_error
-from ui.text import plain
+from ui import compare_setup, model_check
+from ui.common import models, pages, sidebar, state
+from ui.common.errors import show_error
+from ui.common.text import plain
 
 SEND_TO = (("Completions", pages.COMPLETIONS, "completions"),
            ("Chat", pages.CHAT, "chat"),

@@ -3,10 +3,11 @@
 import streamlit as st
 
 from playground.errors import PlaygroundError
-from ui import pages, sidebar, usage_data, usage_filters, usage_table
-from ui.errors import show_error
-from ui.text import plain
-from ui.usage_format import count, money, rate, requests, seconds
+from ui import usage_data, usage_filters, usage_table
+from ui.common import pages, sidebar
+from ui.common.errors import show_error
+from ui.common.text import plain
+from ui.common.usage_format import count, money, rate, requests, seconds
 
 pages.within_app()  # first: a page opened by a link on a fresh server
 sidebar.render(running_total=False)

@@ -16,8 +16,8 @@ from playground import catalog, chat
 from playground.chat import Conversation, EstimatedCounter
 from playground.connection import Connection
 from playground.errors import ContextTooLong, PlaygroundError
-from ui import models, state
-from ui.text import plain
+from ui.common import models, state
+from ui.common.text import plain
 
 
 @dataclass(frozen=True)

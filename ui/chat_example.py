@@ -13,11 +13,12 @@ from playground import presets, runner
 from playground.chat import Conversation, Message
 from playground.connection import Connection
 from playground.errors import PlaygroundError
-from ui import chat_saved, state, usage_total
-from ui.errors import show_error
-from ui.output import show_text
-from ui.recording import recorder
-from ui.text import plain
+from ui import chat_saved
+from ui.common import state, usage_total
+from ui.common.errors import show_error
+from ui.common.output import show_text
+from ui.common.recording import recorder
+from ui.common.text import plain
 
 PRESET = "Tutorial: World Series follow-up"
 SETTINGS = {"temperature": 0, "max_tokens": 60}

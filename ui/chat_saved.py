@@ -19,9 +19,9 @@ from playground.chat import Conversation
 from playground.connection import Connection
 from playground.conversations import ConversationStore
 from playground.errors import PlaygroundError
-from ui import state
-from ui.errors import show_error
-from ui.text import plain
+from ui.common import state
+from ui.common.errors import show_error
+from ui.common.text import plain
 
 LISTED = 50
 QUERY_KEY = "conversation"  # the address's parameter holding the open conversation's id

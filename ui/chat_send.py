@@ -23,11 +23,12 @@ from playground import chat
 from playground.chat import Conversation, Message
 from playground.connection import Connection
 from playground.errors import InvalidParameters, PlaygroundError
-from ui import chat_budget, chat_saved, model_accepts, models, output, state
-from ui.errors import show_error
+from ui import chat_budget, chat_saved
+from ui.common import model_accepts, models, output, state
+from ui.common.errors import show_error
+from ui.common.recording import recorder
+from ui.common.text import plain
 from ui.params import ParamInputs
-from ui.recording import recorder
-from ui.text import plain
 
 PAGE = "Chat"
 

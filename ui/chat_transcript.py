@@ -13,9 +13,10 @@ import streamlit as st
 from playground import chat, logprobs
 from playground.chat import Conversation, Message
 from playground.connection import Connection
-from ui import chat_saved, chat_send, compare_setup, pages, state, token_view
-from ui.output import choice_title, markdown_switch, show_text
-from ui.text import plain
+from ui import chat_saved, chat_send, compare_setup
+from ui.common import pages, state, token_view
+from ui.common.output import choice_title, markdown_switch, show_text
+from ui.common.text import plain
 
 AVATARS = {"system": ":material/settings:", "user": "user", "assistant": "assistant"}
 

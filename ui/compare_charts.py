@@ -11,7 +11,7 @@ import streamlit as st
 
 from playground.sweep import GridResult, format_value
 from ui import compare_figures
-from ui.text import plain
+from ui.common.text import plain
 
 METRICS = {
     "distinct_2": "Distinct-2", "distinct_1": "Distinct-1", "repetition": "Repetition rate",

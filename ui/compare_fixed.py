@@ -10,7 +10,7 @@ Widget defaults go into session state before the widgets are drawn (not as ``val
 logit_bias is typed as on the Completions page (``playground.tokens``): token ids or token
 text, one per line, text converted with the tokenizer of the sidebar's model. Reasoning
 effort and verbosity offer every value of the declaration (a grid may span models), and
-response_format is the Chat page's control (``ui.response_format``) under keys of its own.
+response_format is the Chat page's control (``ui.common.response_format``) under keys of its own.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ import streamlit as st
 from playground import tokens
 from playground.connection import Connection
 from playground.params import ParamSpec, specs_for
-from ui import models, params, response_format, state
-from ui.text import plain
+from ui import params
+from ui.common import models, response_format, state
+from ui.common.text import plain
 
 NOT_FIXED = frozenset({"n", "seed"})
 # A grid multiplies every token it asks for, so the page starts max_tokens at a small bound

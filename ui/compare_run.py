@@ -26,9 +26,10 @@ from playground.connection import Connection
 from playground.errors import ConnectionFailed, InvalidParameters
 from playground.refusals import RefusalStore
 from playground.sweep import Cell, CellResult, Grid, GridResult
-from ui import compare_view, sidebar, state, usage_total
-from ui.recording import recorder
-from ui.text import plain
+from ui import compare_view
+from ui.common import sidebar, state, usage_total
+from ui.common.recording import recorder
+from ui.common.text import plain
 
 PAGE = "Compare"
 

@@ -9,9 +9,10 @@ from playground.compare_runs import RunStore, form_of
 from playground.connection import Connection
 from playground.errors import PlaygroundError
 from playground.sweep import GridResult
-from ui import compare_setup, state
-from ui.errors import show_error
-from ui.text import plain
+from ui import compare_setup
+from ui.common import state
+from ui.common.errors import show_error
+from ui.common.text import plain
 
 
 def store() -> RunStore:

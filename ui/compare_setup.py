@@ -35,8 +35,9 @@ from playground.sweep import (
     estimate,
 )
 from playground.tokens import estimate_tokens
-from ui import compare_fixed, model_accepts, models, params, state
-from ui.text import plain
+from ui import compare_fixed, params
+from ui.common import model_accepts, models, state
+from ui.common.text import plain
 
 MODES = {"Chat": "chat", "Completion": "completions"}
 AXIS_EXAMPLES = {"temperature": "0, 1.2", "top_p": "0.5, 0.9, 1", "frequency_penalty": "0:2:1",

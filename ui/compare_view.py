@@ -20,10 +20,10 @@ import streamlit as st
 
 from playground.metrics import Divergence
 from playground.sweep import CellResult, Difference, GridResult, Sample, format_value
-from ui import token_view
-from ui.errors import show_error
-from ui.output import show_text
-from ui.text import plain
+from ui.common import token_view
+from ui.common.errors import show_error
+from ui.common.output import show_text
+from ui.common.text import plain
 
 SIDE_BY_SIDE, TABLE = "Side by side", "Table"
 MAX_SIDE_BY_SIDE_CELLS = 24

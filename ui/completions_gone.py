@@ -7,8 +7,9 @@ import streamlit as st
 
 from playground.capabilities import Capabilities
 from playground.chat import Conversation
-from ui import chat_saved, pages, state
-from ui.text import plain
+from ui import chat_saved
+from ui.common import pages, state
+from ui.common.text import plain
 
 OPEN_IN_CHAT = "Open the prompt in Chat"
 

@@ -16,9 +16,9 @@ from playground.catalog import current_prices
 from playground.connection import Connection
 from playground.errors import PlaygroundError
 from playground.refusals import RefusalStore
-from ui.errors import show_error
-from ui.recording import recorder
-from ui.text import plain
+from ui.common.errors import show_error
+from ui.common.recording import recorder
+from ui.common.text import plain
 
 ASKED = "model_check.asked"  # (connection, model) waiting for the confirmation
 FOUND = "model_check.found"  # (connection, model) -> its findings, for this session

@@ -18,8 +18,9 @@ import streamlit as st
 from playground import params as specs
 from playground import presets
 from playground.presets import Preset, PresetError, PresetStore
-from ui import params, state
-from ui.text import plain
+from ui import params
+from ui.common import state
+from ui.common.text import plain
 
 
 class PresetsPanel:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from playground.chat import Conversation
 from playground.structured import CheckedReply, Violation, check_reply
-from ui.text import plain
+from ui.common.text import plain
 
 MARK = ":red[✗]"
 

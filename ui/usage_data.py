@@ -21,28 +21,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from playground.ledger import queries
-from playground.ledger.damage import SetAside, set_aside_files
+from playground.ledger.damage import set_aside_files
 from playground.ledger.queries import Filters, UsageOverview
 from playground.ledger.schema import DB_VARIABLE
-from playground.ledger.writer import Ledger, shared_ledger
-from ui import state, usage_charts
+from playground.ledger.writer import shared_ledger
+from ui import usage_charts
+from ui.common.recording import default_ledger
 
 TABLE_ROWS = 100  # requests per page of the table
-
-
-def default_ledger() -> Ledger:
-    """The ledger of the machine's choice: ``PLAYGROUND_DB``, else the data folder's
-    ``history.sqlite3``."""
-    return shared_ledger()
-
-
-def new_notices(opened: Ledger) -> list[SetAside]:
-    """The damaged files the ledger set aside that this session has not been told of yet;
-    from now on they count as told."""
-    told = st.session_state.setdefault(state.LEDGER_NOTICES_SHOWN, set())
-    fresh = [notice for notice in opened.notices if notice.moved_to not in told]
-    told.update(notice.moved_to for notice in fresh)
-    return fresh
 
 
 def location(path: str) -> str:

@@ -14,7 +14,7 @@ import streamlit as st
 
 from playground.ledger import queries
 from playground.ledger.queries import Filters
-from ui import state
+from ui.common import state
 
 ALL_TIME, CUSTOM = "All time", "Custom dates"
 PERIODS = {ALL_TIME: None, "Today": 0, "Last 7 days": 6, "Last 30 days": 29, CUSTOM: None}

@@ -12,11 +12,11 @@ import streamlit as st
 
 from playground.errors import PlaygroundError
 from playground.ledger.queries import Filters
-from ui import state
-from ui.errors import show_error
-from ui.text import plain
+from ui.common import state
+from ui.common.errors import show_error
+from ui.common.text import plain
+from ui.common.usage_format import count, money, rate, seconds
 from ui.usage_data import TABLE_ROWS, Snapshot
-from ui.usage_format import count, money, rate, seconds
 
 COLUMNS = {
     "id": st.column_config.NumberColumn("#", format="%d", width="small"),

@@ -32,7 +32,7 @@ def navigation_mode(monkeypatch):
 
     Because of the ``pages/`` folder, AppTest re-enters Streamlit's older multipage mode
     before each run and, after ``switch_page``, runs the page file without app.py (which
-    ``ui.pages.within_app`` then runs). The server leaves that mode for good once
+    ``ui.common.pages.within_app`` then runs). The server leaves that mode for good once
     ``st.navigation`` has run. The older mode itself is tested on purpose in test_pages.py.
     """
     original = PagesManager.__init__

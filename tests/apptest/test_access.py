@@ -7,9 +7,9 @@ import pytest
 from streamlit.proto.TextInput_pb2 import TextInput as TextInputProto
 from streamlit.testing.v1 import AppTest
 
-from ui import access, pages, state
+from ui.common import access, pages, state
 
-APP = str(pages.__file__).replace("ui/pages.py", "app.py")
+APP = str(pages.__file__).replace("ui/common/pages.py", "app.py")
 PASSWORD = "correct horse battery staple"
 
 

@@ -15,7 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from fault_server import FaultServer
 from playground.conversations import ConversationStore
-from ui import params, state
+from ui import params
+from ui.common import state
 
 ENDPOINT = "chat"
 MODELS = ("fault-model", "broken-model", "cut-model")

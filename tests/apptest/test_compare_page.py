@@ -16,7 +16,7 @@ from fault_server import FaultServer
 from playground.ledger.schema import DB_FILENAME
 from playground.ledger.writer import shared_ledger
 from playground.sweep import Axis, Grid, GridResult
-from ui import pages, state
+from ui.common import pages, state
 
 
 def greedy_or_hot(body: dict, index: int) -> str:

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from fault_server import FaultServer
-from ui import state
+from ui.common import state
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ import pytest
 
 from playground.ledger.schema import DB_FILENAME
 from playground.ledger.writer import shared_ledger
-from ui import params, state
-from ui.distribution_view import key
+from ui import params
+from ui.common import state
+from ui.common.distribution_view import key
 
 SMOLLM = "smollm2-135m-instruct"
 

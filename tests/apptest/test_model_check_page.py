@@ -11,7 +11,7 @@ from playground.ledger import queries
 from playground.ledger.schema import DB_FILENAME
 from playground.ledger.writer import shared_ledger
 from tests.apptest.test_todays_api import control, on_emulator
-from ui import pages
+from ui.common import pages
 
 HOUSE_CHAT = EmulatedModel("house-chat")  # no built-in profile: only a check tells
 

@@ -6,7 +6,7 @@ import re
 
 import openai
 
-from ui import pages
+from ui.common import pages
 
 MODEL = "smollm2-135m-instruct"
 

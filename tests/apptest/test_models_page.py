@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from ui import pages, state
+from ui.common import pages, state
 
 
 @pytest.fixture

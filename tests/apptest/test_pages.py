@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui import pages, state
+from ui.common import pages, state
 
-APP = str(pages.__file__).replace("ui/pages.py", "app.py")
+APP = str(pages.__file__).replace("ui/common/pages.py", "app.py")
 
 
 @pytest.mark.parametrize("path, title", [(path, title) for path, title, _ in pages.ALL])
@@ -28,7 +28,7 @@ def test_the_app_opens_on_completions_with_the_local_models(app):
 
 def test_a_page_run_without_app_py_still_has_its_sidebar(local_env, data_dir, clean_environment):
     """The first request of a server process may run a page file alone (older multipage
-    mode, see ui/pages.py); AppTest's switch_page does the same without the shim, and the
+    mode, see ui/common/pages.py); AppTest's switch_page does the same without the shim, and the
     page runs through the app's navigation all the same."""
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.switch_page(pages.MODELS).run()

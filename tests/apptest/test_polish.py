@@ -6,8 +6,9 @@ import socket
 
 import pytest
 
-from ui import pages, params, state
-from ui.models import BASE_MODEL_NOTE
+from ui import params
+from ui.common import pages, state
+from ui.common.models import BASE_MODEL_NOTE
 
 
 def test_the_stop_picker_offers_no_select_all(app):

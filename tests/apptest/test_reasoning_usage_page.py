@@ -7,7 +7,7 @@ import pytest
 
 from openai_emulator import REASONING_TOKENS, OpenAIEmulator
 from tests.apptest.test_todays_api import on_emulator, say
-from ui import pages
+from ui.common import pages
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 from streamlit.proto.TextInput_pb2 import TextInput as TextInputProto
 
 from playground.connection import Connection, mask_key, preset
-from ui import state
-from ui.sidebar import key_caption
+from ui.common import state
+from ui.common.sidebar import key_caption
 
 KEY = "sk-test-0123456789abcdefWXYZ"
 

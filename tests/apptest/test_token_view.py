@@ -9,7 +9,8 @@ from html.parser import HTMLParser
 from streamlit.testing.v1 import AppTest
 
 from playground.logprobs import tokens_of
-from ui import params, state, token_view
+from ui import params
+from ui.common import state, token_view
 
 HOSTILE = '<script>alert("x")</script>'
 
@@ -108,7 +109,7 @@ def test_completions_tokens_without_bytes_are_joined_by_the_choices_text():
 
 
 def _view(tokens, echo_boundary):
-    from ui import token_view
+    from ui.common import token_view
 
     token_view.render(tokens, echo_boundary=echo_boundary)
 

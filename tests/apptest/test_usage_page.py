@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from playground.ledger.records import UsageRecord
 from playground.ledger.schema import DB_FILENAME, DB_VARIABLE
 from playground.ledger.writer import shared_ledger
-from ui import pages, state
+from ui.common import pages, state
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
@@ -291,7 +291,7 @@ def test_an_unusable_database_is_a_message_not_a_crash(app, tmp_path, monkeypatc
 
 def test_the_running_total_in_words():
     from playground.ledger.queries import RunningTotal
-    from ui.usage_total import describe
+    from ui.common.usage_total import describe
 
     assert describe(RunningTotal()) == "This session: no requests yet"
     assert describe(RunningTotal(requests=2, prompt_tokens=1000, completion_tokens=234,
@@ -305,7 +305,7 @@ def test_the_running_total_in_words():
     (0, "$0"), (1234.5, "$1,234.50"), (0.51, "$0.51"), (0.000123, "$0.000123"),
     (0.0000012, "$1.20e-06"), (None, "–"), (float("nan"), "–")])
 def test_money(dollars, shown):
-    from ui.usage_format import money
+    from ui.common.usage_format import money
 
     assert money(dollars) == shown
 

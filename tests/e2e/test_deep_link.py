@@ -1,7 +1,7 @@
 """A link to a page, opened first thing on a fresh server, shows the app as app.py builds it.
 
 Streamlit runs a page file on its own in that case (the ``pages/`` folder turns on its
-older multipage mode until ``st.navigation`` has run); ``ui.pages.within_app`` runs the
+older multipage mode until ``st.navigation`` has run); ``ui.common.pages.within_app`` runs the
 app's navigation instead. This module starts a server of its own so that its first
 request is the link.
 """
@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from e2e.streamlit_page import IDLE, streamlit_app
-from ui import pages
+from ui.common import pages
 
 TITLES = [title for _path, title, _icon in pages.ALL]
 

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from e2e.streamlit_page import open_page, settle
-from ui import pages
+from ui.common import pages
 
 ROOT = Path(__file__).resolve().parents[2]
 

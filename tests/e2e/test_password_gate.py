@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from e2e.streamlit_page import IDLE, settle, streamlit_app
-from ui import access
+from ui.common import access
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "open sesame, ünïcode too"

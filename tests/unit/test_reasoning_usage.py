@@ -18,7 +18,7 @@ from playground.ledger.writer import Ledger
 from playground.runner import Choice, RunResult, build_request, run
 from tests.unit.test_history import make_v1_file
 from ui import usage_charts, usage_table
-from ui.usage_total import describe
+from ui.common.usage_total import describe
 
 PRICES = {"o4-mini": Price(1.10, 4.40)}
 

@@ -15,7 +15,7 @@ import threading
 
 import streamlit as st
 
-from ui import access
+from ui.common import access
 
 COMPLETIONS = "pages/completions.py"
 CHAT = "pages/chat.py"
@@ -37,7 +37,7 @@ _navigating = threading.local()  # one thread runs a session's script at a time
 
 def run_app() -> None:
     """Set the page up and run the page the URL names through the app's navigation; when a
-    password is set (``ui.access``), only once this session has given it."""
+    password is set (``ui.common.access``), only once this session has given it."""
     st.set_page_config(page_title="Parameter playground", page_icon=":material/tune:",
                        layout="wide")
     allowed = access.allowed()

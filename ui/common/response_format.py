@@ -14,7 +14,7 @@ import streamlit as st
 
 from playground.params import FieldError, ParamSpec
 from playground.structured import TEMPLATES
-from ui import state
+from ui.common import state
 
 KINDS = {"text": "Text", "json_object": "JSON mode", "json_schema": "JSON schema"}
 FIRST_TEMPLATE = next(iter(TEMPLATES))

@@ -30,9 +30,9 @@ from playground.ledger.records import UsageRecord
 from playground.ledger.schema import DB_FILENAME, DB_VARIABLE
 from playground.local.launcher import local_server
 from playground.settings import DATA_DIR_VARIABLE
-from ui import models, recording, state, usage_data, usage_total
-from ui.errors import show_error
-from ui.text import plain
+from ui.common import models, recording, state, usage_total
+from ui.common.errors import show_error
+from ui.common.text import plain
 
 TEST_PAGE = "Test connection"  # the page a connection test is recorded under
 KEY_HELP = ("Kept in this browser session only; never written to disk. Leave empty to use "
@@ -259,7 +259,7 @@ def _test(conn: Connection) -> None:
 def _record_test(report: ConnectionReport, conn: Connection) -> None:
     """A test is a request too: it goes to the usage ledger (page "Test connection")."""
     try:
-        usage_data.default_ledger().record(UsageRecord.from_connection_test(
+        recording.default_ledger().record(UsageRecord.from_connection_test(
             report, page=TEST_PAGE, connection=conn, session=recording.session_id()))
     except PlaygroundError as exc:
         st.caption(plain(f"Not recorded in the usage history: {exc.message}"))
@@ -269,12 +269,12 @@ def _data_settings() -> None:
     """Where the usage history is (the machine decides: shown, never typed here), and, once
     per session, each damaged history file that was set aside."""
     try:
-        opened = usage_data.default_ledger()
+        opened = recording.default_ledger()
     except PlaygroundError as exc:
         with st.expander("Data"):
             st.caption(plain(f"Usage history unavailable: {exc.message} {exc.hint or ''}"))
         return
-    for notice in usage_data.new_notices(opened):
+    for notice in recording.new_notices(opened):
         st.warning(plain(f"{notice.message} {notice.hint}"), icon=":material/warning:")
     with st.expander("Data"):
         st.caption(plain(f"Usage history: {opened.path}"), help=(

@@ -15,7 +15,7 @@ from playground import capabilities, refusals
 from playground.capabilities import Capabilities
 from playground.connection import Connection
 from playground.errors import PlaygroundError
-from ui.text import plain
+from ui.common.text import plain
 
 
 def load(conn: Connection, model: str | None) -> Capabilities:

@@ -16,7 +16,7 @@ import streamlit as st
 from playground import connection
 from playground.connection import Connection
 from playground.errors import PlaygroundError
-from ui import state
+from ui.common import state
 
 STARTING_LOCAL = "Starting the local models…"
 BASE_MODEL_NOTE = ("A base model: trained to continue text, not to follow instructions or to "

@@ -2,7 +2,7 @@
 
 Model output is untrusted text: ``st.code`` with no language shows it character for
 character (wrapped), whatever markdown, HTML or script it contains, and the token view
-escapes it (``ui.token_view``). The "Render as Markdown" switch shows it as Markdown
+escapes it (``ui.common.token_view``). The "Render as Markdown" switch shows it as Markdown
 instead, where HTML still shows as text.
 
 ``run_live`` sends on a worker thread so that the script thread can keep drawing: streamed
@@ -34,9 +34,9 @@ from playground.errors import PlaygroundError
 from playground.ledger.records import reasoning_tokens_of
 from playground.recording import Recorder
 from playground.runner import Choice, RunResult
-from ui import state, token_view, usage_total
-from ui.errors import show_error
-from ui.text import plain
+from ui.common import state, token_view, usage_total
+from ui.common.errors import show_error
+from ui.common.text import plain
 
 SIDE_BY_SIDE = 4  # at most this many choices are shown in columns
 POLL_SECONDS = 0.25

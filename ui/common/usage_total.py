@@ -13,9 +13,9 @@ import streamlit as st
 
 from playground.errors import PlaygroundError
 from playground.ledger.queries import RunningTotal
-from ui import recording, usage_data
-from ui.text import plain
-from ui.usage_format import count, money, requests
+from ui.common import recording
+from ui.common.text import plain
+from ui.common.usage_format import count, money, requests
 
 _slot = threading.local()  # this script run's placeholder (one thread runs a session's script)
 
@@ -32,7 +32,7 @@ def refresh() -> None:
     if placeholder is None:
         return
     try:
-        total = usage_data.default_ledger().session_total(session=recording.session_id())
+        total = recording.default_ledger().session_total(session=recording.session_id())
     except PlaygroundError as exc:
         placeholder.caption(plain(f"Usage not recorded: {exc.message}"))
         return

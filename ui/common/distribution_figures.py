@@ -18,7 +18,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from playground.distribution import Reshaped
-from ui.token_view import quoted as label
+from ui.common.token_view import quoted as label
 
 KEPT = "#4c78a8"
 MOVED = "#f58518"

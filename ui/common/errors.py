@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from playground.errors import PlaygroundError
-from ui.text import plain
+from ui.common.text import plain
 
 LOG_TAIL_LABEL = "The server log's last lines"
 

@@ -13,7 +13,7 @@ import streamlit as st
 from playground import codegen
 from playground.connection import Connection
 from playground.errors import PlaygroundError
-from ui.errors import show_error
+from ui.common.errors import show_error
 
 
 def render(conn: Connection, endpoint: str, request: dict[str, Any]) -> None:

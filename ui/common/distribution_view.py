@@ -25,10 +25,10 @@ from playground import logprobs as lp
 from playground.chat import Conversation
 from playground.logprobs import TokenLogprob
 from playground.runner import RunResult
-from ui import distribution_figures as figures
-from ui import state
-from ui.text import plain
-from ui.token_view import percent, quoted
+from ui.common import distribution_figures as figures
+from ui.common import state
+from ui.common.text import plain
+from ui.common.token_view import percent, quoted
 
 SAMPLES = 100
 MAX_SEED = 2**32 - 1
