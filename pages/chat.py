@@ -3,15 +3,8 @@
 import streamlit as st
 
 from playground.errors import PlaygroundError
-from ui import (
-    chat_budget,
-    chat_example,
-    chat_saved,
-    chat_send,
-    chat_transcript,
-    params,
-    structured_view,
-)
+from ui import params
+from ui.chat import context_budget, example, saved, send, structured_view, transcript
 from ui.common import code_view, distribution_view, model_accepts, pages, sidebar, state
 from ui.common.errors import show_error
 from ui.common.text import plain
@@ -20,9 +13,9 @@ ENDPOINT = "chat"
 
 pages.within_app()  # first: a page opened by a link on a fresh server
 conn, model = sidebar.render()
-chat_send.absorb_reply()  # the reply the previous run streamed (or stopped) joins its conversation
-conversation = chat_saved.current()
-chat_saved.render(conversation, conn)
+send.absorb_reply()  # the reply the previous run streamed (or stopped) joins its conversation
+conversation = saved.current()
+saved.render(conversation, conn)
 st.title("Chat")
 st.caption(plain(f"{model or 'No model chosen'} · {conn.name} · {conversation.display_title}"))
 
@@ -31,8 +24,8 @@ prompt = st.chat_input(
     key=state.CHAT_INPUT, submit_mode="disable", disabled=bool(conversation.choices))
 if prompt:
     conversation.add("user", prompt)
-    chat_saved.save(conversation, conn)  # saved before sending: a failure cannot lose it
-    chat_send.request_reply()
+    saved.save(conversation, conn)  # saved before sending: a failure cannot lose it
+    send.request_reply()
 
 talk, side = st.columns([3, 1.3], gap="large")
 with side:
@@ -40,17 +33,17 @@ with side:
     st.session_state.setdefault(params.widget_key(ENDPOINT, "stream"), True)  # replies stream
     inputs = params.render(ENDPOINT, columns=1, accepts=model_accepts.load(conn, model))
     reserve = inputs.values.get("max_completion_tokens") or inputs.values.get("max_tokens")
-    budget = chat_budget.render(conversation, conn, model, reserve=reserve or 0)
-    request = chat_send.build(conversation, conn, model, inputs, budget)
+    budget = context_budget.render(conversation, conn, model, reserve=reserve or 0)
+    request = send.build(conversation, conn, model, inputs, budget)
     if isinstance(request, PlaygroundError):
         st.caption(plain(f"No code to view yet: {request}"))
     else:
         code_view.render(conn, ENDPOINT, request)
 
 with talk:
-    chat_example.render(conn, model)
-    chat_transcript.system_box(conversation, conn)
-    chat_transcript.render(conversation, conn, set(budget.plan.dropped if budget.plan else ()))
+    example.render(conn, model)
+    transcript.system_box(conversation, conn)
+    transcript.render(conversation, conn, set(budget.plan.dropped if budget.plan else ()))
     structured_view.render_last_reply(conversation, inputs.values.get("response_format"))
     distribution_view.for_chat(conversation, request)
     failure = st.session_state.pop(state.CHAT_FAILURE, None)
@@ -59,5 +52,5 @@ with talk:
     notice = st.session_state.pop(state.CHAT_NOTICE, None)
     if notice:
         st.info(plain(notice))
-    chat_send.reply_if_asked(conversation, conn, inputs, budget, request)
-    chat_transcript.actions(conversation, conn)
+    send.reply_if_asked(conversation, conn, inputs, budget, request)
+    transcript.actions(conversation, conn)

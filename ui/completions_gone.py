@@ -7,7 +7,7 @@ import streamlit as st
 
 from playground.capabilities import Capabilities
 from playground.chat import Conversation
-from ui import chat_saved
+from ui import chat
 from ui.common import pages, state
 from ui.common.text import plain
 
@@ -28,6 +28,6 @@ def open_in_chat(model: str, prompt: str) -> None:
     """A new conversation whose first message is the prompt, open on the Chat page."""
     conversation = Conversation(model=model)
     conversation.add("user", prompt)
-    chat_saved.show(conversation)
+    chat.open_conversation(conversation)
     state.send_model(model)
     st.switch_page(pages.CHAT)

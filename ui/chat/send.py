@@ -23,7 +23,7 @@ from playground import chat
 from playground.chat import Conversation, Message
 from playground.connection import Connection
 from playground.errors import InvalidParameters, PlaygroundError
-from ui import chat_budget, chat_saved
+from ui.chat import context_budget, saved
 from ui.common import model_accepts, models, output, state
 from ui.common.errors import show_error
 from ui.common.recording import recorder
@@ -48,7 +48,7 @@ def request_reply(replacing: Message | None = None) -> None:
 
 
 def build(conversation: Conversation, conn: Connection, model: str | None,
-          inputs: ParamInputs, budget: chat_budget.Budget) -> dict[str, Any] | PlaygroundError:
+          inputs: ParamInputs, budget: context_budget.Budget) -> dict[str, Any] | PlaygroundError:
     """The request the next reply sends (View code shows it too), or why there is none.
 
     Over budget and refused, it holds the whole conversation: the code still shows it.
@@ -62,7 +62,8 @@ def build(conversation: Conversation, conn: Connection, model: str | None,
 
 
 def reply_if_asked(conversation: Conversation, conn: Connection, inputs: ParamInputs,
-                   budget: chat_budget.Budget, request: dict[str, Any] | PlaygroundError) -> None:
+                   budget: context_budget.Budget,
+                   request: dict[str, Any] | PlaygroundError) -> None:
     """Send ``request`` when a reply was asked for, streaming it into a new bubble; then
     run the page again, which adds the reply (``absorb_reply``)."""
     asked = st.session_state.pop(state.CHAT_SEND, None)
@@ -87,7 +88,7 @@ def reply_if_asked(conversation: Conversation, conn: Connection, inputs: ParamIn
             model_accepts.learn(conn, request["model"], "chat", request, exc)
             st.session_state.pop(state.CHAT_PENDING, None)
             _restore(conversation, replacing)
-            chat_saved.save(conversation, conn)
+            saved.save(conversation, conn)
             st.session_state[state.CHAT_FAILURE] = exc
     st.rerun()
 
@@ -112,7 +113,7 @@ def absorb_reply() -> None:
         _restore(conversation, pending.replacing)
         if outcome.stopped:
             st.session_state[state.CHAT_NOTICE] = "Stopped before any text arrived."
-    chat_saved.save(conversation, outcome.connection)
+    saved.save(conversation, outcome.connection)
 
 
 def _restore(conversation: Conversation, replacing: Message | None) -> None:

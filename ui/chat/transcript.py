@@ -13,7 +13,8 @@ import streamlit as st
 from playground import chat, logprobs
 from playground.chat import Conversation, Message
 from playground.connection import Connection
-from ui import chat_saved, chat_send, compare_setup
+from ui import compare_setup
+from ui.chat import saved, send
 from ui.common import pages, state, token_view
 from ui.common.output import choice_title, markdown_switch, show_text
 from ui.common.text import plain
@@ -188,7 +189,7 @@ def actions(conversation: Conversation, conn: Connection) -> None:
 def _system_changed(conversation: Conversation, conn: Connection) -> None:
     conversation.system = st.session_state.get(state.CHAT_SYSTEM) or ""
     conversation.touch()
-    chat_saved.save(conversation, conn)
+    saved.save(conversation, conn)
 
 
 def _open_editor(conversation: Conversation, conn: Connection, message_id: str) -> None:
@@ -215,25 +216,25 @@ def _save_edit(conversation: Conversation, conn: Connection, message_id: str) ->
     conversation.edit(message_id, content=st.session_state.get(state.CHAT_EDIT_TEXT) or "",
                       role=st.session_state.get(state.CHAT_EDIT_ROLE))
     _close_editor()
-    chat_saved.save(conversation, conn)
+    saved.save(conversation, conn)
 
 
 def _add(conversation: Conversation, conn: Connection, after: str | None) -> None:
     conversation.add(st.session_state.get(state.CHAT_EDIT_ROLE) or "user",
                      st.session_state.get(state.CHAT_EDIT_TEXT) or "", after=after)
     _close_editor()
-    chat_saved.save(conversation, conn)
+    saved.save(conversation, conn)
 
 
 def _delete(conversation: Conversation, conn: Connection, message_id: str) -> None:
     conversation.delete(message_id)
-    chat_saved.save(conversation, conn)
+    saved.save(conversation, conn)
 
 
 def _branch(conversation: Conversation, conn: Connection, message_id: str) -> None:
     branch = conversation.branch(message_id)
-    chat_saved.save(branch, conn)
-    chat_saved.show(branch)
+    saved.save(branch, conn)
+    saved.show(branch)
     st.session_state[state.CHAT_NOTICE] = (
         f"Branched: this is a new conversation; “{conversation.display_title}” is kept as "
         "it was.")
@@ -241,8 +242,8 @@ def _branch(conversation: Conversation, conn: Connection, message_id: str) -> No
 
 def _pick(conversation: Conversation, conn: Connection, index: int) -> None:
     conversation.pick(index)
-    chat_saved.save(conversation, conn)
+    saved.save(conversation, conn)
 
 
 def _request_reply(conversation: Conversation) -> None:
-    chat_send.request_reply(replacing=conversation.take_last_reply())
+    send.request_reply(replacing=conversation.take_last_reply())

@@ -13,7 +13,7 @@ from playground import presets, runner
 from playground.chat import Conversation, Message
 from playground.connection import Connection
 from playground.errors import PlaygroundError
-from ui import chat_saved
+from ui.chat import saved
 from ui.common import state, usage_total
 from ui.common.errors import show_error
 from ui.common.output import show_text
@@ -76,5 +76,5 @@ def _open(conn: Connection, label: str, messages: list[dict]) -> None:
     rest = messages[1:] if system else messages
     conversation = Conversation(title=f"World Series: {label.lower()}", system=system,
                                 messages=[Message(m["role"], m["content"]) for m in rest])
-    chat_saved.save(conversation, conn)
-    chat_saved.show(conversation)
+    saved.save(conversation, conn)
+    saved.show(conversation)
