@@ -5,7 +5,7 @@ import streamlit as st
 
 from playground import catalog
 from playground.errors import PlaygroundError
-from ui import compare_setup, model_check
+from ui import compare, model_check
 from ui.common import models, pages, sidebar, state
 from ui.common.errors import show_error
 from ui.common.text import plain
@@ -90,7 +90,7 @@ for cell, (title, page, endpoint) in zip(buttons, SEND_TO):
                    help=None if usable else f"{model_id} has no {endpoint} endpoint."):
         state.send_model(model_id)
         if page == pages.COMPARE and base:
-            compare_setup.start_in_completion_mode()
+            compare.start_in_completion_mode()
         st.switch_page(page)
 
 model_check.render(conn, model_id, page="Models")

@@ -165,7 +165,7 @@ def test_a_failed_cell_shows_its_error_in_place_and_only_it_runs_again(page, ser
 
 
 def test_an_interrupted_run_keeps_its_cells_and_runs_the_rest(page, server):
-    """A click during a run stops the script (see ui/compare_run.py): what it leaves behind
+    """A click during a run stops the script (see ui/compare/run.py): what it leaves behind
     is a result whose unfinished cells are pending."""
     grid = Grid("chat", {"max_tokens": 3}, [Axis.parse("seed", "1, 2, 3")], model="fault-model",
                 connection="vLLM", messages=[{"role": "user", "content": "Hi"}])

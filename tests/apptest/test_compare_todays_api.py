@@ -9,7 +9,7 @@ import pytest
 from openai_emulator import MODELS, EmulatedModel, OpenAIEmulator
 from tests.apptest.test_todays_api import on_emulator
 from ui.common import pages, response_format
-from ui.compare_fixed import RESPONSE_FORMAT
+from ui.compare.fixed_settings import RESPONSE_FORMAT
 
 HOUSE_CHAT = EmulatedModel("house-chat")  # no built-in profile
 

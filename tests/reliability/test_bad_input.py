@@ -3,7 +3,7 @@
 The examples name each kind of bad input of issue 8: an empty prompt, values out of range,
 too many stop sequences, logit_bias keys and values, malformed JSON, n × best_of, a grid too
 large, and huge prompts. The properties generate, per parameter kind, what the widgets of
-``ui/params.py`` and ``ui/compare_fixed.py`` can hand over (edge cases included), put it
+``ui/params.py`` and ``ui/compare/fixed_settings.py`` can hand over (edge cases included), put it
 through the same conversions the pages use, and require that validation, the request
 builder, View code and the grid's checks either accept it or refuse it with
 ``InvalidParameters`` naming a field: never any other exception.
@@ -23,8 +23,8 @@ from playground.connection import Connection
 from playground.errors import InvalidParameters
 from playground.params import FieldError, ParamSpec, specs_for, validate
 from playground.sweep import AXIS_NAMES, MAX_AXIS_VALUES, Axis, Grid
-from ui import compare_fixed
 from ui import params as widgets
+from ui.compare import fixed_settings
 
 CONN = Connection("Somewhere", base_url="http://127.0.0.1:9/v1")
 MESSAGES = [{"role": "user", "content": "Hi"}]
@@ -125,7 +125,7 @@ def test_compares_fixed_logit_bias_reads_malformed_text_as_completions_does(text
     problem said under the field, and nothing is handed to the grid."""
     parsed = tokens.parse_logit_bias(text)
     assert parsed.problems and not parsed.entries
-    assert compare_fixed.handed_over_bias(parsed) is None
+    assert fixed_settings.handed_over_bias(parsed) is None
 
 
 @pytest.mark.parametrize("size", [1_000_000, 8_000_000])
@@ -288,15 +288,15 @@ def test_any_axis_text_is_read_or_refused_never_a_crash(name, text):
 
 @st.composite
 def fixed_values(draw, endpoint: str) -> dict:
-    """What ``ui/compare_fixed.py`` hands over: widgets of every kind but n and seed."""
+    """What ``ui/compare/fixed_settings.py`` hands over: widgets of every kind but n and seed."""
     values = {}
     for name, spec in specs_for(endpoint).items():
-        if name in compare_fixed.NOT_FIXED or not draw(st.booleans()):
+        if name in fixed_settings.NOT_FIXED or not draw(st.booleans()):
             continue
         if spec.kind == "stop":
-            value = compare_fixed.parse_stop(draw(_texts))
+            value = fixed_settings.parse_stop(draw(_texts))
         elif spec.kind == "logit_bias":
-            value = compare_fixed.handed_over_bias(tokens.parse_logit_bias(draw(st.one_of(
+            value = fixed_settings.handed_over_bias(tokens.parse_logit_bias(draw(st.one_of(
                 _texts, st.dictionaries(st.one_of(st.integers(-5, 10**6).map(str), _texts),
                                         st.one_of(st.integers(-200, 200), st.floats()),
                                         max_size=3).map(json.dumps)))))

@@ -13,7 +13,7 @@ import streamlit as st
 from playground import chat, logprobs
 from playground.chat import Conversation, Message
 from playground.connection import Connection
-from ui import compare_setup
+from ui import compare
 from ui.chat import saved, send
 from ui.common import pages, state, token_view
 from ui.common.output import choice_title, markdown_switch, show_text
@@ -180,7 +180,7 @@ def actions(conversation: Conversation, conn: Connection) -> None:
             "Compare settings", icon=":material/compare:", key=state.chat_action("compare", "-"),
             help="Open this conversation on the Compare page, to send it across a grid of "
                  "temperatures, top_p values, penalties or models side by side."):
-        compare_setup.take_conversation(conversation.api_messages())
+        compare.take_conversation(conversation.api_messages())
         st.switch_page(pages.COMPARE)
 
 

@@ -1,7 +1,7 @@
 """A Compare run's charts: a metric against one varying setting, a heatmap of the metric
 over two settings (averaged over any third), when each cell ran, and its tokens.
 
-The figures come from ``ui.compare_figures``; this module picks what to draw.
+The figures come from ``ui.compare.figures``; this module picks what to draw.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from playground.sweep import GridResult, format_value
-from ui import compare_figures
 from ui.common.text import plain
+from ui.compare import figures
 
 METRICS = {
     "distinct_2": "Distinct-2", "distinct_1": "Distinct-1", "repetition": "Repetition rate",
@@ -32,19 +32,19 @@ def varying_axes(result: GridResult) -> list[str]:
 
 
 def show(result: GridResult) -> None:
-    frame = compare_figures.frame_of(result)
+    frame = figures.frame_of(result)
     varying = varying_axes(result)
     if varying:
         _metric_charts(result, frame, varying)
     else:
         st.caption("Only one cell: there is no setting to chart a metric against.")
-    names = compare_figures.cell_names(frame, varying)
+    names = figures.cell_names(frame, varying)
     left, right = st.columns(2)
-    left.plotly_chart(compare_figures.timing_figure(frame, names))
+    left.plotly_chart(figures.timing_figure(frame, names))
     left.caption("Grey: waiting on this side for a free slot (the local models answer one "
                  "request per model at a time). Blue: the request; a server that takes "
                  "one request at a time queues the others, and that wait is part of it.")
-    right.plotly_chart(compare_figures.tokens_figure(frame, names))
+    right.plotly_chart(figures.tokens_figure(frame, names))
 
 
 def _metric_charts(result: GridResult, frame: pd.DataFrame, varying: list[str]) -> None:
@@ -58,7 +58,7 @@ def _metric_charts(result: GridResult, frame: pd.DataFrame, varying: list[str]) 
                       f"{NEEDS.get(metric, 'cells that ran')}."))
         return
     order = list(result.grid.axis(against).values)
-    st.plotly_chart(compare_figures.metric_figure(measured, metric, METRICS[metric], against,
+    st.plotly_chart(figures.metric_figure(measured, metric, METRICS[metric], against,
                                                   varying, order))
     others = [name for name in varying if name != against]
     if others:
@@ -79,4 +79,4 @@ def _heatmap(result: GridResult, measured: pd.DataFrame, metric: str, across: st
     title = f"{METRICS[metric]}: {across} × {down}"
     if averaged:
         title += f" (mean over {', '.join(averaged)})"
-    st.plotly_chart(compare_figures.heatmap_figure(grid, across, down, METRICS[metric], title))
+    st.plotly_chart(figures.heatmap_figure(grid, across, down, METRICS[metric], title))

@@ -26,10 +26,10 @@ from playground.connection import Connection
 from playground.errors import ConnectionFailed, InvalidParameters
 from playground.refusals import RefusalStore
 from playground.sweep import Cell, CellResult, Grid, GridResult
-from ui import compare_view
 from ui.common import sidebar, state, usage_total
 from ui.common.recording import recorder
 from ui.common.text import plain
+from ui.compare import results
 
 PAGE = "Compare"
 
@@ -90,7 +90,7 @@ def _run(result: GridResult, cells: list[Cell], conn: Connection, workers: int) 
         result.wall_time = earlier + time.perf_counter() - began
         bar.progress(done / len(cells), text=f"{done} of {len(cells)} cells done")
         with finished:
-            compare_view.card(cell_result, heading=cell_result.cell.label)
+            results.card(cell_result, heading=cell_result.cell.label)
 
     final = sweep.run_grid(result.grid, resolver(conn), max_workers=workers, cells=cells,
                            on_cell_done=on_cell_done, should_cancel=_cancel_requested,

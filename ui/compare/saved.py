@@ -9,10 +9,10 @@ from playground.compare_runs import RunStore, form_of
 from playground.connection import Connection
 from playground.errors import PlaygroundError
 from playground.sweep import GridResult
-from ui import compare_setup
 from ui.common import state
 from ui.common.errors import show_error
 from ui.common.text import plain
+from ui.compare import grid_setup
 
 
 def store() -> RunStore:
@@ -62,7 +62,7 @@ def saved_runs() -> None:
                                   help="Show the run's results, and put its prompt and "
                                        "settings back in the form, ready to run again."):
                 result = store().load(chosen)
-                compare_setup.restore(form_of(result.grid))
+                grid_setup.restore(form_of(result.grid))
                 st.session_state[state.COMPARE_RESULT] = result
                 st.session_state[state.COMPARE_CANCEL] = False
                 st.rerun()

@@ -35,9 +35,10 @@ from playground.sweep import (
     estimate,
 )
 from playground.tokens import estimate_tokens
-from ui import compare_fixed, params
+from ui import params
 from ui.common import model_accepts, models, state
 from ui.common.text import plain
+from ui.compare import fixed_settings
 
 MODES = {"Chat": "chat", "Completion": "completions"}
 AXIS_EXAMPLES = {"temperature": "0, 1.2", "top_p": "0.5, 0.9, 1", "frequency_penalty": "0:2:1",
@@ -93,7 +94,7 @@ def render(conn: Connection, model: str | None) -> Setup:
                             help="Each setting chosen here becomes an axis of the grid; "
                                  "every combination of their values is one cell.")
     axes = _axes(endpoint, chosen, conn)
-    fixed = compare_fixed.render(endpoint, set(chosen), conn, model)
+    fixed = fixed_settings.render(endpoint, set(chosen), conn, model)
     options = _run_options(seed_axis="seed" in chosen)
     if axes is None or not readable or not fixed.readable:
         return Setup(None, None, options.workers)
@@ -183,16 +184,16 @@ def take_conversation(messages: list[dict]) -> None:
     st.session_state["compare.messages_from"] = CONVERSATION
     st.session_state["compare.messages_json"] = json.dumps(
         messages[:last_user + 1] if last_user >= 0 else messages, indent=2, ensure_ascii=False)
-    compare_fixed.set_values("chat", {"max_tokens": compare_fixed.START_MAX_TOKENS})
-    compare_fixed.take_response_format("chat")
+    fixed_settings.set_values("chat", {"max_tokens": fixed_settings.START_MAX_TOKENS})
+    fixed_settings.take_response_format("chat")
     chat = {}
     for name, param in specs_for("chat").items():
         value = st.session_state.get(params.widget_key("chat", name))
         if value is not None and value != params.widget_default(param):
             chat[name] = value
     for name, value in chat.items():
-        if name not in compare_fixed.NOT_FIXED:  # stop: Chat's list, one per line here
-            st.session_state[compare_fixed.key("chat", name)] = (
+        if name not in fixed_settings.NOT_FIXED:  # stop: Chat's list, one per line here
+            st.session_state[fixed_settings.key("chat", name)] = (
                 "\n".join(value) if specs_for("chat")[name].kind == "stop" else value)
     st.session_state["compare.fixed_seed"] = chat.get("seed")
     st.session_state["compare.samples"] = min(int(chat.get("n") or 1), MAX_SAMPLES)
@@ -213,7 +214,7 @@ def restore(form: Form) -> None:
     st.session_state["compare.vary"] = list(form.axes)
     for name, text in form.axes.items():
         st.session_state[f"compare.axis.{name}"] = text
-    compare_fixed.set_values(form.endpoint, form.fixed)
+    fixed_settings.set_values(form.endpoint, form.fixed)
     st.session_state.update({"compare.samples": form.samples_per_cell,
                              "compare.sampling": form.sampling,
                              "compare.fixed_seed": form.fixed_seed,
