@@ -106,7 +106,7 @@ BENCHMARKS: dict[str, tuple[str, str, Callable[[bool, Shared, Callable], dict]]]
         _request_overhead),
     "compare_grid": (
         "Compare grid",
-        "A 12-cell chat grid through `sweep.run_grid` against the fault server with 300 ms "
+        "A 12-cell chat grid through `compare.run_grid` against the fault server with 300 ms "
         "per request: wall time over the slowest cell of the same grid, and over the cells "
         "run one by one. `benchmarks/compare_grid.py`.",
         _compare_grid),

@@ -2,7 +2,7 @@
 
 ``python -m benchmarks.compare_grid [--quick]`` starts the test fault server (an
 OpenAI-compatible loopback server) with a fixed latency of 300 ms per request, and runs a
-12-cell chat grid (a temperature axis, one sample per cell) through ``sweep.run_grid``:
+12-cell chat grid (a temperature axis, one sample per cell) through ``compare.run_grid``:
 
 (a) concurrently, a pool of 12 workers: the wall time of the whole grid;
 (b) the same 12 cells one by one (a pool of one): each cell's own time, and their sum.
@@ -30,8 +30,8 @@ import sys
 import time
 
 from benchmarks.common import HERE, Figure, Goal, machine, median, run_alone, table
+from playground.compare import Axis, Grid, GridResult, run_grid
 from playground.connection import Connection
-from playground.sweep import Axis, Grid, GridResult, run_grid
 from tests.fault_server import FaultServer
 
 RESULTS = HERE / "results-compare.json"

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from fault_server import FaultServer
+from playground.compare import Axis, Grid, GridResult
 from playground.ledger.schema import DB_FILENAME
 from playground.ledger.writer import shared_ledger
-from playground.sweep import Axis, Grid, GridResult
 from ui.common import pages, state
 
 

@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from playground import codegen, params, runner, tokens
+from playground.compare import AXIS_NAMES, MAX_AXIS_VALUES, Axis, Grid
 from playground.connection import Connection
 from playground.errors import InvalidParameters
 from playground.params import FieldError, ParamSpec, specs_for, validate
-from playground.sweep import AXIS_NAMES, MAX_AXIS_VALUES, Axis, Grid
 from ui import params as widgets
 from ui.compare import fixed_settings
 

@@ -327,7 +327,7 @@ def test_a_server_that_quotes_the_key_back_never_gets_it_into_a_message(recorder
 
 
 def test_a_rate_limited_compare_cell_fails_alone_after_bounded_attempts():
-    from playground.sweep import Axis, Grid, run_grid
+    from playground.compare import Axis, Grid, run_grid
 
     server = FaultServer(faults_by_model={"fault-model-b": "429-retry-after"}, retry_after=0.05)
     with server as url:

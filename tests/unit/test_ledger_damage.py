@@ -12,14 +12,13 @@ from pathlib import Path
 import pytest
 
 from playground.chat import Conversation, Message
-from playground.compare_runs import RunStore
+from playground.compare import Axis, CellResult, Grid, GridResult, RunStore, Sample
 from playground.conversations import ConversationStore
 from playground.errors import PlaygroundError
 from playground.ledger import queries
 from playground.ledger.damage import is_damage, set_aside, set_aside_files
 from playground.ledger.records import UsageRecord
 from playground.ledger.writer import Ledger, shared_ledger
-from playground.sweep import Axis, CellResult, Grid, GridResult, Sample
 
 PROMPT = "my-private-prompt-text"
 REPLY = "my-private-reply-text"

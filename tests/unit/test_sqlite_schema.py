@@ -2,7 +2,8 @@ import sqlite3
 
 import pytest
 
-from playground import compare_runs, conversations, refusals
+from playground import conversations, refusals
+from playground.compare import saved as saved_runs
 from playground.errors import PlaygroundError
 from playground.ledger import schema as ledger_schema
 from playground.sqlite_schema import recorded_version, run_migrations
@@ -152,7 +153,7 @@ def test_versions_a_file_recorded_the_old_ways_are_carried_into_the_one_table(tm
     assert ledger_schema.schema_version(db) == 1
     stores = {ledger_schema.SCHEMA_NAME: ledger_schema.migrate,
               conversations.SCHEMA_NAME: conversations.migrate,
-              compare_runs.SCHEMA_NAME: compare_runs.migrate,
+              saved_runs.SCHEMA_NAME: saved_runs.migrate,
               refusals.SCHEMA_NAME: refusals.migrate}
     latest = {name: migrate_store(db) for name, migrate_store in stores.items()}
     rows = db.execute("SELECT schema, MIN(version), MAX(version) FROM schema_migrations "

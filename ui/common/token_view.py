@@ -25,7 +25,7 @@ from typing import Any
 
 import streamlit as st
 
-from playground import metrics
+from playground.compare import metrics
 from playground.logprobs import Piece, TokenLogprob, pieces
 
 # (lowest probability, background, label), from most to least likely

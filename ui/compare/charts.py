@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from playground.sweep import GridResult, format_value
+from playground.compare import GridResult, format_value
 from ui.common.text import plain
 from ui.compare import figures
 

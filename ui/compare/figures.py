@@ -19,7 +19,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from playground.sweep import GridResult, format_value
+from playground.compare import GridResult, format_value
 
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "star", "hexagon")
 WAIT_COLOUR, REQUEST_COLOUR = "#c7c7c7", "#4c78a8"

@@ -20,20 +20,20 @@ import streamlit as st
 from playground import capabilities
 from playground import messages as api_messages
 from playground.catalog import current_prices
-from playground.compare_runs import Form
-from playground.connection import Connection
-from playground.errors import InvalidParameters, PlaygroundError
-from playground.params import SPECS, specs_for
-from playground.sweep import (
+from playground.compare import (
     AXIS_NAMES,
     DEFAULT_MAX_CELLS,
     MAX_SAMPLES,
     Axis,
     Estimate,
+    Form,
     Grid,
     axis_names,
     estimate,
 )
+from playground.connection import Connection
+from playground.errors import InvalidParameters, PlaygroundError
+from playground.params import SPECS, specs_for
 from playground.tokens import estimate_tokens
 from ui import params
 from ui.common import model_accepts, models, state

@@ -18,8 +18,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from playground.metrics import Divergence
-from playground.sweep import CellResult, Difference, GridResult, Sample, format_value
+from playground.compare import CellResult, Difference, GridResult, Sample, format_value
+from playground.compare.metrics import Divergence
 from ui.common import token_view
 from ui.common.errors import show_error
 from ui.common.output import show_text

@@ -21,11 +21,11 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from playground import connection, sweep
+from playground import connection
+from playground.compare import Cell, CellResult, Grid, GridResult, run_grid
 from playground.connection import Connection
 from playground.errors import ConnectionFailed, InvalidParameters
 from playground.refusals import RefusalStore
-from playground.sweep import Cell, CellResult, Grid, GridResult
 from ui.common import sidebar, state, usage_total
 from ui.common.recording import recorder
 from ui.common.text import plain
@@ -92,9 +92,9 @@ def _run(result: GridResult, cells: list[Cell], conn: Connection, workers: int) 
         with finished:
             results.card(cell_result, heading=cell_result.cell.label)
 
-    final = sweep.run_grid(result.grid, resolver(conn), max_workers=workers, cells=cells,
-                           on_cell_done=on_cell_done, should_cancel=_cancel_requested,
-                           recorder=recorder(PAGE), refusals=RefusalStore())
+    final = run_grid(result.grid, resolver(conn), max_workers=workers, cells=cells,
+                     on_cell_done=on_cell_done, should_cancel=_cancel_requested,
+                     recorder=recorder(PAGE), refusals=RefusalStore())
     for cell_result in final.cells:
         result.update(cell_result)
     result.wall_time, result.cancelled = earlier + final.wall_time, final.cancelled

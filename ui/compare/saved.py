@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from playground.compare_runs import RunStore, form_of
+from playground.compare import GridResult, RunStore, form_of
 from playground.connection import Connection
 from playground.errors import PlaygroundError
-from playground.sweep import GridResult
 from ui.common import state
 from ui.common.errors import show_error
 from ui.common.text import plain

@@ -7,14 +7,13 @@ import sqlite3
 
 import pytest
 
-from playground import compare_runs
-from playground.compare_runs import RunStore, form_of
+from playground.compare import Axis, CellResult, Grid, GridResult, Sample, SavedError, saved
+from playground.compare.saved import RunStore, form_of
 from playground.connection import Connection
 from playground.errors import PlaygroundError
 from playground.ledger.records import UsageRecord
 from playground.ledger.schema import SCHEMA_VERSION, schema_version
 from playground.ledger.writer import Ledger
-from playground.sweep import Axis, CellResult, Grid, GridResult, Sample, SavedError
 
 MESSAGES = [{"role": "user", "content": "Name a colour."}]
 
@@ -72,7 +71,7 @@ def test_runs_share_the_ledger_file_without_touching_its_schema(tmp_path):
     assert ledger.count() == 1 and len(store.runs()) == 1
     with sqlite3.connect(path) as db:
         assert schema_version(db) == SCHEMA_VERSION
-        assert compare_runs.schema_version(db) == compare_runs.SCHEMA_VERSION
+        assert saved.schema_version(db) == saved.SCHEMA_VERSION
     ledger.close()
 
 
@@ -80,7 +79,7 @@ def test_a_file_from_a_newer_version_is_refused_not_changed(store):
     store.save(a_result(), "kept")
     with sqlite3.connect(store.path) as db:
         db.execute("INSERT INTO schema_migrations VALUES (?, 99, '')",
-                   (compare_runs.SCHEMA_NAME,))
+                   (saved.SCHEMA_NAME,))
     with pytest.raises(PlaygroundError, match="newer version") as raised:
         store.runs()
     assert raised.value.hint

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from playground.compare.grid import Grid, GridResult, format_value
 from playground.errors import PlaygroundError
 from playground.ledger import schema as ledger_schema
 from playground.ledger.damage import is_damage
@@ -37,7 +38,6 @@ from playground.ledger.records import scrub
 from playground.ledger.schema import DB_VARIABLE, default_path
 from playground.ledger.writer import shared_ledger
 from playground.sqlite_schema import has_table, recorded_version, run_migrations
-from playground.sweep import Grid, GridResult, format_value
 
 SCHEMA_NAME = "compare_runs"
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (

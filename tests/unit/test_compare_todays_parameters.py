@@ -8,10 +8,10 @@ import pytest
 
 from openai_emulator import MODELS, EmulatedModel, OpenAIEmulator
 from playground import capabilities
+from playground.compare import Axis, Grid, accepts_of, axis_names, estimate, run_grid
 from playground.connection import Connection
 from playground.errors import InvalidParameters
 from playground.refusals import RefusalStore
-from playground.sweep import Axis, Grid, accepts_of, axis_names, estimate, run_grid
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 HOUSE_CHAT = EmulatedModel("house-chat")  # no built-in profile: learned from the server only

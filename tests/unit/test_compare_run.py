@@ -15,9 +15,7 @@ import pytest
 from fault_server import FaultServer
 from playground import errors
 from playground.catalog import Price
-from playground.connection import Connection
-from playground.recording import Recorder
-from playground.sweep import (
+from playground.compare import (
     DEFAULT_MAX_CELLS,
     Axis,
     Difference,
@@ -28,6 +26,8 @@ from playground.sweep import (
     rerun_failed,
     run_grid,
 )
+from playground.connection import Connection
+from playground.recording import Recorder
 
 MESSAGES = [{"role": "user", "content": "Name a colour."}]
 

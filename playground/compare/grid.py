@@ -80,9 +80,10 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from playground import errors, metrics, runner, tokens
+from playground import errors, runner, tokens
 from playground.capabilities import Capabilities, for_model, profile_for
 from playground.catalog import lookup
+from playground.compare import metrics
 from playground.connection import Connection, client_for
 from playground.params import SPECS, FieldError, spec, validate
 from playground.recording import Recorder
@@ -1001,7 +1002,7 @@ def run_grid(grid: Grid, resolve_connection: ResolveConnection, *, max_workers: 
             return item
         return None
 
-    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sweep")
+    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="compare")
     interrupted = False
     scheduling = time.perf_counter()  # cells wait from here; setting up is no queue
     try:

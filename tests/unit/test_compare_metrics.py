@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from playground import metrics
+from playground.compare import metrics
 
 
 class TestLength:
