@@ -2,7 +2,7 @@
 
 ``python -m benchmarks.ledger [--quick]`` measures two things:
 
-(a) The Usage page's data load with nothing cached: what ``ui.usage_data.snapshot`` reads
+(a) The Usage page's data load with nothing cached: what ``ui.usage.data.snapshot`` reads
     (the newest row's id, the filter choices, the first and last request's time), then
     ``Ledger.overview`` (totals, tokens and cost over time, by model, page and connection,
     latency percentiles per model, the first page of the request table and its count):

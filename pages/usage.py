@@ -3,22 +3,22 @@
 import streamlit as st
 
 from playground.errors import PlaygroundError
-from ui import usage_data, usage_filters, usage_table
 from ui.common import pages, sidebar
 from ui.common.errors import show_error
 from ui.common.text import plain
 from ui.common.usage_format import count, money, rate, requests, seconds
+from ui.usage import data, filter_bar, request_table
 
 pages.within_app()  # first: a page opened by a link on a fresh server
 sidebar.render(running_total=False)
 st.title("Usage")
 
 try:
-    snapshot = usage_data.snapshot()
+    snapshot = data.snapshot()
 except PlaygroundError as exc:
     show_error(exc)
     st.stop()
-st.caption(plain(usage_data.location(snapshot.path)))
+st.caption(plain(data.location(snapshot.path)))
 
 if snapshot.empty:
     st.info("No requests recorded yet. Every request made from the playground lands here: "
@@ -28,7 +28,7 @@ if snapshot.empty:
     st.page_link(pages.CHAT, label="Chat with a model", icon=":material/forum:")
     st.stop()
 
-filters, bucket = usage_filters.render(snapshot.choices, snapshot.span)
+filters, bucket = filter_bar.render(snapshot.choices, snapshot.span)
 try:
     view = snapshot.overview(filters, bucket)
 except PlaygroundError as exc:
@@ -46,7 +46,7 @@ first_row[0].metric("Requests", count(totals["requests"]), help=(
     f"{count(totals['errors'])} failed, {count(totals['incomplete'])} cut short."))
 first_row[1].metric("Prompt tokens", count(totals["prompt_tokens"]))
 first_row[2].metric("Completion tokens", count(totals["completion_tokens"]),
-                    help=usage_table.REASONING_HELP)
+                    help=request_table.REASONING_HELP)
 second_row[0].metric("Estimated cost", money(totals["cost"]),
                      help="From the price table on the Models page, per million tokens. "
                           "Reasoning tokens count as output, once.")
@@ -56,7 +56,7 @@ second_row[2].metric("Mean tokens/s", rate(totals["mean_tokens_per_second"]),
                      help="Completion tokens over the whole latency, successful requests.")
 notes = []
 if totals["reasoning_tokens"]:
-    notes.append(usage_table.reasoning_note(totals["reasoning_tokens"],
+    notes.append(request_table.reasoning_note(totals["reasoning_tokens"],
                                             totals["completion_tokens"]))
 if totals["estimated"]:
     notes.append(f"Estimated tokens: {requests(totals['estimated'])} had no token counts from "
@@ -80,7 +80,7 @@ with breakdown:
     right.markdown("**Tokens by page**")
     right.plotly_chart(charts.tokens_by_page)
     with st.expander("Per model"):
-        st.dataframe(usage_table.by_model(view.by_model), hide_index=True)
+        st.dataframe(request_table.by_model(view.by_model), hide_index=True)
 with speed:
     if charts.latency is None:
         st.info("No successful completions or chats in this selection: latency is measured "
@@ -100,9 +100,9 @@ with speed:
         st.markdown("**Completion tokens per second** (over the whole latency)")
         st.plotly_chart(charts.tokens_per_second)
         with st.expander("Percentiles per model"):
-            st.dataframe(usage_table.percentiles(view.latency_by_model), hide_index=True)
+            st.dataframe(request_table.percentiles(view.latency_by_model), hide_index=True)
 with cost:
     st.plotly_chart(charts.cost_over_time)
 with table:
-    usage_table.render(snapshot, filters, view.requests, view.request_count)
-    usage_table.export(snapshot, filters, view.request_count)
+    request_table.render(snapshot, filters, view.requests, view.request_count)
+    request_table.export(snapshot, filters, view.request_count)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from playground.sweep import Axis, CellResult, Grid, GridResult, Sample
-from ui import usage_charts
-from ui.compare import figures
+from playground.compare import Axis, CellResult, Grid, GridResult, Sample
+from ui.compare import figures as compare_figures
+from ui.usage import figures as usage_figures
 
 
 def result_of(grid: Grid, text_of) -> GridResult:
@@ -37,9 +37,9 @@ def two_settings() -> GridResult:
 
 
 def metric_figure(result: GridResult, metric: str, against: str):
-    frame = figures.frame_of(result)
+    frame = compare_figures.frame_of(result)
     varying = [axis.name for axis in result.grid.axes if len(axis) > 1]
-    return figures.metric_figure(frame, metric, metric, against, varying,
+    return compare_figures.metric_figure(frame, metric, metric, against, varying,
                                          list(result.grid.axis(against).values))
 
 
@@ -79,11 +79,11 @@ def test_no_line_across_model_names():
 
 
 def test_timing_draws_the_wait_apart_from_the_request_per_named_cell(two_settings):
-    frame = figures.frame_of(two_settings)
-    names = figures.cell_names(frame, ["top_p", "seed"])
+    frame = compare_figures.frame_of(two_settings)
+    names = compare_figures.cell_names(frame, ["top_p", "seed"])
     assert names == ["top_p 0.5 · seed 1", "top_p 0.5 · seed 2", "top_p 1 · seed 1",
                      "top_p 1 · seed 2"]
-    figure = figures.timing_figure(frame, names)
+    figure = compare_figures.timing_figure(frame, names)
     wait, request = figure.data
     assert (wait.name, request.name) == ("waiting to be sent", "request (server queue included)")
     assert list(wait.x) == [0.0, 0.5, 1.0, 1.5] and list(request.x) == [0.5] * 4
@@ -93,18 +93,18 @@ def test_timing_draws_the_wait_apart_from_the_request_per_named_cell(two_setting
 
 
 def test_tokens_per_cell_are_named_by_settings_and_start_at_zero(two_settings):
-    frame = figures.frame_of(two_settings)
-    names = figures.cell_names(frame, ["top_p", "seed"])
-    figure = figures.tokens_figure(frame, names)
+    frame = compare_figures.frame_of(two_settings)
+    names = compare_figures.cell_names(frame, ["top_p", "seed"])
+    figure = compare_figures.tokens_figure(frame, names)
     assert [trace.name for trace in figure.data] == ["prompt", "completion"]
     assert list(figure.data[1].y) == names
     assert figure.layout.xaxis.rangemode == "tozero"
 
 
 def test_heatmap_axes_are_categories(two_settings):
-    frame = figures.frame_of(two_settings)
+    frame = compare_figures.frame_of(two_settings)
     grid = frame.pivot_table(index="seed", columns="top_p", values="words")
-    figure = figures.heatmap_figure(grid, "top_p", "seed", "Words", "Words")
+    figure = compare_figures.heatmap_figure(grid, "top_p", "seed", "Words", "Words")
     assert (figure.layout.xaxis.type, figure.layout.yaxis.type) == ("category", "category")
     assert list(figure.data[0].x) == ["0.5", "1"] and list(figure.data[0].y) == ["1", "2"]
 
@@ -116,12 +116,12 @@ def cost_frame(costs: list[float]) -> pd.DataFrame:
 
 
 def test_a_free_cost_chart_runs_from_zero_and_says_why():
-    figure = usage_charts.cost_over_time(cost_frame([0.0, 0.0]), "day")
+    figure = usage_figures.cost_over_time(cost_frame([0.0, 0.0]), "day")
     assert list(figure.layout.yaxis.range) == [0, 1] == list(figure.layout.yaxis2.range)
     assert "No cost" in figure.layout.annotations[0].text
 
 
 def test_a_priced_cost_chart_has_both_axes_from_zero():
-    figure = usage_charts.cost_over_time(cost_frame([0.5, 0.25]), "day")
+    figure = usage_figures.cost_over_time(cost_frame([0.5, 0.25]), "day")
     assert figure.layout.yaxis.rangemode == "tozero" == figure.layout.yaxis2.rangemode
     assert not figure.layout.annotations

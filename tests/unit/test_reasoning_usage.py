@@ -17,8 +17,8 @@ from playground.ledger.schema import SCHEMA_VERSION, schema_version
 from playground.ledger.writer import Ledger
 from playground.runner import Choice, RunResult, build_request, run
 from tests.unit.test_history import make_v1_file
-from ui import usage_charts, usage_table
 from ui.common.usage_total import describe
+from ui.usage import figures, request_table
 
 PRICES = {"o4-mini": Price(1.10, 4.40)}
 
@@ -86,7 +86,7 @@ def test_totals_and_models_show_reasoning_within_the_completion_tokens(db):
 def test_the_charts_split_the_completion_so_the_bars_add_up_to_the_total(db):
     db.insert_many([UsageRecord.from_result(reasoning_result(10, 80, 64), page="Chat",
                                             connection="OpenAI", prices=PRICES)])
-    figure = usage_charts.tokens_by(db.query(queries.by_model), "model")
+    figure = figures.tokens_by(db.query(queries.by_model), "model")
     parts = {trace.name: sum(trace.x) for trace in figure.data}
     assert parts == {"prompt": 10, "completion: answer": 16, "completion: reasoning": 64}
     assert sum(parts.values()) == db.query(queries.totals)["total_tokens"].iloc[0]
@@ -95,16 +95,16 @@ def test_the_charts_split_the_completion_so_the_bars_add_up_to_the_total(db):
 def test_charts_without_reasoning_keep_prompt_and_completion(db):
     db.insert_many([UsageRecord(page="Chat", connection="OpenAI", endpoint="chat",
                                 model="gpt-4.1", prompt_tokens=5, completion_tokens=7)])
-    figure = usage_charts.tokens_over_time(db.query(queries.tokens_over_time), "hour")
+    figure = figures.tokens_over_time(db.query(queries.tokens_over_time), "hour")
     assert [trace.name for trace in figure.data] == ["prompt", "completion"]
 
 
 def test_the_per_model_table_and_the_words_say_reasoning_is_not_added(db):
     db.insert_many([UsageRecord.from_result(reasoning_result(10, 80, 64), page="Chat",
                                             connection="OpenAI", prices=PRICES)])
-    table = usage_table.by_model(db.query(queries.by_model))
+    table = request_table.by_model(db.query(queries.by_model))
     assert table.loc[0, "of which reasoning"] == 64 and table.loc[0, "Completion tokens"] == 80
-    note = usage_table.reasoning_note(64, 80)
+    note = request_table.reasoning_note(64, 80)
     assert "64 of the 80 completion tokens" in note and "not added again" in note
     assert describe(db.session_total()) == \
         "This session: 1 request · 90 tokens (64 reasoning) · $0.000363"

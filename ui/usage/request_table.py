@@ -16,7 +16,7 @@ from ui.common import state
 from ui.common.errors import show_error
 from ui.common.text import plain
 from ui.common.usage_format import count, money, rate, seconds
-from ui.usage_data import TABLE_ROWS, Snapshot
+from ui.usage.data import TABLE_ROWS, Snapshot
 
 COLUMNS = {
     "id": st.column_config.NumberColumn("#", format="%d", width="small"),

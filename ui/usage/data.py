@@ -25,8 +25,8 @@ from playground.ledger.damage import set_aside_files
 from playground.ledger.queries import Filters, UsageOverview
 from playground.ledger.schema import DB_VARIABLE
 from playground.ledger.writer import shared_ledger
-from ui import usage_charts
 from ui.common.recording import default_ledger
+from ui.usage import figures
 
 TABLE_ROWS = 100  # requests per page of the table
 
@@ -125,15 +125,15 @@ def _charts(path: str, generation: int, stamp: int, filters: Filters,
     speed = view.latency_by_model
     streamed = not speed.empty and speed["time_to_first_token_count"].sum() > 0
     return Charts(
-        tokens_over_time=usage_charts.tokens_over_time(view.tokens_over_time, view.bucket),
-        tokens_by_model=usage_charts.tokens_by(view.by_model, "model"),
-        tokens_by_page=usage_charts.tokens_by(view.by_page, "page"),
-        cost_over_time=usage_charts.cost_over_time(view.cost_over_time, view.bucket),
-        latency=None if speed.empty else usage_charts.boxes(speed, "latency", "s"),
-        time_to_first_token=(usage_charts.boxes(speed, "time_to_first_token", "s")
+        tokens_over_time=figures.tokens_over_time(view.tokens_over_time, view.bucket),
+        tokens_by_model=figures.tokens_by(view.by_model, "model"),
+        tokens_by_page=figures.tokens_by(view.by_page, "page"),
+        cost_over_time=figures.cost_over_time(view.cost_over_time, view.bucket),
+        latency=None if speed.empty else figures.boxes(speed, "latency", "s"),
+        time_to_first_token=(figures.boxes(speed, "time_to_first_token", "s")
                              if streamed else None),
         tokens_per_second=(None if speed.empty
-                           else usage_charts.boxes(speed, "tokens_per_second", "tokens/s")),
+                           else figures.boxes(speed, "tokens_per_second", "tokens/s")),
     )
 
 
