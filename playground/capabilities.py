@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from playground.connection import Connection
-from playground.params import REASONING_MODELS, SPECS, ParamSpec, specs_for
+from playground.params import REASONING_MODELS, SPECS, ModelLimits, ParamSpec, specs_for
 from playground.refusals import COMPLETIONS_ENDPOINT, UNSUPPORTED_VALUE, Learned, RefusalStore
 
 CHECKED = "2026-11"
@@ -33,9 +33,10 @@ OPENAI_DOCS = f"OpenAI's documentation, checked {CHECKED}"
 @dataclass(frozen=True)
 class Profile:
     """A model family: whether it reasons, its reasoning efforts and default, whether it
-    takes verbosity, whether it serves the legacy ``/v1/completions``, and its context
+    takes verbosity, whether it serves the legacy ``/v1/completions``, its context
     window and most output tokens per request as OpenAI's model pages state them (recorded
-    2026-11; a model id's dated snapshots share its family's)."""
+    2026-11; a model id's dated snapshots share its family's), and whether it is served by
+    the local server, which takes the larger ranges the declaration allows it."""
 
     family: str
     efforts: tuple[str, ...] = ()
@@ -45,6 +46,7 @@ class Profile:
     source: str = OPENAI_DOCS
     context_window: int | None = None
     max_output: int | None = None
+    local_server: bool = False
 
     @property
     def reasoning(self) -> bool:
@@ -60,7 +62,8 @@ O_SERIES = Profile("o-series", ("low", "medium", "high"), "medium",
 GPT_4 = Profile("gpt-4.1 and gpt-4o")
 GPT_4_1 = Profile(GPT_4.family, context_window=1_047_576, max_output=32_768)
 GPT_4O = Profile(GPT_4.family, context_window=128_000, max_output=16_384)
-LOCAL = Profile("the local models", legacy_completions=True, source="the local server")
+LOCAL = Profile("the local models", legacy_completions=True, source="the local server",
+                local_server=True)
 
 PROFILES: tuple[tuple[re.Pattern[str], Profile], ...] = (
     (re.compile(r"gpt-5(\.\d+)?-chat"), Profile("gpt-5 chat (does not reason)",
@@ -101,15 +104,16 @@ class Capabilities:
     learned: list[Learned] = field(default_factory=list)
     accepted: list[Learned] = field(default_factory=list)
 
-    def token_limit(self, context_length: int | None = None) -> int | None:
-        """The most tokens one request may ask the model to write: the context length its
-        endpoint lists (``context_length``, the local server's), else the profile's most
-        output tokens or context window; None when none of them is known."""
-        if context_length:
-            return context_length
+    def limits(self, context_length: int | None = None) -> ModelLimits:
+        """The model's ranges: the most tokens one request may ask it to write (the context
+        length its endpoint lists, ``context_length``, else the profile's most output tokens
+        or context window; None when none is known), and whether the local server serves
+        it."""
         if self.profile is None:
-            return None
-        return self.profile.max_output or self.profile.context_window
+            return ModelLimits(context_length or None)
+        return ModelLimits(
+            context_length or self.profile.max_output or self.profile.context_window,
+            local_server=self.profile.local_server)
 
     @property
     def legacy_completions(self) -> bool:

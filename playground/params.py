@@ -14,10 +14,13 @@ reasoning models refuse the sampling parameters while they reason and want
 this to a connection's model. ``python -m playground.params_reference`` writes the README's
 parameter reference from this table.
 
-The output limits (max_tokens, max_completion_tokens) are ``bounded_by_model``: their
-ranges here are a ceiling, and ``for_model`` narrows them to the chosen model's limit where
-it is known (its context length, or the most it may write), for the widgets and
-``validate`` alike.
+A parameter's range can depend on the chosen model (``ModelLimits``), for the widgets and
+``validate`` alike (``for_model``). The output limits (max_tokens, max_completion_tokens)
+are ``bounded_by_model``: their ranges here are a ceiling, narrowed to the model's limit
+where it is known (its context length, or the most it may write). The number of
+alternatives per position (Completions' logprobs, Chat's top_logprobs) has a
+``local_maximum``: the local server returns up to 100, where OpenAI stops at 5 and 20, so
+that the distribution view sees most of the probability at every position.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ CHAT: frozenset[str] = frozenset({"chat"})
 
 MAX_STOP_SEQUENCES = 4
 MAX_LOGIT_BIAS_ENTRIES = 300
+LOCAL_ALTERNATIVES = 100
 
 FAMILIES: dict[str, str] = {
     "classic": "models that do not reason: gpt-4.1, gpt-4o, the local models and most "
@@ -60,7 +64,10 @@ SCHEMA_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 class ParamSpec:
     """One request parameter: its type, allowed range or ``choices``, API default, help
     text, the endpoints and model ``families`` that accept it, and the parameter that
-    replaces it where a family refuses it (``replaced_by``)."""
+    replaces it where a family refuses it (``replaced_by``).
+
+    ``local_maximum`` is the larger maximum the local server takes, an extension of the
+    API (see ``ModelLimits``)."""
 
     name: str
     label: str
@@ -75,13 +82,16 @@ class ParamSpec:
     choices: tuple[str, ...] = ()
     replaced_by: str | None = None
     bounded_by_model: bool = False
+    local_maximum: float | None = None
     range_words: str | None = None  # the range in words, where the numbers say too little
 
     def range_text(self) -> str:
         if self.range_words:
             return self.range_words
         if self.minimum is not None and self.maximum is not None:
-            return f"{_fmt(self.minimum)} to {_fmt(self.maximum)}"
+            local = (f" ({_fmt(self.local_maximum)} on the local server)"
+                     if self.local_maximum is not None else "")
+            return f"{_fmt(self.minimum)} to {_fmt(self.maximum)}{local}"
         if self.minimum is not None:
             return f"at least {_fmt(self.minimum)}"
         if self.choices:
@@ -223,8 +233,10 @@ SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "logprobs", "Log-probabilities", "int",
         "0 to 5: return the log-probability of each generated token and of this many most "
-        "likely alternatives at each position.",
+        "likely alternatives at each position. The local server takes up to "
+        f"{LOCAL_ALTERNATIVES}, for the distribution view.",
         endpoints=COMPLETIONS, default=None, minimum=0, maximum=5, step=1,
+        local_maximum=LOCAL_ALTERNATIVES,
     ),
     ParamSpec(
         "best_of", "Best of", "int",
@@ -240,32 +252,52 @@ SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "top_logprobs", "Top log-probabilities", "int",
         "0 to 20: at each position also return this many most likely alternatives. "
-        "Needs logprobs on.",
+        f"Needs logprobs on. The local server takes up to {LOCAL_ALTERNATIVES}, for the "
+        "distribution view.",
         endpoints=CHAT, default=None, minimum=0, maximum=20, step=1,
-        families=NOT_REASONING,
+        families=NOT_REASONING, local_maximum=LOCAL_ALTERNATIVES,
     ),
 )
 
 
-def specs_for(endpoint: str, token_limit: int | None = None) -> dict[str, ParamSpec]:
-    """The parameters one endpoint accepts, by name, in display order; with
-    ``token_limit``, the output limits narrowed to it (``for_model``)."""
-    return {spec.name: for_model(spec, token_limit) for spec in SPECS
+@dataclass(frozen=True)
+class ModelLimits:
+    """Where the chosen model's ranges differ from the declaration: the most tokens one
+    request may ask it to write (``tokens``, None when not known), and whether its server
+    is the local one (``local_server``), which takes each parameter's ``local_maximum``."""
+
+    tokens: int | None = None
+    local_server: bool = False
+
+
+LOCAL_SERVER = ModelLimits(local_server=True)
+
+
+def specs_for(endpoint: str, limits: ModelLimits | None = None) -> dict[str, ParamSpec]:
+    """The parameters one endpoint accepts, by name, in display order; with ``limits``,
+    as they hold for that model (``for_model``)."""
+    return {spec.name: for_model(spec, limits) for spec in SPECS
             if endpoint in spec.endpoints}
 
 
-def for_model(spec: ParamSpec, token_limit: int | None) -> ParamSpec:
-    """The spec as it holds for a model that writes at most ``token_limit`` tokens (None:
-    not known, the spec as declared)."""
-    if not spec.bounded_by_model or token_limit is None or spec.maximum is None:
+def for_model(spec: ParamSpec, limits: ModelLimits | None) -> ParamSpec:
+    """The spec as it holds for a model with these limits (None: not known, the spec as
+    declared)."""
+    if limits is None or spec.maximum is None:
         return spec
-    high = max(int(spec.minimum or 1), min(token_limit, int(spec.maximum)))
-    return replace(spec, maximum=high,
-                   range_words=f"{_fmt(spec.minimum)} to {_fmt(high)} for this model")
+    if spec.bounded_by_model and limits.tokens is not None:
+        high = max(int(spec.minimum or 1), min(limits.tokens, int(spec.maximum)))
+        return replace(spec, maximum=high,
+                       range_words=f"{_fmt(spec.minimum)} to {_fmt(high)} for this model")
+    if spec.local_maximum is not None and limits.local_server:
+        return replace(spec, maximum=spec.local_maximum, local_maximum=None,
+                       range_words=f"{_fmt(spec.minimum)} to {_fmt(spec.local_maximum)} on "
+                                   "the local server")
+    return spec
 
 
-def spec(endpoint: str, name: str) -> ParamSpec:
-    return specs_for(endpoint)[name]
+def spec(endpoint: str, name: str, limits: ModelLimits | None = None) -> ParamSpec:
+    return specs_for(endpoint, limits)[name]
 
 
 @dataclass(frozen=True)
@@ -359,13 +391,13 @@ def is_token_id(key: Any) -> bool:
 
 
 def validate(endpoint: str, values: dict[str, Any],
-             token_limit: int | None = None) -> list[FieldError]:
+             limits: ModelLimits | None = None) -> list[FieldError]:
     """Check request parameters against the specs; an empty list means they can be sent.
 
     Unknown names and ``None`` values are ignored (``None`` means "not set"). With
-    ``token_limit`` (the model's, where known), the output limits must not exceed it.
+    ``limits`` (the model's, where known), the ranges are the model's (``for_model``).
     """
-    specs = specs_for(endpoint, token_limit)
+    specs = specs_for(endpoint, limits)
     checker = _Checker(endpoint)
     for name, value in values.items():
         spec_ = specs.get(name)

@@ -19,14 +19,16 @@ from typing import Any
 from playground import errors
 from playground.capabilities import Capabilities
 from playground.connection import Connection, client_for, failure_of
-from playground.params import FieldError, specs_for, validate
+from playground.params import FieldError, ModelLimits, specs_for, validate
 
 
 def build_request(endpoint: str, model: str, values: dict[str, Any], *,
                   prompt: str | list[str] | None = None,
                   messages: list[dict] | None = None,
-                  accepts: Capabilities | None = None) -> dict[str, Any]:
-    """The request's keyword arguments, validated; raises ``InvalidParameters``.
+                  accepts: Capabilities | None = None,
+                  limits: ModelLimits | None = None) -> dict[str, Any]:
+    """The request's keyword arguments, validated (against the model's ``limits`` where
+    known); raises ``InvalidParameters``.
 
     With ``accepts`` (what the model takes), a value of a parameter the model refuses in
     favour of another (max_tokens on a reasoning model) is sent under the other's name,
@@ -34,7 +36,7 @@ def build_request(endpoint: str, model: str, values: dict[str, Any], *,
     """
     if accepts is not None:
         values = _renamed(endpoint, values, accepts)
-    problems = validate(endpoint, values)
+    problems = validate(endpoint, values, limits)
     if endpoint == "completions" and not prompt:
         problems.append(FieldError("prompt", "prompt must not be empty."))
     if endpoint == "chat" and not messages:

@@ -14,9 +14,10 @@ disabled, with the reason and the way forward under it, and its value is not sen
 another parameter replaces, max_tokens on a reasoning model, is sent under that name).
 "Send anyway" enables them all and sends what they hold, as typed.
 
-The output limits take the model's range where it is known (``Capabilities.token_limit``:
-the context length the model list gives, or OpenAI's documented limits): shown in the
-field's placeholder, and checked before sending.
+The ranges are the model's where they depend on it (``Capabilities.limits``): the output
+limits from the context length the model list gives, or OpenAI's documented limits; the
+local server's larger number of alternatives. Shown in the field's placeholder, and
+checked before sending.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ from playground import runner, tokens
 from playground.capabilities import Capabilities, Refusal
 from playground.connection import Connection
 from playground.errors import InvalidParameters
-from playground.params import MAX_STOP_SEQUENCES, FieldError, ParamSpec, specs_for, validate
-from ui import models, response_format, state, token_view
-from ui.text import plain
+from playground.params import MAX_STOP_SEQUENCES, FieldError, ModelLimits, ParamSpec, specs_for
+from ui.common import models, response_format, state, token_view
+from ui.common.text import plain
 
 # Shown first; the rest go in a "More parameters" expander.
 COMMON = ("max_tokens", "max_completion_tokens", "reasoning_effort", "verbosity",
@@ -65,7 +66,7 @@ class ParamInputs:
     refused: dict[str, Refusal] = field(default_factory=dict)
     send_anyway: bool = False
     problems: list[FieldError] = field(default_factory=list)
-    token_limit: int | None = None
+    limits: ModelLimits | None = None
 
     def show_errors(self, errors: list[FieldError], fallback=st) -> None:
         """Each error under its field; errors of fields not drawn here go to ``fallback``."""
@@ -76,11 +77,11 @@ class ParamInputs:
         """``runner.build_request`` with token text converted; ``InvalidParameters`` names
         every field at fault at once."""
         values, problems = self._resolve(conn, model)
-        problems = self.problems + problems + self._beyond_limit(values)
+        problems = self.problems + problems
         accepts = None if self.send_anyway else self.accepts
         try:
             request = runner.build_request(self.endpoint, model, values, accepts=accepts,
-                                           **content)
+                                           limits=self.limits, **content)
         except InvalidParameters as exc:
             named = {problem.field for problem in problems}
             raise InvalidParameters(
@@ -89,17 +90,9 @@ class ParamInputs:
             raise InvalidParameters(problems)
         return request
 
-    def _beyond_limit(self, values: dict[str, Any]) -> list[FieldError]:
-        """The output limits checked against the model's own range."""
-        if self.token_limit is None:
-            return []
-        bounded = {name: value for name, value in values.items()
-                   if name in self.specs and self.specs[name].bounded_by_model}
-        return validate(self.endpoint, bounded, self.token_limit)
-
     @property
     def specs(self) -> dict[str, ParamSpec]:
-        return specs_for(self.endpoint, self.token_limit)
+        return specs_for(self.endpoint, self.limits)
 
     def _resolve(self, conn: Connection, model: str | None) -> tuple[dict, list[FieldError]]:
         values = dict(self.values)
@@ -136,7 +129,7 @@ def render(endpoint: str, columns: int = 2, accepts: Capabilities | None = None)
     ``accepts``, the controls the model refuses are disabled and say why."""
     listed = models.context_length()
     inputs = ParamInputs(endpoint=endpoint, accepts=accepts,
-                         token_limit=accepts.token_limit(listed) if accepts else listed)
+                         limits=accepts.limits(listed) if accepts else ModelLimits(listed))
     specs = inputs.specs
     if accepts is not None:
         effort = st.session_state.get(widget_key(endpoint, "reasoning_effort"))

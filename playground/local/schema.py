@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from playground.local.sampling import SamplingSettings
-from playground.params import MAX_STOP_SEQUENCES, is_token_id, spec
+from playground.params import LOCAL_SERVER, MAX_STOP_SEQUENCES, is_token_id, spec
 
 MAX_PROMPTS = 128
 STRICT = ConfigDict(strict=True)
@@ -23,9 +23,9 @@ BIAS = spec("chat", "logit_bias")
 
 
 def declared(name: str, default: Any = None, *, endpoint: str = "chat") -> Any:
-    """A field with the range that ``playground.params`` declares for the parameter, so the
-    server refuses exactly what the playground's own checks refuse."""
-    param = spec(endpoint, name)
+    """A field with the range that ``playground.params`` declares for the parameter on the
+    local server, so the server refuses exactly what the playground's own checks refuse."""
+    param = spec(endpoint, name, LOCAL_SERVER)
     return Field(default, ge=param.minimum, le=param.maximum)
 
 

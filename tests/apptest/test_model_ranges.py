@@ -38,3 +38,13 @@ def test_chat_refuses_more_tokens_than_the_local_models_context(app):
     assert any(REFUSED in error for error in _errors(app))
     messages = app.session_state[state.CHAT_CONVERSATION].messages
     assert [(m.role, m.content) for m in messages] == [("user", "Hello")]
+
+
+def test_completions_offer_the_local_servers_100_alternatives(app):
+    field = app.get_by_key(params.widget_key("completions", "logprobs"))
+    assert field.placeholder == "not set (0 to 100 on the local server)"
+    app.text_area(key=state.COMPLETIONS_PROMPT).input("Once upon a time")
+    field.set_value(101)
+    next(button for button in app.button if button.label == "Run").click().run()
+    assert not app.exception, app.exception
+    assert "logprobs must be 0 to 100 on the local server; got 101." in _errors(app)

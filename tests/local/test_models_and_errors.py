@@ -58,7 +58,7 @@ def test_completion_with_unknown_model_is_404_naming_model(client):
         ({"top_p": 1.5}, "top_p"),
         ({"n": 0}, "n"),
         ({"n": 9}, "n"),
-        ({"logprobs": 6}, "logprobs"),
+        ({"logprobs": 101}, "logprobs"),
         ({"presence_penalty": 2.5}, "presence_penalty"),
         ({"frequency_penalty": -3}, "frequency_penalty"),
         ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
@@ -84,7 +84,7 @@ def test_completion_rejects_bad_values_with_400_naming_the_param(client, params,
 @pytest.mark.parametrize(
     ("params", "param"),
     [
-        ({"top_logprobs": 21, "logprobs": True}, "top_logprobs"),
+        ({"top_logprobs": 101, "logprobs": True}, "top_logprobs"),
         ({"top_logprobs": 2}, "top_logprobs"),
         ({"temperature": 2.1}, "temperature"),
         ({"messages": [{"role": "wizard", "content": "hi"}]}, "messages"),

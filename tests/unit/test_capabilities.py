@@ -146,9 +146,21 @@ def _refusal_from_emulator(**kwargs) -> errors.PlaygroundError:
 
 def test_the_token_limit_comes_from_the_listed_context_length_or_the_profile():
     local = Capabilities("smollm2-135m-instruct", profile_for(LOCAL, "smollm2-135m-instruct"))
-    assert local.token_limit(8192) == 8192 and local.token_limit() is None
-    assert Capabilities("gpt-4.1-mini", profile_for(OPENAI, "gpt-4.1-mini")).token_limit() == 32_768
-    assert Capabilities("gpt-4o", profile_for(OPENAI, "openai/gpt-4o")).token_limit() == 16_384
-    assert Capabilities("o4-mini", capabilities.O_SERIES).token_limit() == 100_000
-    assert Capabilities("my-model", None).token_limit() is None
-    assert Capabilities("gpt-4", capabilities.GPT_4).token_limit() is None
+    assert local.limits(8192).tokens == 8192 and local.limits().tokens is None
+
+    def tokens(model, profile):
+        return Capabilities(model, profile).limits().tokens
+
+    assert tokens("gpt-4.1-mini", profile_for(OPENAI, "gpt-4.1-mini")) == 32_768
+    assert tokens("gpt-4o", profile_for(OPENAI, "openai/gpt-4o")) == 16_384
+    assert tokens("o4-mini", capabilities.O_SERIES) == 100_000
+    assert tokens("my-model", None) is None
+    assert Capabilities("my-model", None).limits(4096).tokens == 4096
+    assert tokens("gpt-4", capabilities.GPT_4) is None
+
+
+def test_only_the_local_server_takes_the_larger_ranges():
+    local = Capabilities("smollm2-135m-instruct", profile_for(LOCAL, "smollm2-135m-instruct"))
+    assert local.limits(8192).local_server
+    assert not Capabilities("gpt-4.1", profile_for(OPENAI, "gpt-4.1")).limits().local_server
+    assert not Capabilities("llama3.2", profile_for(GATEWAY, "llama3.2")).limits(8192).local_server

@@ -1,4 +1,5 @@
-"""The local server's request schema takes its ranges from the one parameter declaration:
+"""The local server's request schema takes its ranges from the one parameter declaration
+(as it holds on the local server, up to 100 alternatives per position):
 what the playground refuses before sending, the server refuses too, and nothing more."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ import pydantic
 import pytest
 
 from playground.local.schema import ChatRequest, CompletionRequest
-from playground.params import specs_for
+from playground.params import LOCAL_SERVER, specs_for
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
 REQUESTS = {"chat": (ChatRequest, {"messages": MESSAGES}),
@@ -15,7 +16,7 @@ REQUESTS = {"chat": (ChatRequest, {"messages": MESSAGES}),
 
 
 def _ranged(endpoint: str):
-    return [(endpoint, spec) for spec in specs_for(endpoint).values()
+    return [(endpoint, spec) for spec in specs_for(endpoint, LOCAL_SERVER).values()
             if spec.kind in ("int", "float") and spec.maximum is not None]
 
 

@@ -48,7 +48,8 @@ class TestSpecs:
     def test_range_text(self):
         assert params.spec("chat", "temperature").range_text() == "0 to 2"
         assert params.spec("chat", "top_p").range_text() == "0 to 1"
-        assert params.spec("completions", "logprobs").range_text() == "0 to 5"
+        assert params.spec("completions", "logprobs").range_text() == (
+            "0 to 5 (100 on the local server)")
 
 
 class TestRanges:
@@ -325,18 +326,39 @@ class TestTodaysChatParameters:
 
 
 def test_the_output_limits_take_the_models_range_where_it_is_known():
-    from playground.params import specs_for, validate
+    from playground.params import ModelLimits, specs_for, validate
 
+    model = ModelLimits(8192)
     assert validate("completions", {"max_tokens": 10000}) == []
-    assert [e.message for e in validate("completions", {"max_tokens": 10000}, 8192)] == [
+    assert [e.message for e in validate("completions", {"max_tokens": 10000}, model)] == [
         "max_tokens must be 1 to 8192 for this model; got 10000."]
-    assert validate("completions", {"max_tokens": 8192}, 8192) == []
-    chat = specs_for("chat", 8192)
+    assert validate("completions", {"max_tokens": 8192}, model) == []
+    chat = specs_for("chat", model)
     assert chat["max_completion_tokens"].range_text() == "1 to 8192 for this model"
     assert chat["max_tokens"].maximum == 8192
     assert chat["n"] == specs_for("chat")["n"]  # only the output limits depend on the model
+    assert chat["top_logprobs"] == specs_for("chat")["top_logprobs"]
     # a limit above the API's own ceiling does not widen it
-    assert specs_for("chat", 10**6)["max_tokens"].maximum == 131072
+    assert specs_for("chat", ModelLimits(10**6))["max_tokens"].maximum == 131072
+
+
+@pytest.mark.parametrize("endpoint, name, openai", [
+    ("completions", "logprobs", 5), ("chat", "top_logprobs", 20)])
+def test_the_local_server_returns_up_to_100_alternatives(endpoint, name, openai):
+    from playground.params import LOCAL_SERVER, ModelLimits, spec, validate
+
+    values = {name: 100, "logprobs": True} if endpoint == "chat" else {name: 100}
+    assert spec(endpoint, name).maximum == openai
+    assert spec(endpoint, name).range_text() == f"0 to {openai} (100 on the local server)"
+    assert [e.message for e in validate(endpoint, values)] == [
+        f"{name} must be 0 to {openai} (100 on the local server); got 100."]
+    local = ModelLimits(8192, local_server=True)
+    assert validate(endpoint, values, local) == []
+    assert validate(endpoint, values, LOCAL_SERVER) == []
+    assert spec(endpoint, name, local).range_text() == "0 to 100 on the local server"
+    assert [e.message for e in validate(endpoint, {**values, name: 101}, local)] == [
+        f"{name} must be 0 to 100 on the local server; got 101."]
+    assert spec(endpoint, "max_tokens", local).maximum == 8192
 
 
 def test_seed_says_its_range_in_words():
