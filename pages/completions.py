@@ -3,7 +3,7 @@
 import streamlit as st
 
 from playground.errors import InvalidParameters, PlaygroundError
-from ui import completions_gone, params, presets_panel
+from ui import params
 from ui.common import (
     code_view,
     distribution_view,
@@ -17,6 +17,7 @@ from ui.common import (
 from ui.common.errors import show_error
 from ui.common.recording import recorder
 from ui.common.text import plain
+from ui.completions import endpoint_gone, presets_panel
 
 ENDPOINT = "completions"
 
@@ -27,7 +28,7 @@ st.caption(plain(f"{model or 'No model chosen'} · {conn.name}"))
 panel = presets_panel.PresetsPanel(ENDPOINT, state.COMPLETIONS_PROMPT)
 panel.render()
 accepts = model_accepts.load(conn, model)
-served = completions_gone.notice(accepts)
+served = endpoint_gone.notice(accepts)
 general = st.container()
 
 with st.form("completions.form"):
@@ -40,7 +41,7 @@ with st.form("completions.form"):
     run_cell, save_cell = st.columns([1, 2], vertical_alignment="center")
     with run_cell:
         to_chat = not served and st.form_submit_button(
-            completions_gone.OPEN_IN_CHAT, type="primary", icon=":material/forum:")
+            endpoint_gone.OPEN_IN_CHAT, type="primary", icon=":material/forum:")
         submitted = st.form_submit_button(
             "Run" if served else "Run anyway", type="primary" if served else "secondary",
             icon=":material/play_arrow:")
@@ -49,7 +50,7 @@ with st.form("completions.form"):
 
 if to_chat:
     if prompt.strip():
-        completions_gone.open_in_chat(model, prompt)
+        endpoint_gone.open_in_chat(model, prompt)
     prompt_slot.error("Write a prompt first: it becomes the conversation's first message.")
 elif submitted or saving:
     try:

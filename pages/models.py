@@ -5,10 +5,10 @@ import streamlit as st
 
 from playground import catalog
 from playground.errors import PlaygroundError
-from ui import compare, model_check
 from ui.common import models, pages, sidebar, state
 from ui.common.errors import show_error
 from ui.common.text import plain
+from ui.models import model_check, open_in
 
 SEND_TO = (("Completions", pages.COMPLETIONS, "completions"),
            ("Chat", pages.CHAT, "chat"),
@@ -88,10 +88,7 @@ for cell, (title, page, endpoint) in zip(buttons, SEND_TO):
     if cell.button(f"Open in {title}", key=f"models.send.{title}", disabled=not usable,
                    width="stretch",
                    help=None if usable else f"{model_id} has no {endpoint} endpoint."):
-        state.send_model(model_id)
-        if page == pages.COMPARE and base:
-            compare.start_in_completion_mode()
-        st.switch_page(page)
+        open_in.open_in(page, model_id, base)
 
 model_check.render(conn, model_id, page="Models")
 
