@@ -139,8 +139,7 @@ def error_details():
 
 def populate(at, log=print) -> dict:
     """Use the app as a person would before the measure: one completion, every page seen."""
-    from ui import params
-    from ui.common import pages
+    from ui.common import pages, params
 
     at.run()
     _check(at, "first run")

@@ -3,9 +3,8 @@
 import streamlit as st
 
 from playground.errors import PlaygroundError
-from ui import params
 from ui.chat import context_budget, example, saved, send, structured_view, transcript
-from ui.common import code_view, distribution_view, model_accepts, pages, sidebar, state
+from ui.common import code_view, distribution_view, model_accepts, pages, params, sidebar, state
 from ui.common.errors import show_error
 from ui.common.text import plain
 

@@ -3,7 +3,6 @@
 import streamlit as st
 
 from playground.errors import InvalidParameters, PlaygroundError
-from ui import params
 from ui.common import (
     code_view,
     distribution_view,
@@ -11,6 +10,7 @@ from ui.common import (
     models,
     output,
     pages,
+    params,
     sidebar,
     state,
 )

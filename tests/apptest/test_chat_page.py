@@ -15,8 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from fault_server import FaultServer
 from playground.conversations import ConversationStore
-from ui import params
-from ui.common import state
+from ui.common import params, state
 
 ENDPOINT = "chat"
 MODELS = ("fault-model", "broken-model", "cut-model")

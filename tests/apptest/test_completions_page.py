@@ -19,8 +19,7 @@ from streamlit.testing.v1 import AppTest
 from playground import presets
 from playground.ledger.schema import DB_FILENAME
 from playground.ledger.writer import shared_ledger
-from ui import params
-from ui.common import state
+from ui.common import params, state
 from ui.common.output import empty_note
 
 APP = Path(__file__).resolve().parents[2] / "app.py"

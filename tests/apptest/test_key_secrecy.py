@@ -21,8 +21,7 @@ from streamlit.proto.TextInput_pb2 import TextInput as TextInputProto
 
 from fault_server import FaultServer
 from playground.connection import mask_key
-from ui import params
-from ui.common import pages, state
+from ui.common import pages, params, state
 
 KEY = f"gwkey-{uuid.uuid4().hex}"  # no "sk-" shape: only real care keeps it out
 SAVED = "Keyed gateway"

@@ -17,8 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from playground.local import launcher
-from ui import params
-from ui.common import pages, state
+from ui.common import pages, params, state
 from ui.common.errors import LOG_TAIL_LABEL
 
 APP = Path(__file__).resolve().parents[2] / "app.py"

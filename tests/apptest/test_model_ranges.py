@@ -6,8 +6,7 @@ model's range, and nothing is sent.
 
 from __future__ import annotations
 
-from ui import params
-from ui.common import state
+from ui.common import params, state
 
 REFUSED = "max_tokens must be 1 to 8192 for this model; got 10000."
 

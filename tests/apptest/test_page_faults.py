@@ -14,8 +14,7 @@ import json
 import pytest
 
 from fault_server import UNRESOLVABLE_URL, FaultServer, Unaccepting, closed_port_url
-from ui import params
-from ui.common import pages, state
+from ui.common import pages, params, state
 
 REPLY = "The quick brown fox jumps over the lazy dog and runs far away"
 FAULTY = "Faulty"

@@ -6,8 +6,7 @@ import socket
 
 import pytest
 
-from ui import params
-from ui.common import pages, state
+from ui.common import pages, params, state
 from ui.common.models import BASE_MODEL_NOTE
 
 

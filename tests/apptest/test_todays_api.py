@@ -14,8 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from openai_emulator import MODELS, EmulatedModel, OpenAIEmulator
-from ui import params
-from ui.common import response_format, state
+from ui.common import params, response_format, state
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 # Models without a built-in profile: the app only learns what they refuse from the server.

@@ -9,8 +9,7 @@ from html.parser import HTMLParser
 from streamlit.testing.v1 import AppTest
 
 from playground.logprobs import tokens_of
-from ui import params
-from ui.common import state, token_view
+from ui.common import params, state, token_view
 
 HOSTILE = '<script>alert("x")</script>'
 

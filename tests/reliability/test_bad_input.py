@@ -3,9 +3,9 @@
 The examples name each kind of bad input of issue 8: an empty prompt, values out of range,
 too many stop sequences, logit_bias keys and values, malformed JSON, n × best_of, a grid too
 large, and huge prompts. The properties generate, per parameter kind, what the widgets of
-``ui/params.py`` and ``ui/compare/fixed_settings.py`` can hand over (edge cases included), put it
-through the same conversions the pages use, and require that validation, the request
-builder, View code and the grid's checks either accept it or refuse it with
+``ui/common/params.py`` and ``ui/compare/fixed_settings.py`` can hand over (edge cases
+included), put it through the same conversions the pages use, and require that validation,
+the request builder, View code and the grid's checks either accept it or refuse it with
 ``InvalidParameters`` naming a field: never any other exception.
 """
 
@@ -23,7 +23,7 @@ from playground.compare import AXIS_NAMES, MAX_AXIS_VALUES, Axis, Grid
 from playground.connection import Connection
 from playground.errors import InvalidParameters
 from playground.params import FieldError, ParamSpec, specs_for, validate
-from ui import params as widgets
+from ui.common import params as widgets
 from ui.compare import fixed_settings
 
 CONN = Connection("Somewhere", base_url="http://127.0.0.1:9/v1")
@@ -192,7 +192,7 @@ def _number_widget(spec: ParamSpec):
 
 
 def widget_strategy(spec: ParamSpec):
-    """Per spec kind, what the widget of ``ui/params.py`` returns after its own reading."""
+    """Per spec kind, what the widget of ``ui/common/params.py`` returns after its own reading."""
     if spec.kind == "float":  # a slider: any value of its range, bounds included
         return st.one_of(st.floats(spec.minimum, spec.maximum),
                          st.sampled_from([spec.minimum, spec.maximum, spec.default]))
@@ -216,7 +216,7 @@ def widget_strategy(spec: ParamSpec):
 
 @st.composite
 def widget_values(draw, endpoint: str) -> dict:
-    """Every widget of the endpoint, as ``ui.params._grid`` turns them into values."""
+    """Every widget of the endpoint, as ``ui.common.params._grid`` turns them into values."""
     values = {}
     for name, spec in specs_for(endpoint).items():
         value = draw(widget_strategy(spec))

@@ -26,9 +26,9 @@ from playground.errors import InvalidParameters, PlaygroundError
 from ui.chat import context_budget, saved
 from ui.common import model_accepts, models, output, state
 from ui.common.errors import show_error
+from ui.common.params import ParamInputs
 from ui.common.recording import recorder
 from ui.common.text import plain
-from ui.params import ParamInputs
 
 PAGE = "Chat"
 

@@ -23,8 +23,7 @@ import streamlit as st
 from playground import tokens
 from playground.connection import Connection
 from playground.params import ParamSpec, specs_for
-from ui import params
-from ui.common import models, response_format, state
+from ui.common import models, params, response_format, state
 from ui.common.text import plain
 
 NOT_FIXED = frozenset({"n", "seed"})

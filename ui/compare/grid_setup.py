@@ -35,8 +35,7 @@ from playground.connection import Connection
 from playground.errors import InvalidParameters, PlaygroundError
 from playground.params import SPECS, specs_for
 from playground.tokens import estimate_tokens
-from ui import params
-from ui.common import model_accepts, models, state
+from ui.common import model_accepts, models, params, state
 from ui.common.text import plain
 from ui.compare import fixed_settings
 

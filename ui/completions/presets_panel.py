@@ -18,8 +18,7 @@ import streamlit as st
 from playground import params as specs
 from playground import presets
 from playground.presets import Preset, PresetError, PresetStore
-from ui import params
-from ui.common import state
+from ui.common import params, state
 from ui.common.text import plain
 
 
