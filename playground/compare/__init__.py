@@ -1,34 +1,28 @@
 """Compare: one prompt across a grid of settings, expanded, checked, estimated and run.
 
-``Grid`` holds the prompt, the values held fixed and the ``Axis`` objects varied;
-``estimate`` bounds what it costs before it runs; ``run_grid`` runs its cells on a pool of
-threads and gives a ``GridResult``; ``RunStore`` keeps runs in the usage ledger's file, and
-``form_of`` gives back the page's fields for a saved grid. ``metrics`` measures the texts.
+``axes`` reads the settings that vary; ``grid`` expands them into cells and checks every
+cell before anything is sent; ``estimate`` bounds what a grid costs; ``scheduler`` runs the
+cells on a pool of threads, each cell's requests sent by ``cell_run``; ``results`` holds
+what they produced and ``export`` makes tables of it; ``saved`` keeps runs in the usage
+ledger's file and ``form`` gives back the page's fields for a saved grid; ``metrics``
+measures the texts.
 """
 
-from playground.compare.grid import (
+from playground.compare.axes import (
     AXIS_NAMES,
-    DEFAULT_MAX_CELLS,
     MAX_AXIS_VALUES,
-    MAX_SAMPLES,
     Axis,
-    Cell,
-    CellResult,
-    Difference,
-    Estimate,
-    Grid,
-    GridResult,
     ModelRef,
-    Sample,
-    SavedError,
-    accepts_of,
     axis_names,
-    estimate,
     format_value,
-    rerun_failed,
-    run_grid,
 )
-from playground.compare.saved import Form, RunStore, SavedRun, form_of
+from playground.compare.cell_run import accepts_of
+from playground.compare.estimate import Estimate, estimate
+from playground.compare.form import Form, form_of
+from playground.compare.grid import DEFAULT_MAX_CELLS, MAX_SAMPLES, Cell, Grid
+from playground.compare.results import CellResult, Difference, GridResult, Sample, SavedError
+from playground.compare.saved import RunStore, SavedRun
+from playground.compare.scheduler import rerun_failed, run_grid
 
 __all__ = [
     "AXIS_NAMES", "DEFAULT_MAX_CELLS", "MAX_AXIS_VALUES", "MAX_SAMPLES", "Axis", "Cell",

@@ -7,8 +7,17 @@ import sqlite3
 
 import pytest
 
-from playground.compare import Axis, CellResult, Grid, GridResult, Sample, SavedError, saved
-from playground.compare.saved import RunStore, form_of
+from playground.compare import (
+    Axis,
+    CellResult,
+    Grid,
+    GridResult,
+    RunStore,
+    Sample,
+    SavedError,
+    form_of,
+    saved,
+)
 from playground.connection import Connection
 from playground.errors import PlaygroundError
 from playground.ledger.records import UsageRecord
