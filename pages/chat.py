@@ -3,8 +3,8 @@
 import streamlit as st
 
 from playground.errors import PlaygroundError
-from ui.chat import context_budget, example, saved, send, structured_view, transcript
-from ui.common import code_view, distribution_view, model_accepts, pages, params, sidebar, state
+from ui.chat import context_budget, example, keys, saved, send, structured_view, transcript
+from ui.common import code_view, distribution_view, model_accepts, pages, params, sidebar
 from ui.common.errors import show_error
 from ui.common.text import plain
 
@@ -20,7 +20,7 @@ st.caption(plain(f"{model or 'No model chosen'} · {conn.name} · {conversation.
 
 prompt = st.chat_input(
     "Pick one of the choices first" if conversation.choices else "Message the model",
-    key=state.CHAT_INPUT, submit_mode="disable", disabled=bool(conversation.choices))
+    key=keys.CHAT_INPUT, submit_mode="disable", disabled=bool(conversation.choices))
 if prompt:
     conversation.add("user", prompt)
     saved.save(conversation, conn)  # saved before sending: a failure cannot lose it
@@ -45,10 +45,10 @@ with talk:
     transcript.render(conversation, conn, set(budget.plan.dropped if budget.plan else ()))
     structured_view.render_last_reply(conversation, inputs.values.get("response_format"))
     distribution_view.for_chat(conversation, request)
-    failure = st.session_state.pop(state.CHAT_FAILURE, None)
+    failure = st.session_state.pop(keys.CHAT_FAILURE, None)
     if failure is not None:
         show_error(failure)
-    notice = st.session_state.pop(state.CHAT_NOTICE, None)
+    notice = st.session_state.pop(keys.CHAT_NOTICE, None)
     if notice:
         st.info(plain(notice))
     send.reply_if_asked(conversation, conn, inputs, budget, request)

@@ -17,7 +17,7 @@ from ui.common import (
 from ui.common.errors import show_error
 from ui.common.recording import recorder
 from ui.common.text import plain
-from ui.completions import endpoint_gone, presets_panel
+from ui.completions import endpoint_gone, keys, presets_panel
 
 ENDPOINT = "completions"
 
@@ -25,14 +25,14 @@ pages.within_app()  # first: a page opened by a link on a fresh server
 conn, model = sidebar.render()
 st.title("Completions")
 st.caption(plain(f"{model or 'No model chosen'} · {conn.name}"))
-panel = presets_panel.PresetsPanel(ENDPOINT, state.COMPLETIONS_PROMPT)
+panel = presets_panel.PresetsPanel(ENDPOINT, keys.COMPLETIONS_PROMPT)
 panel.render()
 accepts = model_accepts.load(conn, model)
 served = endpoint_gone.notice(accepts)
 general = st.container()
 
 with st.form("completions.form"):
-    prompt = st.text_area("Prompt", key=state.COMPLETIONS_PROMPT, persist_state=state.PERSIST,
+    prompt = st.text_area("Prompt", key=keys.COMPLETIONS_PROMPT, persist_state=state.PERSIST,
                           height=160, placeholder="Once upon a time",
                           help="The text the model continues. Ctrl+Enter runs it.")
     prompt_slot = st.container()
@@ -59,10 +59,10 @@ elif submitted or saving:
     except InvalidParameters as exc:
         inputs.show_errors(exc.errors, fallback=general)
         general.warning(plain(exc.hint))
-        output.set_aside(state.COMPLETIONS_RESULT)
+        output.set_aside(keys.COMPLETIONS_RESULT)
     except PlaygroundError as exc:  # the connection failed: said once, not as field errors
         show_error(exc, general)
-        output.set_aside(state.COMPLETIONS_RESULT)
+        output.set_aside(keys.COMPLETIONS_RESULT)
     else:
         panel.share(request)
         if saving:
@@ -70,12 +70,12 @@ elif submitted or saving:
         else:
             try:
                 output.run_live(recorder("Completions"), conn, ENDPOINT, request,
-                                state_key=state.COMPLETIONS_RESULT, prompt=prompt)
+                                state_key=keys.COMPLETIONS_RESULT, prompt=prompt)
             except PlaygroundError as exc:  # a value the server refused shows on its field
                 model_accepts.learn(conn, model, ENDPOINT, request, exc)
                 show_error(exc, inputs.slots.get(getattr(exc, "param", None), general))
 
-outcome = output.kept(state.COMPLETIONS_RESULT)
+outcome = output.kept(keys.COMPLETIONS_RESULT)
 if outcome is not None:
     output.show_result(outcome.result, prompt=outcome.prompt, timing=outcome.timing,
                        stopped=outcome.stopped, superseded=outcome.superseded)

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from fault_server import FaultServer
 from playground.conversations import ConversationStore
+from ui.chat import keys as chat_keys
 from ui.common import params, state
 
 ENDPOINT = "chat"
@@ -52,7 +53,7 @@ def sent(fault) -> list[dict]:
 
 
 def say(at, text: str):
-    at.chat_input(key=state.CHAT_INPUT).set_value(text).run()
+    at.chat_input(key=chat_keys.CHAT_INPUT).set_value(text).run()
     assert not at.exception, at.exception
     return at
 
@@ -63,13 +64,13 @@ def texts(at) -> list[str]:
 
 
 def click(at, action: str, item: str = "-"):
-    at.button(key=state.chat_action(action, item)).click().run()
+    at.button(key=chat_keys.chat_action(action, item)).click().run()
     assert not at.exception, at.exception
     return at
 
 
 def conversation(at):
-    return at.session_state[state.CHAT_CONVERSATION]
+    return at.session_state[chat_keys.CHAT_CONVERSATION]
 
 
 def saved(data_dir):
@@ -88,7 +89,7 @@ def test_a_message_gets_a_streamed_reply_and_both_are_saved(page, fault, data_di
 
 
 def test_the_system_message_is_sent_first_and_saved(page, fault, data_dir):
-    page.text_area(key=state.CHAT_SYSTEM).input("Answer in French.").run()
+    page.text_area(key=chat_keys.CHAT_SYSTEM).input("Answer in French.").run()
     say(page, "Hello")
     assert sent(fault)[0]["messages"][0] == {"role": "system", "content": "Answer in French."}
     assert saved(data_dir).load(conversation(page).id).system == "Answer in French."
@@ -98,8 +99,8 @@ def test_edit_a_message_and_its_role(page, data_dir):
     say(page, "Hello")
     first = conversation(page).messages[0]
     click(page, "edit", first.id)
-    page.text_area(key=state.CHAT_EDIT_TEXT).input("Hello there")
-    page.selectbox(key=state.CHAT_EDIT_ROLE).select("system")
+    page.text_area(key=chat_keys.CHAT_EDIT_TEXT).input("Hello there")
+    page.selectbox(key=chat_keys.CHAT_EDIT_ROLE).select("system")
     click(page, "save", first.id)
     assert texts(page)[0] == "Hello there"
     stored = saved(data_dir).load(conversation(page).id).messages[0]
@@ -108,16 +109,16 @@ def test_edit_a_message_and_its_role(page, data_dir):
 
 def test_insert_messages_by_hand_and_delete_one(page, fault):
     click(page, "insert", "end")
-    page.selectbox(key=state.CHAT_EDIT_ROLE).select("user")
-    page.text_area(key=state.CHAT_EDIT_TEXT).input("2 + 2?")
+    page.selectbox(key=chat_keys.CHAT_EDIT_ROLE).select("user")
+    page.text_area(key=chat_keys.CHAT_EDIT_TEXT).input("2 + 2?")
     click(page, "add", "end")
     click(page, "insert", "end")
-    assert page.selectbox(key=state.CHAT_EDIT_ROLE).value == "assistant"  # after a user's
-    page.text_area(key=state.CHAT_EDIT_TEXT).input("4")
+    assert page.selectbox(key=chat_keys.CHAT_EDIT_ROLE).value == "assistant"  # after a user's
+    page.text_area(key=chat_keys.CHAT_EDIT_TEXT).input("4")
     click(page, "add", "end")
     first = conversation(page).messages[0]
     click(page, "insert", first.id)
-    page.text_area(key=state.CHAT_EDIT_TEXT).input("(thinking)")
+    page.text_area(key=chat_keys.CHAT_EDIT_TEXT).input("(thinking)")
     click(page, "add", first.id)
     assert texts(page) == ["2 + 2?", "(thinking)", "4"]
     assert sent(fault) == []  # written by hand: nothing asked of the model
@@ -179,20 +180,20 @@ def test_several_choices_side_by_side_and_the_picked_one_continues(page, fault):
     headings = [m for m in page.main.markdown if m.value.startswith("**Choice")]
     assert [(m.value, m.help.split(" in ")[0]) for m in headings] == [
         ("**Choice 1**", "index 0"), ("**Choice 2**", "index 1")]  # as on Completions
-    assert page.chat_input(key=state.CHAT_INPUT).disabled  # a choice must be picked first
+    assert page.chat_input(key=chat_keys.CHAT_INPUT).disabled  # a choice must be picked first
     click(page, "pick", "1")
     assert texts(page) == ["Hello", "Reply 2 to Hello"] and not conversation(page).choices
-    assert not page.chat_input(key=state.CHAT_INPUT).disabled
+    assert not page.chat_input(key=chat_keys.CHAT_INPUT).disabled
 
 
 def test_budget_refuses_then_drops_the_oldest_turns(page, fault):
     for text in ("a" * 80, "b" * 80):
         say(page, text)
-    page.number_input(key=state.CHAT_LIMIT).set_value(60).run()
+    page.number_input(key=chat_keys.CHAT_LIMIT).set_value(60).run()
     assert any("the budget allows 60" in e.value.replace("\\", "") for e in page.error)
     say(page, "c" * 40)  # refused: nothing sent, the message kept
     assert len(sent(fault)) == 2 and texts(page)[-1] == "c" * 40
-    page.radio(key=state.CHAT_POLICY).set_value("drop_oldest").run()
+    page.radio(key=chat_keys.CHAT_POLICY).set_value("drop_oldest").run()
     assert any("leaves out messages #1–#4" in w.value.replace("\\", "") for w in page.warning)
     click(page, "reply")
     assert sent(fault)[-1]["messages"] == [{"role": "user", "content": "c" * 40}]
@@ -205,15 +206,15 @@ def test_saved_conversations_reopen_rename_and_delete(page, data_dir):
     say(page, "About cats")
     first = conversation(page).id
     click(page, "new")
-    assert texts(page) == [] and page.text_area(key=state.CHAT_SYSTEM).value == ""
-    page.text_area(key=state.CHAT_SYSTEM).input("Be brief.").run()
+    assert texts(page) == [] and page.text_area(key=chat_keys.CHAT_SYSTEM).value == ""
+    page.text_area(key=chat_keys.CHAT_SYSTEM).input("Be brief.").run()
     say(page, "About dogs")
     labels = [b.label for b in page.sidebar.button if b.key and "chat.open::" in b.key]
     assert [label.split("  \n")[0] for label in labels] == ["About dogs", "About cats"]
     click(page, "open", first)
     assert texts(page) == ["About cats", "Reply 1 to About cats"]
-    assert page.text_area(key=state.CHAT_SYSTEM).value == ""
-    page.sidebar.text_input(key=state.CHAT_TITLE).input("Cats").run()
+    assert page.text_area(key=chat_keys.CHAT_SYSTEM).value == ""
+    page.sidebar.text_input(key=chat_keys.CHAT_TITLE).input("Cats").run()
     assert saved(data_dir).list()[0].title == "Cats"
     click(page, "delete", first)
     assert [s.title for s in saved(data_dir).list()] == ["About dogs"]
@@ -242,7 +243,7 @@ def test_the_tutorial_example_asks_both_ways(page, fault):
     assert {"Reply 1 to Where was it played?", "Reply 2 to Where was it played?"} <= {
         c.value for c in page.code}
     click(page, "example", "context")
-    assert page.text_area(key=state.CHAT_SYSTEM).value == "You are a helpful assistant."
+    assert page.text_area(key=chat_keys.CHAT_SYSTEM).value == "You are a helpful assistant."
     assert [m.role for m in conversation(page).messages] == ["user", "assistant", "user"]
 
 
@@ -258,7 +259,7 @@ def test_a_turn_on_the_local_model_is_counted_exactly(app):
 
 
 def test_compare_settings_opens_the_conversation_on_the_compare_page(page, fault):
-    page.text_area(key=state.CHAT_SYSTEM).input("Be brief.").run()
+    page.text_area(key=chat_keys.CHAT_SYSTEM).input("Be brief.").run()
     page.get_by_key(params.widget_key(ENDPOINT, "top_p")).set_value(0.8).run()
     say(page, "Hello")
     next(b for b in page.button if b.label == "Compare settings").click().run()

@@ -17,6 +17,7 @@ from playground.compare import Axis, Grid, GridResult
 from playground.ledger.schema import DB_FILENAME
 from playground.ledger.writer import shared_ledger
 from ui.common import pages, state
+from ui.compare import keys as compare_keys
 
 
 def greedy_or_hot(body: dict, index: int) -> str:
@@ -170,12 +171,12 @@ def test_an_interrupted_run_keeps_its_cells_and_runs_the_rest(page, server):
     grid = Grid("chat", {"max_tokens": 3}, [Axis.parse("seed", "1, 2, 3")], model="fault-model",
                 connection="vLLM", messages=[{"role": "user", "content": "Hi"}])
     interrupted = GridResult.starting(grid, grid.cells())
-    page.session_state[state.COMPARE_RESULT] = interrupted
+    page.session_state[compare_keys.COMPARE_RESULT] = interrupted
     page.run()
     assert any("Interrupted" in w and "3 cells did not run" in w for w in plain_text(page.warning))
     assert [r.status for r in interrupted.cells] == ["cancelled"] * 3
 
-    page.session_state[state.COMPARE_CANCEL] = True
+    page.session_state[compare_keys.COMPARE_CANCEL] = True
     page.run()
     assert any(w.startswith("Cancelled: 3 cells") for w in plain_text(page.warning))
     button(page, "Run the 3 cells not run").click().run()
@@ -195,7 +196,7 @@ def test_save_reopen_and_export(page, server, data_dir):
     downloads = {d.proto.label: d for d in page.get("download_button")}
     assert set(downloads) == {"Export CSV", "Export JSON"}
 
-    del page.session_state[state.COMPARE_RESULT]
+    del page.session_state[compare_keys.COMPARE_RESULT]
     page.run()
     assert not page.code
     saved = page.selectbox(key="compare.saved")

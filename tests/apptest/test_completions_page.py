@@ -21,6 +21,7 @@ from playground.ledger.schema import DB_FILENAME
 from playground.ledger.writer import shared_ledger
 from ui.common import params, state
 from ui.common.output import empty_note
+from ui.completions import keys as completions_keys
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 ENDPOINT = "completions"
@@ -42,7 +43,7 @@ def _run(at):
 
 
 def _prompt(at, text: str):
-    at.text_area(key=state.COMPLETIONS_PROMPT).input(text)
+    at.text_area(key=completions_keys.COMPLETIONS_PROMPT).input(text)
 
 
 def _plain(elements) -> list[str]:
@@ -123,7 +124,8 @@ def test_an_out_of_range_value_is_marked_on_its_field_and_nothing_is_sent(
     assert message in _plain(app.error)
     assert any("nothing was sent" in warning.value for warning in app.warning)
     assert recorder.posts == []
-    assert app.text_area(key=state.COMPLETIONS_PROMPT).value == "Hello"  # nothing typed is lost
+    prompt = app.text_area(key=completions_keys.COMPLETIONS_PROMPT)
+    assert prompt.value == "Hello"  # nothing typed is lost
 
 
 def test_best_of_below_n_is_refused_before_sending(app, recorder):
@@ -249,7 +251,7 @@ def test_two_choices_with_logprobs_and_echo_and_a_view_code_snippet_that_runs(ap
 
 def test_an_empty_choice_says_why(app):
     """The tutorial's example on the base model: its first token is a line break."""
-    app.selectbox(key=state.preset_field("pick", ENDPOINT)).select("Tutorial: Say hello")
+    app.selectbox(key=completions_keys.preset_field("pick", ENDPOINT)).select("Tutorial: Say hello")
     _button(app, "Load").click().run()
     _use_model(app, GEMMA)
     _run(app)
@@ -276,10 +278,10 @@ def test_a_value_the_server_refuses_is_shown_without_losing_anything(app):
 # Presets and links ----------------------------------------------------------------------------
 
 def test_load_the_tutorial_preset(app):
-    app.selectbox(key=state.preset_field("pick", ENDPOINT)).select("Tutorial: Say hello")
+    app.selectbox(key=completions_keys.preset_field("pick", ENDPOINT)).select("Tutorial: Say hello")
     _field(app, "n").set_value(3)
     _button(app, "Load").click().run()
-    assert app.text_area(key=state.COMPLETIONS_PROMPT).value == "Say: hello."
+    assert app.text_area(key=completions_keys.COMPLETIONS_PROMPT).value == "Say: hello."
     assert (_field(app, "temperature").value, _field(app, "max_tokens").value) == (0.0, 100)
     assert _field(app, "stop").value == ["\\n"]
     assert _field(app, "n").value == 1  # what the preset does not set goes back to its default
@@ -291,12 +293,12 @@ def test_save_load_and_delete_a_preset_of_my_own(app, recorder, data_dir):
     _prompt(app, "My prompt")
     _field(app, "temperature").set_value(0.7)
     _field(app, "stop").set_value(["END"])
-    app.text_input(key=state.preset_field("name", ENDPOINT)).input("Mine")
+    app.text_input(key=completions_keys.preset_field("name", ENDPOINT)).input("Mine")
     _button(app, "Save preset").click().run()
     assert not app.exception
     assert "Saved the preset 'Mine'." in _plain(app.info)
     assert recorder.posts == []  # saving sends nothing
-    pick = app.selectbox(key=state.preset_field("pick", ENDPOINT))
+    pick = app.selectbox(key=completions_keys.preset_field("pick", ENDPOINT))
     assert pick.value == "Mine" and "Mine (yours)" in pick.options
     saved = json.loads((data_dir / "presets.json").read_text())["presets"]
     assert saved == [{"name": "Mine", "endpoint": ENDPOINT, "model": "recorded-model",
@@ -305,12 +307,12 @@ def test_save_load_and_delete_a_preset_of_my_own(app, recorder, data_dir):
     _prompt(app, "Something else")
     _field(app, "temperature").set_value(1.5)
     _button(app, "Load").click().run()
-    assert app.text_area(key=state.COMPLETIONS_PROMPT).value == "My prompt"
+    assert app.text_area(key=completions_keys.COMPLETIONS_PROMPT).value == "My prompt"
     assert _field(app, "temperature").value == 0.7
 
     _button(app, "Delete").click().run()
     assert "Deleted 'Mine'." in _plain(app.info)
-    assert "Mine" not in app.selectbox(key=state.preset_field("pick", ENDPOINT)).options
+    assert "Mine" not in app.selectbox(key=completions_keys.preset_field("pick", ENDPOINT)).options
 
 
 def _fresh_app(query: dict) -> AppTest:
@@ -333,7 +335,7 @@ def test_a_run_puts_a_link_in_the_url_that_restores_prompt_and_settings(app, rec
     assert any(f"(?p={query['p']})" in md.value for md in app.markdown)
 
     other = _fresh_app(query)
-    assert other.text_area(key=state.COMPLETIONS_PROMPT).value == "Shared\nprompt"
+    assert other.text_area(key=completions_keys.COMPLETIONS_PROMPT).value == "Shared\nprompt"
     assert _field(other, "temperature").value == 0.25
     assert _field(other, "logprobs").value == 2
     assert _field(other, "stop").value == ["\\n\\n"]
@@ -347,7 +349,7 @@ def test_a_run_puts_a_link_in_the_url_that_restores_prompt_and_settings(app, rec
 def test_a_readable_link_chooses_the_model_too():
     at = _fresh_app({"endpoint": ENDPOINT, "prompt": "Hi there", "model": GEMMA, "n": "2"})
     assert at.sidebar.selectbox(key=state.MODEL).value == GEMMA
-    assert at.text_area(key=state.COMPLETIONS_PROMPT).value == "Hi there"
+    assert at.text_area(key=completions_keys.COMPLETIONS_PROMPT).value == "Hi there"
     assert _field(at, "n").value == 2
 
 
@@ -360,4 +362,4 @@ def test_a_readable_link_chooses_the_model_too():
 def test_a_bad_link_is_explained_and_changes_nothing(query, message):
     at = _fresh_app(query)
     assert any(message in info for info in _plain(at.info)), _plain(at.info)
-    assert at.text_area(key=state.COMPLETIONS_PROMPT).value == ""
+    assert at.text_area(key=completions_keys.COMPLETIONS_PROMPT).value == ""

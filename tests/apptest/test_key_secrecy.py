@@ -21,7 +21,10 @@ from streamlit.proto.TextInput_pb2 import TextInput as TextInputProto
 
 from fault_server import FaultServer
 from playground.connection import mask_key
+from ui.chat import keys as chat_keys
 from ui.common import pages, params, state
+from ui.completions import keys as completions_keys
+from ui.usage import keys as usage_keys
 
 KEY = f"gwkey-{uuid.uuid4().hex}"  # no "sk-" shape: only real care keeps it out
 SAVED = "Keyed gateway"
@@ -90,12 +93,13 @@ def test_a_whole_session_never_leaks_the_key(app, data_dir, clean_environment, d
         look(at)
 
         # Completions: a run, a stream, View code, a preset, the share link, an error.
-        at.text_area(key=state.COMPLETIONS_PROMPT).input("Once upon a time")
+        at.text_area(key=completions_keys.COMPLETIONS_PROMPT).input("Once upon a time")
         at.get_by_key(params.widget_key("completions", "max_tokens")).set_value(5)
         button(at, "Run").click().run()
         look(at)
         at.get_by_key(params.widget_key("completions", "stream")).check()
-        at.text_input(key=state.preset_field("name", "completions")).input("keyed preset")
+        at.text_input(key=completions_keys.preset_field("name", "completions")).input(
+            "keyed preset")
         button(at, "Save preset").click().run()
         button(at, "Run").click().run()
         look(at)
@@ -108,10 +112,10 @@ def test_a_whole_session_never_leaks_the_key(app, data_dir, clean_environment, d
         # Chat: a reply, a failure, the exports.
         at.switch_page(pages.CHAT).run()
         at.run()
-        at.chat_input(key=state.CHAT_INPUT).set_value("Hello").run()
+        at.chat_input(key=chat_keys.CHAT_INPUT).set_value("Hello").run()
         look(at)
         server.fault = "401"
-        at.chat_input(key=state.CHAT_INPUT).set_value("Again").run()
+        at.chat_input(key=chat_keys.CHAT_INPUT).set_value("Again").run()
         assert any("401" in e.value for e in at.error)
         look(at)
         server.fault = "ok"
@@ -139,7 +143,7 @@ def test_a_whole_session_never_leaks_the_key(app, data_dir, clean_environment, d
         look(at)
         at.switch_page(pages.USAGE).run()
         at.run()
-        at.checkbox(key=state.USAGE_CSV_BODIES).check().run()
+        at.checkbox(key=usage_keys.USAGE_CSV_BODIES).check().run()
         look(at)
 
     # The key went where it belongs: every request to the gateway carried it.
@@ -175,10 +179,10 @@ def use_every_page(at, conn_name: str) -> None:
     run from the local models, naming a model of ``conn_name``)."""
     button(at, "Test connection").click().run()
     at.switch_page(pages.COMPLETIONS).run()
-    at.text_area(key=state.COMPLETIONS_PROMPT).input("Once upon a time")
+    at.text_area(key=completions_keys.COMPLETIONS_PROMPT).input("Once upon a time")
     button(at, "Run").click().run()
     at.switch_page(pages.CHAT).run()
-    at.chat_input(key=state.CHAT_INPUT).set_value("Hello").run()
+    at.chat_input(key=chat_keys.CHAT_INPUT).set_value("Hello").run()
     at.switch_page(pages.COMPARE).run()
     at.text_area(key="compare.user").input("Describe the sea.").run()
     button(at, "Run grid").click().run()

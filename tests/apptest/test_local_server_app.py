@@ -17,8 +17,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from playground.local import launcher
+from ui.chat import keys as chat_keys
 from ui.common import pages, params, state
 from ui.common.errors import LOG_TAIL_LABEL
+from ui.completions import keys as completions_keys
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 STAND_IN = Path(__file__).resolve().parents[1] / "crashing_server.py"
@@ -68,7 +70,7 @@ def crashing(own_launcher, tmp_path, monkeypatch):
 
 
 def run(at, prompt: str):
-    at.text_area(key=state.COMPLETIONS_PROMPT).input(prompt)
+    at.text_area(key=completions_keys.COMPLETIONS_PROMPT).input(prompt)
     at.get_by_key(params.widget_key("completions", "max_tokens")).set_value(3)
     at.get_by_key(params.widget_key("completions", "temperature")).set_value(0.0)
     next(b for b in at.button if b.label == "Run").click().run()
@@ -152,7 +154,8 @@ def test_a_crash_on_completions_is_shown_as_one_and_the_next_run_works(crashing)
     run(at, "Hello")
     assert_crash_shown(at, at.main, "POST /v1/completions")
     assert not outputs(at)
-    assert at.text_area(key=state.COMPLETIONS_PROMPT).value == "Hello", "what was typed stays"
+    prompt = at.text_area(key=completions_keys.COMPLETIONS_PROMPT)
+    assert prompt.value == "Hello", "what was typed stays"
 
     run(at, "Hello")
     assert outputs(at) == ["stand-in reply"] and not at.error
@@ -182,11 +185,11 @@ def test_a_crash_in_chat_is_shown_and_the_next_message_is_answered(crashing):
     at, marker = crashing("/v1/chat/completions")
     at.switch_page(pages.CHAT).run()
     marker.unlink()
-    at.chat_input(key=state.CHAT_INPUT).set_value("Hello").run()
+    at.chat_input(key=chat_keys.CHAT_INPUT).set_value("Hello").run()
     assert not at.exception, [e.value for e in at.exception]
     assert_crash_shown(at, at.main, "POST /v1/chat/completions")
 
-    at.chat_input(key=state.CHAT_INPUT).set_value("Hello again").run()
+    at.chat_input(key=chat_keys.CHAT_INPUT).set_value("Hello again").run()
     assert not at.error, shown(at.error)
     assert "stand-in reply" in [block.value for message in at.chat_message
                                 for block in message.code]

@@ -14,7 +14,9 @@ import json
 import pytest
 
 from fault_server import UNRESOLVABLE_URL, FaultServer, Unaccepting, closed_port_url
+from ui.chat import keys as chat_keys
 from ui.common import pages, params, state
+from ui.completions import keys as completions_keys
 
 REPLY = "The quick brown fox jumps over the lazy dog and runs far away"
 FAULTY = "Faulty"
@@ -139,7 +141,7 @@ def click(at, label: str):
 # -- Completions -----------------------------------------------------------------------------
 
 def completions_settings(at) -> dict:
-    keys = [state.COMPLETIONS_PROMPT] + [params.widget_key("completions", name)
+    keys = [completions_keys.COMPLETIONS_PROMPT] + [params.widget_key("completions", name)
                                          for name in params.specs_for("completions")]
     return {key: at.session_state[key] for key in keys if key in at.session_state}
 
@@ -152,7 +154,7 @@ def completions_run(at):
 @pytest.fixture
 def completions(faulty):
     at = faulty
-    at.text_area(key=state.COMPLETIONS_PROMPT).input("Tell me about <b>foxes</b>")
+    at.text_area(key=completions_keys.COMPLETIONS_PROMPT).input("Tell me about <b>foxes</b>")
     at.get_by_key(params.widget_key("completions", "temperature")).set_value(0.7)
     at.get_by_key(params.widget_key("completions", "max_tokens")).set_value(30)
     at.get_by_key(params.widget_key("completions", "stop")).set_value(["END"])
@@ -246,7 +248,7 @@ CHAT_STREAMED = {  # replies stream on the Chat page: a 200 that is not events s
 
 
 def chat_settings(at) -> dict:
-    keys = [state.CHAT_SYSTEM, state.CHAT_POLICY, state.CHAT_LIMIT] + [
+    keys = [chat_keys.CHAT_SYSTEM, chat_keys.CHAT_POLICY, chat_keys.CHAT_LIMIT] + [
         params.widget_key("chat", name) for name in params.specs_for("chat")]
     return {key: at.session_state[key] for key in keys if key in at.session_state}
 
@@ -256,12 +258,12 @@ def transcript(at) -> list[str]:
 
 
 def say(at, text: str):
-    at.chat_input(key=state.CHAT_INPUT).set_value(text).run()
+    at.chat_input(key=chat_keys.CHAT_INPUT).set_value(text).run()
     return at
 
 
 def ask_again(at):
-    at.button(key=state.chat_action("reply", "-")).click().run()
+    at.button(key=chat_keys.chat_action("reply", "-")).click().run()
     return at
 
 
@@ -269,7 +271,7 @@ def ask_again(at):
 def chat_page(faulty):
     at = faulty
     open_page(at, pages.CHAT)
-    at.text_area(key=state.CHAT_SYSTEM).input("Answer in one line.").run()
+    at.text_area(key=chat_keys.CHAT_SYSTEM).input("Answer in one line.").run()
     at.get_by_key(params.widget_key("chat", "temperature")).set_value(0.6).run()
     at.get_by_key(params.widget_key("chat", "max_tokens")).set_value(40).run()
     say(at, "Hello")
@@ -491,11 +493,11 @@ HUGE = "word " * 200_000  # a megabyte
 
 def test_completions_a_huge_prompt_the_server_refuses_is_kept(faulty, fault):
     at = faulty
-    at.text_area(key=state.COMPLETIONS_PROMPT).input(HUGE)
+    at.text_area(key=completions_keys.COMPLETIONS_PROMPT).input(HUGE)
     fault.fault = "413"
     completions_run(at)
     assert_explained(at, "413", HTTP_FAULTS["413"])
-    assert at.session_state[state.COMPLETIONS_PROMPT] == HUGE
+    assert at.session_state[completions_keys.COMPLETIONS_PROMPT] == HUGE
     assert len(fault.requests[-1].body["prompt"]) == len(HUGE), "sent whole, refused there"
     fault.fault = "ok"
     completions_run(at)

@@ -6,8 +6,10 @@ import socket
 
 import pytest
 
+from ui.chat import keys as chat_keys
 from ui.common import pages, params, state
 from ui.common.models import BASE_MODEL_NOTE
+from ui.completions import keys as completions_keys
 
 
 def test_the_stop_picker_offers_no_select_all(app):
@@ -17,7 +19,7 @@ def test_the_stop_picker_offers_no_select_all(app):
 
 def test_ask_both_ways_says_what_it_sends_beside_the_button_not_in_a_clipped_tooltip(app):
     app.switch_page(pages.CHAT).run()
-    button = app.button(key=state.chat_action("example", "run"))
+    button = app.button(key=chat_keys.chat_action("example", "run"))
     assert not button.help
     captions = " ".join(caption.value.replace("\\", "") for caption in app.main.caption)
     assert "Sends both requests at once with temperature 0 and max_tokens 60." in captions
@@ -47,7 +49,7 @@ def test_a_failing_connection_is_told_once_in_the_sidebar_and_once_on_the_page(d
     next(b for b in app.sidebar.button if b.label == "Test connection").click().run()
     (failure,) = _texts(app.sidebar.error)  # the test's report, not again for the models
     assert "Could not connect" in failure
-    app.text_area(key=state.COMPLETIONS_PROMPT).input("Hello").run()
+    app.text_area(key=completions_keys.COMPLETIONS_PROMPT).input("Hello").run()
     next(b for b in app.main.button if b.label in ("Run", "Run anyway")).click().run()
     assert not app.exception, app.exception
     (said,) = _texts(app.main.error)
@@ -59,11 +61,11 @@ def test_a_failing_connection_is_told_once_in_the_sidebar_and_once_on_the_page(d
 def test_chat_on_a_failing_connection_says_so_once_and_keeps_the_message(dead_openai):
     app = dead_openai
     app.switch_page(pages.CHAT).run()
-    app.chat_input(key=state.CHAT_INPUT).set_value("Hello").run()
+    app.chat_input(key=chat_keys.CHAT_INPUT).set_value("Hello").run()
     assert not app.exception, app.exception
     (said,) = _texts(app.main.error)
     assert said.startswith("No model to send to")
-    assert [m.content for m in app.session_state[state.CHAT_CONVERSATION].messages] == ["Hello"]
+    assert [m.content for m in app.session_state[chat_keys.CHAT_CONVERSATION].messages] == ["Hello"]
 
 
 def _completions_field(app, name: str):
@@ -76,22 +78,23 @@ def _run(app):
 
 
 def test_a_result_under_settings_that_failed_their_checks_is_marked_as_the_previous_runs(app):
-    app.text_area(key=state.COMPLETIONS_PROMPT).input("Once upon a time")
+    app.text_area(key=completions_keys.COMPLETIONS_PROMPT).input("Once upon a time")
     _completions_field(app, "max_tokens").set_value(2)
     _completions_field(app, "n").set_value(3)
     _run(app)
-    assert len(app.session_state[state.COMPLETIONS_RESULT].result.choices) == 3
+    assert len(app.session_state[completions_keys.COMPLETIONS_RESULT].result.choices) == 3
     assert not app.main.warning
     _completions_field(app, "n").set_value(1)
     _completions_field(app, "max_tokens").set_value(0)  # refused before sending
     _run(app)
     warnings = " ".join(_texts(app.main.warning))
     assert "previous run's result" in warnings and "were not sent" in warnings
-    assert len(app.session_state[state.COMPLETIONS_RESULT].result.choices) == 3  # kept, marked
+    kept = app.session_state[completions_keys.COMPLETIONS_RESULT]
+    assert len(kept.result.choices) == 3  # kept, marked
     _completions_field(app, "max_tokens").set_value(2)
     _run(app)
     assert "previous run's result" not in " ".join(_texts(app.main.warning))
-    assert len(app.session_state[state.COMPLETIONS_RESULT].result.choices) == 1
+    assert len(app.session_state[completions_keys.COMPLETIONS_RESULT].result.choices) == 1
 
 
 def test_a_base_model_says_what_it_is_good_for_where_it_is_chosen_and_compares_completions(app):
@@ -113,11 +116,11 @@ def _choice_captions(app) -> list[str]:
 
 
 def test_every_completions_panel_says_its_tokens_and_agrees_with_usage(app):
-    app.text_area(key=state.COMPLETIONS_PROMPT).input("Once upon a time")
+    app.text_area(key=completions_keys.COMPLETIONS_PROMPT).input("Once upon a time")
     _completions_field(app, "max_tokens").set_value(2)
     _completions_field(app, "n").set_value(2)
     _run(app)
-    usage = app.session_state[state.COMPLETIONS_RESULT].result.usage
+    usage = app.session_state[completions_keys.COMPLETIONS_RESULT].result.usage
     unsplit = (f"tokens not counted per choice: {usage['completion_tokens']} for all 2 "
                "(set logprobs to count each)")
     captions = _choice_captions(app)

@@ -14,7 +14,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from openai_emulator import MODELS, EmulatedModel, OpenAIEmulator
+from ui.chat import keys as chat_keys
 from ui.common import params, response_format, state
+from ui.completions import keys as completions_keys
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 # Models without a built-in profile: the app only learns what they refuse from the server.
@@ -50,7 +52,7 @@ def control(at, name: str):
 
 
 def say(at, text: str):
-    at.chat_input(key=state.CHAT_INPUT).set_value(text).run()
+    at.chat_input(key=chat_keys.CHAT_INPUT).set_value(text).run()
     assert not at.exception, at.exception
     return at
 
@@ -121,7 +123,7 @@ def test_a_parameter_refused_once_is_disabled_from_then_on(chat, emulator, data_
     assert emulator.posts()[-1]["temperature"] == 0.5
     assert control(page, "temperature").disabled
     assert "The server refused temperature for house-reasoner" in captions(page)
-    page.button(key=state.chat_action("reply", "-")).click().run()  # Get a reply
+    page.button(key=chat_keys.chat_action("reply", "-")).click().run()  # Get a reply
     assert "temperature" not in emulator.posts()[-1]
     assert replies(page)[-1] == "Paris is the capital of France"
 
@@ -147,10 +149,10 @@ def test_completions_says_up_front_that_openai_has_no_completions(app, emulator)
     warning = "\n".join(w.value.replace("\\", "") for w in page.warning)
     assert "gpt-4.1 has no /v1/completions endpoint" in warning and "2026-09-28" in warning
     assert emulator.posts("/completions") == []
-    page.text_area(key=state.COMPLETIONS_PROMPT).input("Write a haiku about tea")
+    page.text_area(key=completions_keys.COMPLETIONS_PROMPT).input("Write a haiku about tea")
     next(b for b in page.button if b.label == "Open the prompt in Chat").click().run()
     assert not page.exception, page.exception
-    conversation = page.session_state[state.CHAT_CONVERSATION]
+    conversation = page.session_state[chat_keys.CHAT_CONVERSATION]
     assert [(m.role, m.content) for m in conversation.messages] == [
         ("user", "Write a haiku about tea")]
     assert replies(page) == ["Write a haiku about tea"]
@@ -160,7 +162,7 @@ def test_completions_says_up_front_that_openai_has_no_completions(app, emulator)
 def test_completions_learns_that_a_model_has_no_completions(app, emulator):
     page = on_emulator(app, emulator.base_url, "pages/completions.py", "house-chat")
     assert not page.warning
-    page.text_area(key=state.COMPLETIONS_PROMPT).input("Once upon a time")
+    page.text_area(key=completions_keys.COMPLETIONS_PROMPT).input("Once upon a time")
     next(b for b in page.button if b.label == "Run").click().run()
     assert len(emulator.posts("/completions")) == 1
     page.run()

@@ -9,7 +9,9 @@ from html.parser import HTMLParser
 from streamlit.testing.v1 import AppTest
 
 from playground.logprobs import tokens_of
-from ui.common import params, state, token_view
+from ui.chat import keys as chat_keys
+from ui.common import params, token_view
+from ui.completions import keys as completions_keys
 
 HOSTILE = '<script>alert("x")</script>'
 
@@ -141,7 +143,7 @@ def _token_html(at) -> str:
 
 
 def test_an_emoji_written_by_the_local_model_is_shown_whole_on_completions(app):
-    app.text_area(key=state.COMPLETIONS_PROMPT).input("Parrots: 🦜🦜🦜🦜")
+    app.text_area(key=completions_keys.COMPLETIONS_PROMPT).input("Parrots: 🦜🦜🦜🦜")
     for name, value in (("temperature", 0.0), ("max_tokens", 6), ("logprobs", 1)):
         app.get_by_key(params.widget_key("completions", name)).set_value(value)
     next(button for button in app.button if button.label == "Run").click().run()
@@ -157,10 +159,10 @@ def test_hebrew_written_by_the_local_model_is_shown_whole_in_chat(app):
     app.switch_page("pages/chat.py").run()
     for name, value in (("temperature", 0.0), ("max_tokens", 12), ("logprobs", True)):
         app.get_by_key(params.widget_key("chat", name)).set_value(value).run()
-    app.chat_input(key=state.CHAT_INPUT).set_value(
+    app.chat_input(key=chat_keys.CHAT_INPUT).set_value(
         "Translate 'peace' to Hebrew: שלום. Write שלום again:").run()
     assert not app.exception, app.exception
-    reply = app.session_state[state.CHAT_CONVERSATION].messages[-1]
+    reply = app.session_state[chat_keys.CHAT_CONVERSATION].messages[-1]
     assert "שלום" in reply.content and [entry["bytes"] for entry in reply.logprobs][:2] == [
         [0xd7], [0xa9]]  # the model's own tokens split the first letter
     html = _token_html(app)

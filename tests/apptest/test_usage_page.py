@@ -14,7 +14,8 @@ from streamlit.testing.v1 import AppTest
 from playground.ledger.records import UsageRecord
 from playground.ledger.schema import DB_FILENAME, DB_VARIABLE
 from playground.ledger.writer import shared_ledger
-from ui.common import pages, state
+from ui.common import pages
+from ui.usage import keys as usage_keys
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
@@ -116,27 +117,27 @@ def test_totals_and_charts_of_everything(app, seeded):
 
 def test_filters_narrow_every_figure(app, seeded):
     _usage(app)
-    app.multiselect(key=state.USAGE_MODELS).select("gpt-4o-mini").select("qwen").run()
+    app.multiselect(key=usage_keys.USAGE_MODELS).select("gpt-4o-mini").select("qwen").run()
     assert _metrics(app)["Requests"] == "2"
     assert _metrics(app)["Prompt tokens"] == "140"
-    app.multiselect(key=state.USAGE_CONNECTIONS).select("vLLM").run()
+    app.multiselect(key=usage_keys.USAGE_CONNECTIONS).select("vLLM").run()
     assert _metrics(app)["Requests"] == "1"
     assert len(_charts(app)) == 4  # no latency charts: the one request failed
     assert "No successful completions or chats" in app.info[0].value
-    app.multiselect(key=state.USAGE_CONNECTIONS).unselect("vLLM").run()
-    app.multiselect(key=state.USAGE_PAGES).select("Completions").run()
+    app.multiselect(key=usage_keys.USAGE_CONNECTIONS).unselect("vLLM").run()
+    app.multiselect(key=usage_keys.USAGE_PAGES).select("Completions").run()
     assert "No requests match" in app.info[0].value
     assert not app.main.metric and not app.exception
 
 
 def test_the_period_filter(app, seeded):
     _usage(app)
-    app.selectbox(key=state.USAGE_PERIOD).select("Today").run()
+    app.selectbox(key=usage_keys.USAGE_PERIOD).select("Today").run()
     assert _metrics(app)["Requests"] == "2"
-    app.selectbox(key=state.USAGE_PERIOD).select("Last 30 days").run()
+    app.selectbox(key=usage_keys.USAGE_PERIOD).select("Last 30 days").run()
     assert _metrics(app)["Requests"] == "3"
-    app.selectbox(key=state.USAGE_PERIOD).select("Custom dates").run()
-    dates = app.date_input(key=state.USAGE_DATES)
+    app.selectbox(key=usage_keys.USAGE_PERIOD).select("Custom dates").run()
+    dates = app.date_input(key=usage_keys.USAGE_DATES)
     first = ROWS[2].time.date()
     assert dates.value == (first, ROWS[0].time.date())
     dates.set_value((first, first)).run()
@@ -147,34 +148,34 @@ def test_the_period_filter(app, seeded):
 
 def test_a_grouping_too_fine_for_the_period_is_made_coarser(app, seeded):
     _usage(app)
-    app.selectbox(key=state.USAGE_BUCKET).select("minute").run()
+    app.selectbox(key=usage_keys.USAGE_BUCKET).select("minute").run()
     captions = " ".join(caption.value for caption in app.main.caption)
     assert "Grouped by hour: by minute this period would draw too many bars" in captions
-    app.selectbox(key=state.USAGE_PERIOD).select("Today").run()  # 1,440 minutes: fine
+    app.selectbox(key=usage_keys.USAGE_PERIOD).select("Today").run()  # 1,440 minutes: fine
     assert "Grouped by" not in " ".join(caption.value for caption in app.main.caption)
     assert _charts(app)[0]["layout"]["xaxis"]["title"]["text"] == "minute (UTC)"
 
 
 def test_a_filter_value_gone_from_the_ledger_is_dropped(app, seeded):
-    app.session_state[state.USAGE_MODELS] = ["no-longer-there", "qwen"]
+    app.session_state[usage_keys.USAGE_MODELS] = ["no-longer-there", "qwen"]
     _usage(app)
-    assert app.multiselect(key=state.USAGE_MODELS).value == ["qwen"]
+    assert app.multiselect(key=usage_keys.USAGE_MODELS).value == ["qwen"]
     assert _metrics(app)["Requests"] == "1"
 
 
 def test_odd_values_in_the_session_do_not_break_the_page(app, seeded):
-    app.session_state[state.USAGE_PERIOD] = "Yesterday"
-    app.session_state[state.USAGE_BUCKET] = "fortnight"
-    app.session_state[state.USAGE_PAGES] = "Chat"
-    app.session_state[state.USAGE_MODELS] = 42
+    app.session_state[usage_keys.USAGE_PERIOD] = "Yesterday"
+    app.session_state[usage_keys.USAGE_BUCKET] = "fortnight"
+    app.session_state[usage_keys.USAGE_PAGES] = "Chat"
+    app.session_state[usage_keys.USAGE_MODELS] = 42
     _usage(app)
-    assert app.selectbox(key=state.USAGE_PERIOD).value == "All time"
-    assert app.selectbox(key=state.USAGE_BUCKET).value == "Automatic"
+    assert app.selectbox(key=usage_keys.USAGE_PERIOD).value == "All time"
+    assert app.selectbox(key=usage_keys.USAGE_BUCKET).value == "Automatic"
     assert _metrics(app)["Requests"] == "2"  # the string kept as the one page it names
-    app.session_state[state.USAGE_DATES] = "last week"
-    app.selectbox(key=state.USAGE_PERIOD).select("Custom dates").run()
+    app.session_state[usage_keys.USAGE_DATES] = "last week"
+    app.selectbox(key=usage_keys.USAGE_PERIOD).select("Custom dates").run()
     assert not app.exception, app.exception
-    assert app.date_input(key=state.USAGE_DATES).value == (ROWS[2].time.date(),
+    assert app.date_input(key=usage_keys.USAGE_DATES).value == (ROWS[2].time.date(),
                                                            ROWS[0].time.date())
 
 
@@ -259,7 +260,7 @@ def test_test_connection_is_recorded_and_counted_for_the_session(app, data_dir):
     assert "This session: 1 request · 0 tokens · cost unknown" in _sidebar_captions(app)
     _usage(app)
     assert _metrics(app)["Requests"] == "1"
-    assert app.multiselect(key=state.USAGE_PAGES).options == ["Test connection"]
+    assert app.multiselect(key=usage_keys.USAGE_PAGES).options == ["Test connection"]
     assert "This session" not in _sidebar_captions(app)  # the Usage page has the full totals
 
 
@@ -273,7 +274,7 @@ def test_the_table_pages_through_many_requests(app, data_dir):
     shared_ledger(data_dir / DB_FILENAME).insert_many(many)
     _usage(app)
     assert app.main.dataframe[-1].value["id"].tolist()[:2] == [1, 2]  # newest first
-    app.number_input(key=state.USAGE_TABLE_PAGE).set_value(2).run()
+    app.number_input(key=usage_keys.USAGE_TABLE_PAGE).set_value(2).run()
     second = app.main.dataframe[-1].value["id"].tolist()
     assert (len(second), second[0], second[-1]) == (50, 101, 150)
     assert "Requests 101–150 of 150" in " ".join(caption.value for caption in app.main.caption)

@@ -16,6 +16,7 @@ from playground import catalog, chat
 from playground.chat import Conversation, EstimatedCounter
 from playground.connection import Connection
 from playground.errors import ContextTooLong, PlaygroundError
+from ui.chat import keys
 from ui.common import models, state
 from ui.common.text import plain
 
@@ -33,7 +34,7 @@ def counter_for(conn: Connection, model: str | None) -> EstimatedCounter:
     """One counter per connection and model for the session (it caches its counts)."""
     if not model:
         return EstimatedCounter()
-    counters = st.session_state.setdefault(state.CHAT_COUNTERS, {})
+    counters = st.session_state.setdefault(keys.CHAT_COUNTERS, {})
     if (conn, model) not in counters:
         counters[(conn, model)] = chat.ServerCounter(conn, model)
     return counters[(conn, model)]
@@ -58,13 +59,13 @@ def render(conversation: Conversation, conn: Connection, model: str | None,
     known = context_length(conn, model, counter)
     st.subheader("Context budget")
     limit = st.number_input(
-        "Limit (tokens)", min_value=1, value=None, step=256, key=state.CHAT_LIMIT,
+        "Limit (tokens)", min_value=1, value=None, step=256, key=keys.CHAT_LIMIT,
         persist_state=state.PERSIST,
         placeholder=f"{known:,}: the model's context" if known else "unknown: type one",
         help="The model's context length, unless you type a lower one to try trimming "
              "on a short conversation.")
     policy = st.radio("When the messages do not fit", list(chat.POLICIES),
-                      format_func=chat.POLICIES.get, key=state.CHAT_POLICY,
+                      format_func=chat.POLICIES.get, key=keys.CHAT_POLICY,
                       persist_state=state.PERSIST,
                       help="Refuse: nothing is sent until you shorten the conversation. "
                            "Drop: the oldest turns after the system message are left out "

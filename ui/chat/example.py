@@ -13,8 +13,8 @@ from playground import presets, runner
 from playground.chat import Conversation, Message
 from playground.connection import Connection
 from playground.errors import PlaygroundError
-from ui.chat import saved
-from ui.common import state, usage_total
+from ui.chat import keys, saved
+from ui.common import usage_total
 from ui.common.errors import show_error
 from ui.common.output import show_text
 from ui.common.recording import recorder
@@ -41,11 +41,11 @@ def render(conn: Connection, model: str | None) -> None:
                            + " and ".join(f"{name} {value}" for name, value in SETTINGS.items())
                            + "."))
         if button.button("Ask both ways", icon=":material/play_arrow:",
-                         key=state.chat_action("example", "run")):
+                         key=keys.chat_action("example", "run")):
             with st.spinner("Asking both ways…"):
-                st.session_state[state.CHAT_EXAMPLE] = {
+                st.session_state[keys.CHAT_EXAMPLE] = {
                     name: _ask(conn, model, sent) for name, _, sent in variants}
-        answers = st.session_state.get(state.CHAT_EXAMPLE) or {}
+        answers = st.session_state.get(keys.CHAT_EXAMPLE) or {}
         for cell, (name, label, sent) in zip(st.columns(2), variants):
             with cell, st.container(border=True):
                 st.markdown(f"**{label}**")
@@ -56,7 +56,7 @@ def render(conn: Connection, model: str | None) -> None:
                     show_error(answer)
                 elif answer is not None:
                     show_text(answer)
-                st.button("Continue it here", key=state.chat_action("example", name),
+                st.button("Continue it here", key=keys.chat_action("example", name),
                           on_click=_open, args=(conn, label, sent),
                           help="Open these messages as a new conversation.")
 

@@ -19,6 +19,7 @@ from playground.chat import Conversation
 from playground.connection import Connection
 from playground.conversations import ConversationStore
 from playground.errors import PlaygroundError
+from ui.chat import keys
 from ui.common import state
 from ui.common.errors import show_error
 from ui.common.text import plain
@@ -34,9 +35,9 @@ def store() -> ConversationStore:
 def current() -> Conversation:
     """The open conversation: on a session's first visit, the one the address names (a
     reload), else a new one."""
-    if state.CHAT_CONVERSATION not in st.session_state:
+    if keys.CHAT_CONVERSATION not in st.session_state:
         show(_from_address() or Conversation())
-    return st.session_state[state.CHAT_CONVERSATION]
+    return st.session_state[keys.CHAT_CONVERSATION]
 
 
 def _from_address() -> Conversation | None:
@@ -46,10 +47,10 @@ def _from_address() -> Conversation | None:
     try:
         found = store().load(wanted)
     except PlaygroundError as exc:
-        st.session_state[state.CHAT_NOTICE] = f"The address's conversation did not open: {exc}"
+        st.session_state[keys.CHAT_NOTICE] = f"The address's conversation did not open: {exc}"
         return None
     if found is None:
-        st.session_state[state.CHAT_NOTICE] = ("The conversation in the address is no longer "
+        st.session_state[keys.CHAT_NOTICE] = ("The conversation in the address is no longer "
                                                "saved; this is a new one.")
     return found
 
@@ -69,18 +70,18 @@ def save(conversation: Conversation, conn: Connection) -> None:
     try:
         store().save(conversation, secrets=(conn.api_key or "",))
     except PlaygroundError as exc:
-        st.session_state[state.CHAT_NOTICE] = f"Not saved: {exc}"
+        st.session_state[keys.CHAT_NOTICE] = f"Not saved: {exc}"
         return
     _address(conversation)
 
 
 def show(conversation: Conversation) -> None:
     """Make this the open conversation, with its texts in the widgets that edit them."""
-    st.session_state[state.CHAT_CONVERSATION] = conversation
-    st.session_state[state.CHAT_SYSTEM] = conversation.system
-    st.session_state[state.CHAT_TITLE] = conversation.title
-    st.session_state.pop(state.CHAT_EDITOR, None)
-    st.session_state.pop(state.CHAT_FAILURE, None)
+    st.session_state[keys.CHAT_CONVERSATION] = conversation
+    st.session_state[keys.CHAT_SYSTEM] = conversation.system
+    st.session_state[keys.CHAT_TITLE] = conversation.title
+    st.session_state.pop(keys.CHAT_EDITOR, None)
+    st.session_state.pop(keys.CHAT_FAILURE, None)
     _address(conversation)
 
 
@@ -90,10 +91,10 @@ def render(conversation: Conversation, conn: Connection) -> None:
     with st.sidebar:
         st.subheader("Conversations")
         st.button("New conversation", icon=":material/add_comment:", width="stretch",
-                  on_click=show, args=(Conversation(),), key=state.chat_action("new", "-"))
-        if state.CHAT_TITLE not in st.session_state:
-            st.session_state[state.CHAT_TITLE] = conversation.title
-        st.text_input("Title", key=state.CHAT_TITLE, placeholder=conversation.display_title,
+                  on_click=show, args=(Conversation(),), key=keys.chat_action("new", "-"))
+        if keys.CHAT_TITLE not in st.session_state:
+            st.session_state[keys.CHAT_TITLE] = conversation.title
+        st.text_input("Title", key=keys.CHAT_TITLE, placeholder=conversation.display_title,
                       persist_state=state.PERSIST,
                       on_change=_rename, args=(conn,),
                       help="Leave empty for the start of the first message.")
@@ -114,7 +115,7 @@ def _exports(conversation: Conversation) -> None:
             st.caption(plain(f"“{conversation.display_title}” and all its messages go for "
                              "good."))
             st.button("Delete for good", type="primary", on_click=_delete,
-                      args=(conversation.id,), key=state.chat_action("delete", conversation.id))
+                      args=(conversation.id,), key=keys.chat_action("delete", conversation.id))
 
 
 def _listing(conversation: Conversation) -> None:
@@ -129,7 +130,7 @@ def _listing(conversation: Conversation) -> None:
         count = summary.message_count
         label = (f"{summary.title}  \n{_when(summary.updated)} · "
                  f"{count} message{'' if count == 1 else 's'}")
-        st.button(plain(label), key=state.chat_action("open", summary.id), width="stretch",
+        st.button(plain(label), key=keys.chat_action("open", summary.id), width="stretch",
                   type="primary" if summary.id == conversation.id else "secondary",
                   icon=":material/call_split:" if summary.branched_from else None,
                   on_click=_open, args=(summary.id,))
@@ -139,17 +140,17 @@ def _open(conversation_id: str) -> None:
     try:
         found = store().load(conversation_id)
     except PlaygroundError as exc:
-        st.session_state[state.CHAT_NOTICE] = str(exc)
+        st.session_state[keys.CHAT_NOTICE] = str(exc)
         return
     if found is None:
-        st.session_state[state.CHAT_NOTICE] = "That conversation is no longer saved."
+        st.session_state[keys.CHAT_NOTICE] = "That conversation is no longer saved."
         return
     show(found)
 
 
 def _rename(conn: Connection) -> None:
     conversation = current()
-    conversation.title = (st.session_state.get(state.CHAT_TITLE) or "").strip()
+    conversation.title = (st.session_state.get(keys.CHAT_TITLE) or "").strip()
     conversation.touch()
     save(conversation, conn)
 
@@ -158,11 +159,11 @@ def _delete(conversation_id: str) -> None:
     try:
         store().delete(conversation_id)
     except PlaygroundError as exc:
-        st.session_state[state.CHAT_NOTICE] = str(exc)
+        st.session_state[keys.CHAT_NOTICE] = str(exc)
         return
     if current().id == conversation_id:
         show(Conversation())
-    st.session_state[state.CHAT_NOTICE] = "Conversation deleted."
+    st.session_state[keys.CHAT_NOTICE] = "Conversation deleted."
 
 
 def _file_name(conversation: Conversation) -> str:

@@ -23,8 +23,8 @@ from playground import chat
 from playground.chat import Conversation, Message
 from playground.connection import Connection
 from playground.errors import InvalidParameters, PlaygroundError
-from ui.chat import context_budget, saved
-from ui.common import model_accepts, models, output, state
+from ui.chat import context_budget, keys, saved
+from ui.common import model_accepts, models, output
 from ui.common.errors import show_error
 from ui.common.params import ParamInputs
 from ui.common.recording import recorder
@@ -44,7 +44,7 @@ class Pending:
 
 def request_reply(replacing: Message | None = None) -> None:
     """Ask for a reply on this run (from a callback, or before the transcript is drawn)."""
-    st.session_state[state.CHAT_SEND] = replacing or True
+    st.session_state[keys.CHAT_SEND] = replacing or True
 
 
 def build(conversation: Conversation, conn: Connection, model: str | None,
@@ -66,7 +66,7 @@ def reply_if_asked(conversation: Conversation, conn: Connection, inputs: ParamIn
                    request: dict[str, Any] | PlaygroundError) -> None:
     """Send ``request`` when a reply was asked for, streaming it into a new bubble; then
     run the page again, which adds the reply (``absorb_reply``)."""
-    asked = st.session_state.pop(state.CHAT_SEND, None)
+    asked = st.session_state.pop(keys.CHAT_SEND, None)
     if not asked:
         return
     replacing = asked if isinstance(asked, Message) else None
@@ -79,25 +79,25 @@ def reply_if_asked(conversation: Conversation, conn: Connection, inputs: ParamIn
             show_error(budget.refusal or request)
         return
     conversation.model = request["model"]
-    st.session_state[state.CHAT_PENDING] = Pending(conversation, replacing,
+    st.session_state[keys.CHAT_PENDING] = Pending(conversation, replacing,
                                                    list(budget.plan.dropped))
     with st.chat_message("assistant"):
         try:
-            output.run_live(recorder(PAGE), conn, "chat", request, state_key=state.CHAT_OUTCOME)
+            output.run_live(recorder(PAGE), conn, "chat", request, state_key=keys.CHAT_OUTCOME)
         except PlaygroundError as exc:
             model_accepts.learn(conn, request["model"], "chat", request, exc)
-            st.session_state.pop(state.CHAT_PENDING, None)
+            st.session_state.pop(keys.CHAT_PENDING, None)
             _restore(conversation, replacing)
             saved.save(conversation, conn)
-            st.session_state[state.CHAT_FAILURE] = exc
+            st.session_state[keys.CHAT_FAILURE] = exc
     st.rerun()
 
 
 def absorb_reply() -> None:
     """Add the reply the previous run asked for to its conversation, and save it."""
-    outcome = output.kept(state.CHAT_OUTCOME)
-    pending = st.session_state.pop(state.CHAT_PENDING, None)
-    st.session_state[state.CHAT_OUTCOME] = None
+    outcome = output.kept(keys.CHAT_OUTCOME)
+    pending = st.session_state.pop(keys.CHAT_PENDING, None)
+    st.session_state[keys.CHAT_OUTCOME] = None
     if outcome is None or pending is None:
         return
     conversation, result = pending.conversation, outcome.result
@@ -106,13 +106,13 @@ def absorb_reply() -> None:
     for message in replies:
         message.dropped = list(pending.dropped)
     if result is not None and result.error is not None:
-        st.session_state[state.CHAT_FAILURE] = result.error
+        st.session_state[keys.CHAT_FAILURE] = result.error
     if any(message.content for message in replies) or (replies and not result.incomplete):
         conversation.offer(replies)
     else:
         _restore(conversation, pending.replacing)
         if outcome.stopped:
-            st.session_state[state.CHAT_NOTICE] = "Stopped before any text arrived."
+            st.session_state[keys.CHAT_NOTICE] = "Stopped before any text arrived."
     saved.save(conversation, outcome.connection)
 
 

@@ -14,7 +14,7 @@ from playground import chat, logprobs
 from playground.chat import Conversation, Message
 from playground.connection import Connection
 from ui import compare
-from ui.chat import saved, send
+from ui.chat import keys, saved, send
 from ui.common import pages, state, token_view
 from ui.common.output import choice_title, markdown_switch, show_text
 from ui.common.text import plain
@@ -24,9 +24,9 @@ AVATARS = {"system": ":material/settings:", "user": "user", "assistant": "assist
 
 def system_box(conversation: Conversation, conn: Connection) -> None:
     """The system message, sent first (when not empty) with every request."""
-    if state.CHAT_SYSTEM not in st.session_state:
-        st.session_state[state.CHAT_SYSTEM] = conversation.system
-    st.text_area("System message", key=state.CHAT_SYSTEM, height=80,
+    if keys.CHAT_SYSTEM not in st.session_state:
+        st.session_state[keys.CHAT_SYSTEM] = conversation.system
+    st.text_area("System message", key=keys.CHAT_SYSTEM, height=80,
                  persist_state=state.PERSIST, placeholder="You are a helpful assistant.",
                  on_change=_system_changed,
                  args=(conversation, conn),
@@ -36,7 +36,7 @@ def system_box(conversation: Conversation, conn: Connection) -> None:
 
 def render(conversation: Conversation, conn: Connection, upcoming_drops: set[str]) -> None:
     """Every message; ``upcoming_drops`` are those the next request would leave out."""
-    editor = st.session_state.get(state.CHAT_EDITOR)
+    editor = st.session_state.get(keys.CHAT_EDITOR)
     last = conversation.last_reply
     left_out = set(last.dropped) if last is not None else set()
     if conversation.messages:
@@ -116,7 +116,7 @@ def _toolbar(conversation: Conversation, conn: Connection, message: Message) -> 
     )
     for action, label, icon, callback, help_text in actions:
         bar.button(label, icon=icon, type="tertiary", help=help_text,
-                   key=state.chat_action(action, message.id),
+                   key=keys.chat_action(action, message.id),
                    on_click=callback, args=(conversation, conn, message.id))
 
 
@@ -124,15 +124,15 @@ def _editor(conversation: Conversation, conn: Connection, message: Message) -> N
     _editor_fields()
     bar = st.container(horizontal=True)
     bar.button("Save", type="primary", icon=":material/check:",
-               key=state.chat_action("save", message.id),
+               key=keys.chat_action("save", message.id),
                on_click=_save_edit, args=(conversation, conn, message.id))
-    bar.button("Cancel", key=state.chat_action("cancel", message.id), on_click=_close_editor)
+    bar.button("Cancel", key=keys.chat_action("cancel", message.id), on_click=_close_editor)
 
 
 def _editor_fields() -> None:
     """Role and text of the message being edited; kept across a visit to another page."""
-    st.selectbox("Role", chat.ROLES, key=state.CHAT_EDIT_ROLE, persist_state=state.PERSIST)
-    st.text_area("Text", key=state.CHAT_EDIT_TEXT, height=140, persist_state=state.PERSIST)
+    st.selectbox("Role", chat.ROLES, key=keys.CHAT_EDIT_ROLE, persist_state=state.PERSIST)
+    st.text_area("Text", key=keys.CHAT_EDIT_TEXT, height=140, persist_state=state.PERSIST)
 
 
 def _new_message_editor(conversation: Conversation, conn: Connection, *, after: str | None) -> None:
@@ -141,9 +141,9 @@ def _new_message_editor(conversation: Conversation, conn: Connection, *, after: 
         _editor_fields()
         bar = st.container(horizontal=True)
         bar.button("Add", type="primary", icon=":material/check:",
-                   key=state.chat_action("add", after or "end"),
+                   key=keys.chat_action("add", after or "end"),
                    on_click=_add, args=(conversation, conn, after))
-        bar.button("Cancel", key=state.chat_action("cancel", after or "end"),
+        bar.button("Cancel", key=keys.chat_action("cancel", after or "end"),
                    on_click=_close_editor)
 
 
@@ -157,7 +157,7 @@ def _choices(conversation: Conversation, conn: Connection) -> None:
         with cell, st.container(border=True):
             choice_title(index)
             _message(choice, len(conversation.messages) + 1)
-            st.button("Continue with this one", key=state.chat_action("pick", str(index)),
+            st.button("Continue with this one", key=keys.chat_action("pick", str(index)),
                       type="primary", on_click=_pick, args=(conversation, conn, index))
 
 
@@ -168,16 +168,16 @@ def actions(conversation: Conversation, conn: Connection) -> None:
         last_is_reply = conversation.messages[-1].role == "assistant"
         bar.button("Regenerate" if last_is_reply or conversation.choices else "Get a reply",
                    icon=":material/refresh:" if last_is_reply else ":material/send:",
-                   key=state.chat_action("reply", "-"), on_click=_request_reply,
+                   key=keys.chat_action("reply", "-"), on_click=_request_reply,
                    args=(conversation,),
                    help="Replace the last reply with a new one." if last_is_reply else
                         "Send the conversation as it is and add the model's reply.")
     if not conversation.choices:  # a message added now would come before the picked one
         bar.button("Add a message by hand", icon=":material/edit_note:",
-                   key=state.chat_action("insert", "end"), on_click=_open_inserter,
+                   key=keys.chat_action("insert", "end"), on_click=_open_inserter,
                    args=(conversation, conn, None))
     if conversation.messages and bar.button(
-            "Compare settings", icon=":material/compare:", key=state.chat_action("compare", "-"),
+            "Compare settings", icon=":material/compare:", key=keys.chat_action("compare", "-"),
             help="Open this conversation on the Compare page, to send it across a grid of "
                  "temperatures, top_p values, penalties or models side by side."):
         compare.take_conversation(conversation.api_messages())
@@ -187,41 +187,41 @@ def actions(conversation: Conversation, conn: Connection) -> None:
 # -- callbacks ------------------------------------------------------------------------------
 
 def _system_changed(conversation: Conversation, conn: Connection) -> None:
-    conversation.system = st.session_state.get(state.CHAT_SYSTEM) or ""
+    conversation.system = st.session_state.get(keys.CHAT_SYSTEM) or ""
     conversation.touch()
     saved.save(conversation, conn)
 
 
 def _open_editor(conversation: Conversation, conn: Connection, message_id: str) -> None:
     message = conversation.get(message_id)
-    st.session_state[state.CHAT_EDIT_ROLE] = message.role
-    st.session_state[state.CHAT_EDIT_TEXT] = message.content
-    st.session_state[state.CHAT_EDITOR] = ("edit", message_id)
+    st.session_state[keys.CHAT_EDIT_ROLE] = message.role
+    st.session_state[keys.CHAT_EDIT_TEXT] = message.content
+    st.session_state[keys.CHAT_EDITOR] = ("edit", message_id)
 
 
 def _open_inserter(conversation: Conversation, conn: Connection, after: str | None) -> None:
     previous = conversation.get(after) if after else (
         conversation.messages[-1] if conversation.messages else None)
-    st.session_state[state.CHAT_EDIT_ROLE] = (
+    st.session_state[keys.CHAT_EDIT_ROLE] = (
         "assistant" if previous is not None and previous.role == "user" else "user")
-    st.session_state[state.CHAT_EDIT_TEXT] = ""
-    st.session_state[state.CHAT_EDITOR] = ("insert", after)
+    st.session_state[keys.CHAT_EDIT_TEXT] = ""
+    st.session_state[keys.CHAT_EDITOR] = ("insert", after)
 
 
 def _close_editor() -> None:
-    st.session_state.pop(state.CHAT_EDITOR, None)
+    st.session_state.pop(keys.CHAT_EDITOR, None)
 
 
 def _save_edit(conversation: Conversation, conn: Connection, message_id: str) -> None:
-    conversation.edit(message_id, content=st.session_state.get(state.CHAT_EDIT_TEXT) or "",
-                      role=st.session_state.get(state.CHAT_EDIT_ROLE))
+    conversation.edit(message_id, content=st.session_state.get(keys.CHAT_EDIT_TEXT) or "",
+                      role=st.session_state.get(keys.CHAT_EDIT_ROLE))
     _close_editor()
     saved.save(conversation, conn)
 
 
 def _add(conversation: Conversation, conn: Connection, after: str | None) -> None:
-    conversation.add(st.session_state.get(state.CHAT_EDIT_ROLE) or "user",
-                     st.session_state.get(state.CHAT_EDIT_TEXT) or "", after=after)
+    conversation.add(st.session_state.get(keys.CHAT_EDIT_ROLE) or "user",
+                     st.session_state.get(keys.CHAT_EDIT_TEXT) or "", after=after)
     _close_editor()
     saved.save(conversation, conn)
 
@@ -235,7 +235,7 @@ def _branch(conversation: Conversation, conn: Connection, message_id: str) -> No
     branch = conversation.branch(message_id)
     saved.save(branch, conn)
     saved.show(branch)
-    st.session_state[state.CHAT_NOTICE] = (
+    st.session_state[keys.CHAT_NOTICE] = (
         f"Branched: this is a new conversation; “{conversation.display_title}” is kept as "
         "it was.")
 

@@ -26,17 +26,17 @@ from playground.compare import Cell, CellResult, Grid, GridResult, run_grid
 from playground.connection import Connection
 from playground.errors import ConnectionFailed, InvalidParameters
 from playground.refusals import RefusalStore
-from ui.common import sidebar, state, usage_total
+from ui.common import sidebar, usage_total
 from ui.common.recording import recorder
 from ui.common.text import plain
-from ui.compare import results
+from ui.compare import keys, results
 
 PAGE = "Compare"
 
 
 def current() -> GridResult | None:
     """The page's run, with the cells of an interrupted run marked cancelled."""
-    result = st.session_state.get(state.COMPARE_RESULT)
+    result = st.session_state.get(keys.COMPARE_RESULT)
     if result is not None:
         result.settle()
     return result
@@ -69,8 +69,8 @@ def _checks(grid: Grid, problems_area) -> bool:
 
 
 def _run(result: GridResult, cells: list[Cell], conn: Connection, workers: int) -> None:
-    st.session_state[state.COMPARE_RESULT] = result
-    st.session_state[state.COMPARE_CANCEL] = False
+    st.session_state[keys.COMPARE_RESULT] = result
+    st.session_state[keys.COMPARE_CANCEL] = False
     result.cancelled = False
     began, earlier = time.perf_counter(), result.wall_time
     for cell in cells:
@@ -103,16 +103,16 @@ def _run(result: GridResult, cells: list[Cell], conn: Connection, workers: int) 
 
 
 def _cancel() -> None:
-    st.session_state[state.COMPARE_CANCEL] = True
+    st.session_state[keys.COMPARE_CANCEL] = True
 
 
 def _cancel_requested() -> bool:
     # Reading session state is also where Streamlit stops a script whose user clicked.
-    return bool(st.session_state[state.COMPARE_CANCEL])
+    return bool(st.session_state[keys.COMPARE_CANCEL])
 
 
 def cancelled_by_user() -> bool:
-    return bool(st.session_state.get(state.COMPARE_CANCEL))
+    return bool(st.session_state.get(keys.COMPARE_CANCEL))
 
 
 def resolver(current_conn: Connection) -> Callable[[str], Connection]:

@@ -8,10 +8,9 @@ import streamlit as st
 from playground.compare import GridResult, RunStore, form_of
 from playground.connection import Connection
 from playground.errors import PlaygroundError
-from ui.common import state
 from ui.common.errors import show_error
 from ui.common.text import plain
-from ui.compare import grid_setup
+from ui.compare import grid_setup, keys
 
 
 def store() -> RunStore:
@@ -62,8 +61,8 @@ def saved_runs() -> None:
                                        "settings back in the form, ready to run again."):
                 result = store().load(chosen)
                 grid_setup.restore(form_of(result.grid))
-                st.session_state[state.COMPARE_RESULT] = result
-                st.session_state[state.COMPARE_CANCEL] = False
+                st.session_state[keys.COMPARE_RESULT] = result
+                st.session_state[keys.COMPARE_CANCEL] = False
                 st.rerun()
             if delete_column.button("Delete", icon=":material/delete:"):
                 store().delete(chosen)

@@ -20,6 +20,7 @@ from playground import presets
 from playground.presets import Preset, PresetError, PresetStore
 from ui.common import params, state
 from ui.common.text import plain
+from ui.completions import keys
 
 
 class PresetsPanel:
@@ -31,7 +32,7 @@ class PresetsPanel:
         self.link_slot = None
 
     def key(self, field: str) -> str:
-        return state.preset_field(field, self.endpoint)
+        return keys.preset_field(field, self.endpoint)
 
     def render(self) -> None:
         """Apply a shared link the URL holds, then draw the picker, Load and Delete."""

@@ -15,27 +15,28 @@ import streamlit as st
 from playground.ledger import queries
 from playground.ledger.queries import Filters
 from ui.common import state
+from ui.usage import keys
 
 ALL_TIME, CUSTOM = "All time", "Custom dates"
 PERIODS = {ALL_TIME: None, "Today": 0, "Last 7 days": 6, "Last 30 days": 29, CUSTOM: None}
 AUTOMATIC = "Automatic"
 BUCKETS = (AUTOMATIC, *queries.BUCKETS)
-PICKERS = ((state.USAGE_MODELS, "Models", "model"),
-           (state.USAGE_CONNECTIONS, "Connections", "connection"),
-           (state.USAGE_PAGES, "Pages", "page"))
+PICKERS = ((keys.USAGE_MODELS, "Models", "model"),
+           (keys.USAGE_CONNECTIONS, "Connections", "connection"),
+           (keys.USAGE_PAGES, "Pages", "page"))
 
 
 def render(choices: dict[str, list[str]],
            span: tuple[pd.Timestamp | None, pd.Timestamp | None]) -> tuple[Filters, str | None]:
     """Draw the filters; returns them and the chosen bucket (None: pick one to fit)."""
-    for key, options in ((state.USAGE_PERIOD, PERIODS), (state.USAGE_BUCKET, BUCKETS)):
+    for key, options in ((keys.USAGE_PERIOD, PERIODS), (keys.USAGE_BUCKET, BUCKETS)):
         if st.session_state.get(key) not in options:
             st.session_state.pop(key, None)  # a value from an older version of the page
     top = st.columns([1, 1, 1])
-    period = top[0].selectbox("Period (UTC days)", list(PERIODS), key=state.USAGE_PERIOD,
+    period = top[0].selectbox("Period (UTC days)", list(PERIODS), key=keys.USAGE_PERIOD,
                               persist_state=state.PERSIST)
     start, end = _period(period, span, top[1])
-    bucket = top[2].selectbox("Group time by", BUCKETS, key=state.USAGE_BUCKET,
+    bucket = top[2].selectbox("Group time by", BUCKETS, key=keys.USAGE_BUCKET,
                               persist_state=state.PERSIST, format_func=str.capitalize,
                               help="Automatic picks a grouping that fits the period. One too "
                                    "fine for it (minutes over months) is made coarser.")
@@ -64,10 +65,10 @@ def _period(period: str, span, cell) -> tuple[date | None, date | None]:
     first, last = span
     default = (first.date() if first is not None else today(),
                last.date() if last is not None else today())
-    if state.USAGE_DATES in st.session_state and dates(st.session_state[state.USAGE_DATES]) \
+    if keys.USAGE_DATES in st.session_state and dates(st.session_state[keys.USAGE_DATES]) \
             == (None, None):
-        del st.session_state[state.USAGE_DATES]  # not dates: start again from the default
-    chosen = cell.date_input("Dates", value=default, key=state.USAGE_DATES,
+        del st.session_state[keys.USAGE_DATES]  # not dates: start again from the default
+    chosen = cell.date_input("Dates", value=default, key=keys.USAGE_DATES,
                              persist_state=state.PERSIST,
                              format="YYYY-MM-DD",
                              help="From the first day to the last, both included.")

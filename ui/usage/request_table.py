@@ -16,6 +16,7 @@ from ui.common import state
 from ui.common.errors import show_error
 from ui.common.text import plain
 from ui.common.usage_format import count, money, rate, seconds
+from ui.usage import keys
 from ui.usage.data import TABLE_ROWS, Snapshot
 
 COLUMNS = {
@@ -82,10 +83,10 @@ def render(snapshot: Snapshot, filters: Filters, first_rows: pd.DataFrame, total
     pages = max(1, math.ceil(total / TABLE_ROWS))
     page = 0
     if pages > 1:
-        chosen = st.session_state.get(state.USAGE_TABLE_PAGE, 1)
-        st.session_state[state.USAGE_TABLE_PAGE] = min(max(1, chosen), pages)  # fewer now
+        chosen = st.session_state.get(keys.USAGE_TABLE_PAGE, 1)
+        st.session_state[keys.USAGE_TABLE_PAGE] = min(max(1, chosen), pages)  # fewer now
         page = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages,
-                               key=state.USAGE_TABLE_PAGE, width=180) - 1
+                               key=keys.USAGE_TABLE_PAGE, width=180) - 1
     try:
         rows = first_rows if page == 0 else snapshot.requests(filters, page)
     except PlaygroundError as exc:
@@ -119,7 +120,7 @@ def readable(rows: pd.DataFrame) -> pd.DataFrame:
 def table_key(rows: pd.DataFrame) -> str:
     """The table's widget key names the requests it shows, so a selection never moves to
     another request when new rows arrive or the filters change."""
-    return f"{state.USAGE_TABLE}.{rows['id'].iloc[0]}-{rows['id'].iloc[-1]}-{len(rows)}"
+    return f"{keys.USAGE_TABLE}.{rows['id'].iloc[0]}-{rows['id'].iloc[-1]}-{len(rows)}"
 
 
 def show_detail(detail: dict[str, Any]) -> None:
@@ -167,7 +168,7 @@ def _body(value: Any, missing: str) -> None:
 
 def export(snapshot: Snapshot, filters: Filters, total: int) -> None:
     """A download of every matching request; the CSV is made only when clicked."""
-    with_bodies = st.checkbox("With request and response bodies", key=state.USAGE_CSV_BODIES,
+    with_bodies = st.checkbox("With request and response bodies", key=keys.USAGE_CSV_BODIES,
                               persist_state=state.PERSIST,
                               help="Adds the JSON sent and received: a much larger file.")
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
