@@ -45,13 +45,19 @@ def copy_of_the_code(tmp_path: Path) -> Path:
     ("playground/lint_probe.py", "import streamlit", "The core never imports Streamlit"),
     ("playground/lint_probe.py", "from streamlit import session_state",
      "The core never imports Streamlit"),
-    ("playground/lint_probe.py", "from ui import sidebar",
+    ("playground/lint_probe.py", "from ui.common import sidebar",
      "Pages build on the widgets, the widgets on the core, never the other way"),
     ("ui/lint_probe.py", "import pages.chat",
      "Pages build on the widgets, the widgets on the core, never the other way"),
     ("pages/models.py", "import pages.usage", "A page never imports another page"),
+    ("ui/chat/lint_probe.py", "from ui.compare import grid_setup",
+     "The pages' ui packages meet only through each other's __init__"),
+    ("ui/common/lint_probe.py", "from ui import chat",
+     "ui/common is shared by the pages' ui packages and imports none of them"),
+    ("pages/chat.py", "from ui import compare", "The Chat page imports only ui.chat and ui.common"),
 ], ids=["core imports streamlit", "core imports from streamlit", "core imports ui",
-        "ui imports a page", "page imports a page"])
+        "ui imports a page", "page imports a page", "ui package reaches into another",
+        "ui/common imports a page's package", "page imports another page's package"])
 def test_a_forbidden_import_breaks_its_rule(copy_of_the_code, module, line, contract):
     path = copy_of_the_code / module
     existing = path.read_text(encoding="utf-8") if path.exists() else ""
