@@ -11,9 +11,10 @@ import pytest
 
 from playground.ledger.schema import DB_FILENAME
 from playground.ledger.writer import shared_ledger
-from ui import params
-from ui.common import state
+from ui.chat import keys as chat_keys
+from ui.common import params, state
 from ui.common.distribution_view import key
+from ui.completions import keys as completions_keys
 
 SMOLLM = "smollm2-135m-instruct"
 
@@ -64,7 +65,7 @@ def _ok(at):
 @pytest.fixture
 def completed(app, data_dir):
     """A Completions run on the local model with five alternatives per token."""
-    app.text_area(key=state.COMPLETIONS_PROMPT).input("The capital of France is")
+    app.text_area(key=completions_keys.COMPLETIONS_PROMPT).input("The capital of France is")
     app.get_by_key(params.widget_key("completions", "max_tokens")).set_value(8)
     app.get_by_key(params.widget_key("completions", "logprobs")).set_value(5)
     app.get_by_key(params.widget_key("completions", "seed")).set_value(7)
@@ -128,7 +129,7 @@ def test_chat_the_view_opens_on_a_reply_and_a_slider_reshapes_it_without_a_reque
     app.get_by_key(params.widget_key("chat", "logprobs")).check().run()
     app.get_by_key(params.widget_key("chat", "top_logprobs")).set_value(20).run()
     app.get_by_key(params.widget_key("chat", "max_tokens")).set_value(6).run()
-    app.chat_input(key=state.CHAT_INPUT).set_value("Name a colour.").run()
+    app.chat_input(key=chat_keys.CHAT_INPUT).set_value("Name a colour.").run()
     _ok(app)
     sent = _ledger_rows(data_dir)
     app.toggle(key=key("chat", "open")).set_value(True).run()
@@ -142,7 +143,7 @@ def test_chat_the_view_opens_on_a_reply_and_a_slider_reshapes_it_without_a_reque
 
 def test_completions_with_echo_and_two_choices_starts_after_the_prompt(app, data_dir):
     app.sidebar.selectbox(key=state.MODEL).select("gemma-3-270m").run()
-    app.text_area(key=state.COMPLETIONS_PROMPT).input("Say: hello.")
+    app.text_area(key=completions_keys.COMPLETIONS_PROMPT).input("Say: hello.")
     for name, value in (("max_tokens", 3), ("n", 2), ("seed", 3), ("logprobs", 2)):
         app.get_by_key(params.widget_key("completions", name)).set_value(value)
     app.get_by_key(params.widget_key("completions", "echo")).check()
@@ -158,3 +159,34 @@ def test_completions_with_echo_and_two_choices_starts_after_the_prompt(app, data
     app.selectbox(key=key("completions", "source")).select("Choice 2").run()
     _bars(_chart(_ok(app), "completions"))
     assert _ledger_rows(data_dir) == 1
+
+
+def test_tokens_split_inside_a_character_are_named_by_the_whole_character():
+    from playground.logprobs import tokens_of
+    from ui.common.distribution_view import Source
+
+    chat = tokens_of({"content": [
+        {"token": raw.decode("utf-8", errors="replace"), "logprob": -0.1, "bytes": list(raw)}
+        for raw in (b" \xd7", b"\xa9", "לום".encode())]})
+    assert Source(tuple(chat)).labels() == ["' ש' (token 1 of 2)", "' ש' (token 2 of 2)",
+                                            "'לום'"]
+    completions = tokens_of({"tokens": [" \ufffd", "\ufffd", "ל"], "text_offset": [0, 1, 2],
+                             "token_logprobs": [-0.1, -0.2, -0.3]})
+    assert Source(tuple(completions), text=" של").labels() == [
+        "' ש' (token 1 of 2)", "' ש' (token 2 of 2)", "'ל'"]
+
+
+def test_chat_positions_show_hebrew_letters_the_model_splits_whole(app):
+    app.switch_page("pages/chat.py").run()
+    for name, value in (("temperature", 0.0), ("max_tokens", 12), ("logprobs", True),
+                        ("top_logprobs", 5)):
+        app.get_by_key(params.widget_key("chat", name)).set_value(value).run()
+    app.chat_input(key=chat_keys.CHAT_INPUT).set_value(
+        "Translate 'peace' to Hebrew: שלום. Write שלום again:").run()
+    app.toggle(key=key("chat", "open")).set_value(True).run()
+    picker = _ok(app).select_slider(key=key("chat", "position"))
+    shown = " ".join(picker.options)
+    assert "'ש' (token 1 of 2)" in shown and "\ufffd" not in shown
+    picker.set_value(picker.options.index(next(o for o in picker.options
+                                                if "(token 1 of 2)" in o))).run()
+    assert any("part of a character split over tokens" in c for c in _captions(_ok(app)))

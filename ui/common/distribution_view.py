@@ -36,15 +36,27 @@ MAX_SEED = 2**32 - 1
 
 @dataclass(frozen=True)
 class Source:
-    """One text to step through: its tokens, and where the generated ones start (after an
-    echoed prompt)."""
+    """One text to step through: its tokens, where the generated ones start (after an
+    echoed prompt), and the choice's text, which tells where tokens split a character."""
 
     tokens: tuple[TokenLogprob, ...]
     first_generated: int = 0
+    text: str | None = None
 
     @property
     def generated(self) -> list[str]:
         return [token.text for token in self.tokens[self.first_generated:]]
+
+    def labels(self) -> list[str]:
+        """Each token as it reads: a token that holds only part of a character is named by
+        the whole character and which of its tokens it is."""
+        labels = []
+        for piece in lp.pieces(list(self.tokens), self.text):
+            count = len(piece.tokens)
+            labels += [quoted(piece.text) if count == 1 else
+                       f"{quoted(piece.text)} (token {part} of {count})"
+                       for part in range(1, count + 1)]
+        return labels
 
 
 def for_completions(result: RunResult, prompt: str | None) -> None:
@@ -56,7 +68,7 @@ def for_completions(result: RunResult, prompt: str | None) -> None:
         tokens = lp.tokens_of(fields.get(choice.index))
         if tokens:
             first = lp.echo_boundary(fields.get(choice.index), echo) if echo else 0
-            sources[f"Choice {choice.index + 1}"] = Source(tuple(tokens), first)
+            sources[f"Choice {choice.index + 1}"] = Source(tuple(tokens), first, choice.text)
     render("completions", sources, start_settings(result.request),
            "Temperature and top_p start from the run's")
 
@@ -69,7 +81,7 @@ def for_chat(conversation: Conversation, request: Any) -> None:
         if message.role == "assistant" and message.logprobs:
             tokens = lp.tokens_of({"content": message.logprobs})
             if tokens:
-                sources[f"#{position} assistant"] = Source(tuple(tokens))
+                sources[f"#{position} assistant"] = Source(tuple(tokens), 0, message.content)
     render("chat", sources, start_settings(request if isinstance(request, Mapping) else {}),
            "Temperature and top_p start from the Parameters panel's")
 
@@ -122,6 +134,10 @@ def _view(scope: str, sources: dict[str, Source], start: dist.Settings, origin: 
     _facts(shaped)
     st.plotly_chart(figures.distribution_figure(shaped), key=key(scope, "chart"))
     _notes(shaped, position < source.first_generated)
+    if lp.REPLACEMENT in source.tokens[position].text:
+        st.caption(plain("This token is part of a character split over tokens: "
+                         f"{source.labels()[position]}. The bars show the tokens' own text, "
+                         f"where a part of a character reads as {lp.REPLACEMENT}."))
     _samples(scope, shaped)
 
 
@@ -149,6 +165,7 @@ def _position_picker(scope: str, source: Source, steps: dict[int, dist.Alternati
     positions = list(steps)
     surprises = [i for i in positions if steps[i].surprising]
     first = next((i for i in positions if i >= source.first_generated), positions[0])
+    labels = source.labels()
     picked = key(scope, "position")
     if st.session_state.get(picked) not in positions:
         st.session_state[picked] = first
@@ -156,8 +173,8 @@ def _position_picker(scope: str, source: Source, steps: dict[int, dist.Alternati
     def name(i: int) -> str:
         mark = "⚑ " if i in surprises else ""
         if i < source.first_generated:
-            return f"{mark}prompt {i + 1}: {quoted(source.tokens[i].text)}"
-        return f"{mark}{i - source.first_generated + 1}: {quoted(source.tokens[i].text)}"
+            return f"{mark}prompt {i + 1}: {labels[i]}"
+        return f"{mark}{i - source.first_generated + 1}: {labels[i]}"
 
     st.select_slider("Position", positions, key=picked, format_func=name,
                      help="The token whose distribution is shown. ⚑ marks the steps where the "
