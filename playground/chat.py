@@ -27,6 +27,7 @@ from typing import Any, Literal
 from playground import errors, logprobs
 from playground.connection import Connection, client_for
 from playground.messages import ROLES
+from playground.params import spec
 from playground.runner import RunResult
 from playground.tokens import estimate_tokens
 
@@ -37,6 +38,8 @@ TITLE_CHARS = 60
 # framing, and 3 more prime the reply. Used only when the server cannot count.
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_REPLY = 3
+# The settings that shape a reply's distribution, recorded on it.
+SAMPLING = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
 
 Policy = Literal["refuse", "drop_oldest"]
 POLICIES: dict[str, str] = {
@@ -62,6 +65,9 @@ class Message:
     ``reasoning_tokens`` are the hidden ones a reasoning model spent (counted in ``tokens``
     and billed as output).
     ``dropped`` lists the ids of messages left out of the request that produced this reply.
+    A reply records the sampling settings it was made with (``sampled_with``): temperature,
+    top_p and the penalties as sent, else the API's defaults, and logit_bias as sent; they
+    are None on replies saved before they were recorded.
     """
 
     role: str
@@ -80,6 +86,11 @@ class Message:
     logprobs: list[dict] | None = None
     dropped: list[str] = field(default_factory=list)
     edited: bool = False
+    temperature: float | None = None
+    top_p: float | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    logit_bias: dict[str, float] | None = None
 
     def to_api(self) -> dict[str, str]:
         return {"role": self.role, "content": self.content}
@@ -111,6 +122,7 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "model": str, "latency": (int, float), "time_to_first_token": (int, float),
     "prompt_tokens": int, "reasoning_tokens": int, "finish_reason": str, "incomplete": bool,
     "error": str, "logprobs": list, "dropped": list, "edited": bool,
+    **dict.fromkeys(SAMPLING, (int, float)), "logit_bias": dict,
 }
 
 
@@ -306,8 +318,19 @@ def replies_from(result: RunResult, *,
             reasoning_tokens=reasoning if isinstance(reasoning, int) else None,
             incomplete=result.incomplete, logprobs=entries,
             error=str(result.error) if result.error is not None else None,
+            **sampled_with(result.request),
         ))
     return replies
+
+
+def sampled_with(request: Mapping[str, Any]) -> dict[str, Any]:
+    """The sampling settings of a chat request: those it sent, the API's defaults for the
+    others, and its logit_bias (None when it sent none)."""
+    settings = {name: request.get(name, spec("chat", name).default) for name in SAMPLING}
+    bias = request.get("logit_bias")
+    settings["logit_bias"] = ({str(token): float(value) for token, value in bias.items()}
+                              if isinstance(bias, Mapping) and bias else None)
+    return settings
 
 
 # -- counting tokens --------------------------------------------------------------------

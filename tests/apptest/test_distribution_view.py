@@ -190,3 +190,18 @@ def test_chat_positions_show_hebrew_letters_the_model_splits_whole(app):
     picker.set_value(picker.options.index(next(o for o in picker.options
                                                 if "(token 1 of 2)" in o))).run()
     assert any("part of a character split over tokens" in c for c in _captions(_ok(app)))
+
+
+def test_chat_sliders_start_from_the_replys_own_settings(app):
+    app.switch_page("pages/chat.py").run()
+    for name, value in (("temperature", 0.4), ("top_p", 0.9), ("max_tokens", 4),
+                        ("logprobs", True), ("top_logprobs", 5)):
+        app.get_by_key(params.widget_key("chat", name)).set_value(value).run()
+    app.chat_input(key=chat_keys.CHAT_INPUT).set_value("Name a colour.").run()
+    reply = _ok(app).session_state[chat_keys.CHAT_CONVERSATION].messages[-1]
+    assert (reply.temperature, reply.top_p) == (0.4, 0.9)
+    app.get_by_key(params.widget_key("chat", "temperature")).set_value(1.5).run()
+    app.toggle(key=key("chat", "open")).set_value(True).run()
+    assert _ok(app).slider(key=key("chat", "temperature")).value == 0.4
+    assert app.slider(key=key("chat", "top_p")).value == 0.9
+    assert any("start from the reply's own (0.4 and 0.9)" in c for c in _captions(app))

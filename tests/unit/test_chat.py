@@ -244,6 +244,23 @@ class TestCounting:
 
 
 class TestReplies:
+    def test_a_reply_records_the_sampling_settings_it_was_made_with(self, fault_server):
+        request = runner.build_request("chat", "fault-model", {
+            "temperature": 0.4, "presence_penalty": 0.5, "logit_bias": {"7": -100},
+            "max_tokens": 3}, messages=[{"role": "user", "content": "Hi"}])
+        result = runner.run(fault_connection(fault_server), "chat", request)
+        (reply,) = chat.replies_from(result)
+        assert (reply.temperature, reply.top_p, reply.presence_penalty,
+                reply.frequency_penalty, reply.logit_bias) == (0.4, 1.0, 0.5, 0.0, {"7": -100.0})
+        assert Message.from_dict(json.loads(json.dumps(reply.to_dict()))) == reply
+
+    def test_a_reply_saved_before_settings_were_recorded_has_none(self):
+        old = Message.from_dict({"role": "assistant", "content": "Hello"})
+        assert (old.temperature, old.top_p, old.logit_bias) == (None, None, None)
+        damaged = Message.from_dict({"role": "assistant", "content": "Hello",
+                                     "temperature": "hot", "top_p": True, "logit_bias": [1]})
+        assert (damaged.temperature, damaged.top_p, damaged.logit_bias) == (None, None, None)
+
     def test_several_choices_with_their_token_probabilities(self, fault_server):
         request = runner.build_request("chat", "fault-model", {"n": 2, "logprobs": True,
                                                                "max_tokens": 3},

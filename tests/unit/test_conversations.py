@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
 
 from playground import conversations
-from playground.chat import Conversation, Message
+from playground.chat import SAMPLING, Conversation, Message, sampled_with
 from playground.conversations import ConversationStore
 from playground.errors import PlaygroundError
 from playground.ledger.records import UsageRecord
@@ -140,3 +141,25 @@ def test_key_like_text_is_redacted_before_it_is_written(path, store):
     written = b"".join(part.read_bytes() for part in path.parent.glob(path.name + "*"))
     assert b"hunter2" not in written and b"sk-abcdefghij" not in written  # the WAL file too
     assert conversation.messages[0].content.endswith("uvwx")  # the open copy is the user's
+
+
+def test_a_replys_sampling_settings_are_saved_and_older_replies_load_without_them(store, path):
+    conversation = talk("Hi", "Hello")
+    reply = conversation.messages[1]
+    for name, value in sampled_with({"temperature": 0.4, "logit_bias": {5: -100}}).items():
+        setattr(reply, name, value)
+    store.save(conversation)
+    loaded = store.load(conversation.id)
+    assert loaded == conversation
+    assert (loaded.messages[1].temperature, loaded.messages[1].top_p,
+            loaded.messages[1].logit_bias) == (0.4, 1.0, {"5": -100.0})
+
+    with sqlite3.connect(path) as db:  # as a version that did not record them saved it
+        body = json.loads(db.execute("SELECT body FROM conversations").fetchone()[0])
+        for message in body["messages"]:
+            for name in (*SAMPLING, "logit_bias"):
+                message.pop(name, None)
+        db.execute("UPDATE conversations SET body = ?", (json.dumps(body),))
+    older = store.load(conversation.id).messages[1]
+    assert older.content == "Hello"
+    assert (older.temperature, older.top_p, older.logit_bias) == (None, None, None)

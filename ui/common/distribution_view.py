@@ -37,11 +37,13 @@ MAX_SEED = 2**32 - 1
 @dataclass(frozen=True)
 class Source:
     """One text to step through: its tokens, where the generated ones start (after an
-    echoed prompt), and the choice's text, which tells where tokens split a character."""
+    echoed prompt), the choice's text, which tells where tokens split a character, and the
+    temperature and top_p it was sampled with where they are known."""
 
     tokens: tuple[TokenLogprob, ...]
     first_generated: int = 0
     text: str | None = None
+    start: dist.Settings | None = None  # the settings it was made with, where recorded
 
     @property
     def generated(self) -> list[str]:
@@ -75,13 +77,17 @@ def for_completions(result: RunResult, prompt: str | None) -> None:
 
 def for_chat(conversation: Conversation, request: Any) -> None:
     """The view over the Chat transcript's replies with log-probabilities, latest first;
-    temperature and top_p start from the Parameters panel (a reply keeps no settings)."""
+    temperature and top_p start from the reply's own settings, or from the Parameters
+    panel for a reply saved before replies recorded them."""
     sources = {}
     for position, message in reversed(list(enumerate(conversation.messages, start=1))):
         if message.role == "assistant" and message.logprobs:
             tokens = lp.tokens_of({"content": message.logprobs})
+            recorded = (start_settings(vars(message)) if message.temperature is not None
+                        else None)
             if tokens:
-                sources[f"#{position} assistant"] = Source(tuple(tokens), 0, message.content)
+                sources[f"#{position} assistant"] = Source(tuple(tokens), 0, message.content,
+                                                           recorded)
     render("chat", sources, start_settings(request if isinstance(request, Mapping) else {}),
            "Temperature and top_p start from the Parameters panel's")
 
@@ -120,6 +126,9 @@ def _view(scope: str, sources: dict[str, Source], start: dist.Settings, origin: 
     chosen_source = (st.selectbox("Text", list(sources), key=key(scope, "source"))
                      if len(sources) > 1 else next(iter(sources)))
     source = sources[chosen_source]
+    if source.start is not None:
+        start, origin = source.start, "Temperature and top_p start from the reply's own"
+    _reset_if_shown(scope, chosen_source, start)
     steps = {i: dist.alternatives_at(t.text, t.logprob, t.top)
              for i, t in enumerate(source.tokens) if t.logprob is not None}
     if not steps or all(len(alternatives.texts) < 2 for alternatives in steps.values()):
@@ -150,6 +159,15 @@ def _reset_if_new(scope: str, sources: dict[str, Source], start: dist.Settings) 
         _reset(scope, start)
         st.session_state.pop(key(scope, "position"), None)
         st.session_state.pop(key(scope, "source"), None)
+        st.session_state.pop(key(scope, "shown"), None)
+
+
+def _reset_if_shown(scope: str, label: str, start: dist.Settings) -> None:
+    """The sliders back to the start when another text is chosen, or first shown."""
+    shown = (label, start)
+    if st.session_state.get(key(scope, "shown")) != shown:
+        _reset(scope, start)
+        st.session_state[key(scope, "shown")] = shown
 
 
 def _reset(scope: str, start: dist.Settings) -> None:
