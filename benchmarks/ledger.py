@@ -85,7 +85,8 @@ def synthetic(count: int, seed: int = 7):
         prompt = int(rng.lognormvariate(4.5, 1.0))
         completion = 0 if status == "error" else int(rng.lognormvariate(4.0, 1.0))
         latency = rng.lognormvariate(0.0, 0.8) if status != "error" else rng.uniform(0.01, 2)
-        params = {"temperature": round(rng.uniform(0, 2), 2), "max_tokens": rng.choice([16, 64, 256])}
+        params = {"temperature": round(rng.uniform(0, 2), 2),
+                  "max_tokens": rng.choice([16, 64, 256])}
         if stream:
             params["stream"] = True
         text = "word " * rng.randint(10, 60)
@@ -96,7 +97,8 @@ def synthetic(count: int, seed: int = 7):
             page=page, connection=rng.choice(CONNECTIONS), endpoint=endpoint, model=model,
             status=status, params=params, prompt_tokens=prompt, completion_tokens=completion,
             tokens_estimated=rng.random() < 0.05, latency=latency,
-            time_to_first_token=latency * rng.uniform(0.05, 0.5) if stream and status != "error" else None,
+            time_to_first_token=(latency * rng.uniform(0.05, 0.5)
+                                 if stream and status != "error" else None),
             error_kind="RateLimited" if status == "error" else None,
             cost=estimate_cost(model, prompt, completion, SEED_PRICES),
             request=request,
@@ -180,8 +182,10 @@ def measure_load(folder: Path, reps: dict[int, int], log=print) -> dict:
         ledger.close()
     small, large = out[SIZES[0]], out[SIZES[-1]]
     out["ratio_all"] = round(large["load_all_median_s"] / small["load_all_median_s"], 1)
-    out["ratio_filtered"] = round(large["load_filtered_median_s"] / small["load_filtered_median_s"], 1)
-    out["ratio_all_cpu"] = round(large["load_all_cpu_median_s"] / small["load_all_cpu_median_s"], 1)
+    out["ratio_filtered"] = round(
+        large["load_filtered_median_s"] / small["load_filtered_median_s"], 1)
+    out["ratio_all_cpu"] = round(
+        large["load_all_cpu_median_s"] / small["load_all_cpu_median_s"], 1)
     return out
 
 
@@ -252,7 +256,8 @@ def measure_share(folder: Path, reps: int, log=print, base_url: str | None = Non
                 result = run(conn, "chat", request)
                 if recorded:
                     mark = time.perf_counter()
-                    ledger.record(UsageRecord.from_result(result, page="Benchmark", connection=conn))
+                    ledger.record(
+                        UsageRecord.from_result(result, page="Benchmark", connection=conn))
                     recording.append(time.perf_counter() - mark)
                     with_record.append(time.perf_counter() - started)
                 else:
@@ -282,7 +287,8 @@ def measure_share(folder: Path, reps: int, log=print, base_url: str | None = Non
         "difference_share": round((m_with - m_without) / m_without, 4),
         "paired_difference_median_s": round(median(paired), 6),
         "paired_difference_quartiles_s": [round(quartiles[0], 6), round(quartiles[2], 6)],
-        "request_without_quartiles_s": [round(q, 5) for q in statistics.quantiles(without, n=4)[::2]],
+        "request_without_quartiles_s": [
+            round(q, 5) for q in statistics.quantiles(without, n=4)[::2]],
         "background_commit_median_s": round(median(commits), 6),
         "synchronous_share_would_be": round(median(commits) / m_without, 4),
     }
@@ -295,7 +301,8 @@ def measure_share(folder: Path, reps: int, log=print, base_url: str | None = Non
 
 def goals(load: dict, share: dict | None) -> list[dict]:
     found = []
-    measured = [("page data load at 100,000 rows (s)", load[SIZES[-1]]["load_all_median_s"], LOAD_GOAL)]
+    measured = [("page data load at 100,000 rows (s)",
+                 load[SIZES[-1]]["load_all_median_s"], LOAD_GOAL)]
     if share is not None:
         measured.append(("record share of the shortest request", share["share"], SHARE_GOAL))
     for name, value, bound in measured:
@@ -312,17 +319,21 @@ def report(result: dict) -> str:
              "query the page makes)"]
     for size in SIZES:
         row = load[size]
-        lines.append(f"  {size:>7,} rows ({row['file_mib']} MiB): all {row['load_all_median_s'] * 1000:8.1f} ms"
+        lines.append(f"  {size:>7,} rows ({row['file_mib']} MiB): "
+                     f"all {row['load_all_median_s'] * 1000:8.1f} ms"
                      f" (CPU {row['load_all_cpu_median_s'] * 1000:.1f} ms)"
                      f"   7 days x 2 models ({row['requests_matching_filter']:,} rows) "
-                     f"{row['load_filtered_median_s'] * 1000:7.1f} ms   CSV export {row['csv_export_s']:.2f} s"
+                     f"{row['load_filtered_median_s'] * 1000:7.1f} ms"
+                     f"   CSV export {row['csv_export_s']:.2f} s"
                      f"   rerun, nothing new: {row['rerun_check_median_s'] * 1000:.2f} ms")
     lines += [f"  ratio 100k/1k: {load['ratio_all']}x (all; CPU {load['ratio_all_cpu']}x), "
               f"{load['ratio_filtered']}x (filtered);"
               f" 100x would be linear", "",
               "(b) Ledger write's share of a request (local server, max_tokens 1)",
-              f"  request median: {share['request_without_record_median_s'] * 1000:.2f} ms without, "
-              f"{share['request_with_record_median_s'] * 1000:.2f} ms with record ({share['reps']} interleaved pairs)",
+              f"  request median: "
+              f"{share['request_without_record_median_s'] * 1000:.2f} ms without, "
+              f"{share['request_with_record_median_s'] * 1000:.2f} ms with record "
+              f"({share['reps']} interleaved pairs)",
               f"  from_result + record(): median {share['record_call_median_s'] * 1e6:.0f} µs, "
               f"max {share['record_call_max_s'] * 1e6:.0f} µs -> share {share['share']:.4%}",
               f"  difference of the medians: {share['difference_of_medians_s'] * 1000:+.2f} ms "
@@ -333,8 +344,10 @@ def report(result: dict) -> str:
               f"  request without record, quartiles: "
               f"{share['request_without_quartiles_s'][0] * 1000:.2f} .. "
               f"{share['request_without_quartiles_s'][1] * 1000:.2f} ms",
-              f"  a synchronous commit would have cost {share['background_commit_median_s'] * 1000:.2f} ms "
-              f"({share['synchronous_share_would_be']:.2%} of the request)", "", "Goals (fixed before measuring):"]
+              f"  a synchronous commit would have cost "
+              f"{share['background_commit_median_s'] * 1000:.2f} ms "
+              f"({share['synchronous_share_would_be']:.2%} of the request)", "",
+              "Goals (fixed before measuring):"]
     for goal in result["goals"]:
         lines.append(f"  {goal['name']}: {goal['value']:g} (goal <= {goal['at_most']:g}) "
                      f"{'met' if goal['met'] else 'NOT met'}")

@@ -125,7 +125,8 @@ class Sides:
     def sdk_body(self) -> float:
         """The SDK's raw response, its JSON body parsed: the transport the core uses."""
         started = time.perf_counter()
-        body = json.loads(self.client.chat.completions.with_raw_response.create(**self.sent).content)
+        raw = self.client.chat.completions.with_raw_response.create(**self.sent)
+        body = json.loads(raw.content)
         seconds = time.perf_counter() - started
         assert body["choices"][0]["message"]["content"], "the SDK got no text back"
         return seconds
@@ -326,7 +327,8 @@ def report(result: dict) -> str:
              f"(quartiles {m['added_us_paired_quartiles'][0]:.0f} .. "
              f"{m['added_us_paired_quartiles'][1]:.0f} µs)",
              "  the core's steps alone (median µs): "
-             + ", ".join(f"{name.removesuffix('_us')} {value:.0f}" for name, value in steps.items()),
+             + ", ".join(f"{name.removesuffix('_us')} {value:.0f}"
+                         for name, value in steps.items()),
              f"  ledger rows written {result['checks']['recorded']} for "
              f"{result['checks']['core_requests']} requests through the core"]
     return "\n".join(lines)

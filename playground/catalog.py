@@ -112,7 +112,8 @@ def facts(model: dict[str, Any]) -> ModelFacts:
 
 
 class PriceTable:
-    """The user's price list, one CSV row per model: ``model,input_per_million,output_per_million``."""
+    """The user's price list, one CSV row per model:
+    ``model,input_per_million,output_per_million``."""
 
     def __init__(self, path: Path | None = None):
         self.path = path or data_dir() / "prices.csv"
@@ -221,8 +222,9 @@ def _number(value: Any) -> float | None:
 
 
 def _bad_row(number: int, message: str) -> PlaygroundError:
-    return PlaygroundError(f"Price row {number}: {message}",
-                           hint="Correct the row and save again; the saved prices were not changed.")
+    return PlaygroundError(
+        f"Price row {number}: {message}",
+        hint="Correct the row and save again; the saved prices were not changed.")
 
 
 def price_rows(prices: dict[str, Price]) -> list[dict[str, Any]]:

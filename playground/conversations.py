@@ -92,8 +92,9 @@ class ConversationStore:
         try:
             return Conversation.from_dict(json.loads(row[0]))
         except (ValueError, TypeError) as exc:
-            raise PlaygroundError(f"The saved conversation cannot be read: {exc}",
-                                  hint="Delete it, or open it with a newer version of the app.")
+            raise PlaygroundError(
+                f"The saved conversation cannot be read: {exc}",
+                hint="Delete it, or open it with a newer version of the app.") from exc
 
     def list(self, limit: int = 200) -> list[Summary]:
         """The newest first."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from playground.errors import PlaygroundError
 
@@ -87,7 +87,7 @@ def run_migrations(db: sqlite3.Connection, *, schema: str,
 
 def _record(db: sqlite3.Connection, schema: str, version: int) -> None:
     db.execute(f"INSERT INTO {TABLE} (schema, version, applied_at) VALUES (?, ?, ?)",
-               (schema, version, datetime.now(timezone.utc).isoformat(timespec="seconds")))
+               (schema, version, datetime.now(UTC).isoformat(timespec="seconds")))
 
 
 def _refuse_newer(version: int, target: int, newer: str, hint: str) -> None:

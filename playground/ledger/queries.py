@@ -85,7 +85,8 @@ class Filters:
     def __post_init__(self) -> None:
         for name in ("models", "connections", "pages"):
             value = getattr(self, name)
-            object.__setattr__(self, name, tuple([value] if isinstance(value, str) else value or ()))
+            values = [value] if isinstance(value, str) else value or ()
+            object.__setattr__(self, name, tuple(values))
 
     def bounds(self) -> tuple[str | None, str | None]:
         return _bound(self.start, end=False), _bound(self.end, end=True)
@@ -324,7 +325,8 @@ def latency_by_model(db: sqlite3.Connection, filters: Filters = ALL,
     return percentiles_from(samples(db, filters), ps)
 
 
-def distribution_from(sample: pd.DataFrame, metric: str = "latency", bins: int = 30) -> pd.DataFrame:
+def distribution_from(sample: pd.DataFrame, metric: str = "latency",
+                      bins: int = 30) -> pd.DataFrame:
     """A histogram per model over bins of equal width shared by all models (for overlaying)."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")

@@ -134,7 +134,8 @@ class UsageRecord:
         text = "".join(choice.text for choice in result.choices)
         if not text and result.error is not None:
             text = getattr(result.error, "partial", "") or ""
-        prompt_tokens, completion_tokens = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        prompt_tokens = usage.get("prompt_tokens")
+        completion_tokens = usage.get("completion_tokens")
         estimated = not isinstance(prompt_tokens, int) or not isinstance(completion_tokens, int)
         if not isinstance(prompt_tokens, int):
             prompt_tokens = estimate_tokens(_prompt_text(request))
@@ -142,6 +143,7 @@ class UsageRecord:
             completion_tokens = estimate_tokens(text)
         status: Status = "incomplete" if result.incomplete else "ok"
         secrets = _secrets_of(connection)
+        error = result.error
         record = cls(
             page=page, connection=_name_of(connection), endpoint=result.endpoint,
             model=str(request.get("model") or ""), status=status,
@@ -150,8 +152,8 @@ class UsageRecord:
             reasoning_tokens=min(reasoning_tokens_of(usage), completion_tokens),
             tokens_estimated=estimated, latency=result.latency,
             time_to_first_token=result.time_to_first_token,
-            error_kind=result.error.kind if result.error is not None else None,
-            error_message=_without(str(result.error), secrets) if result.error is not None else None,
+            error_kind=error.kind if error is not None else None,
+            error_message=_without(str(error), secrets) if error is not None else None,
             request=_without(request, secrets),
             response=_without(_response_of(result), secrets),
             time=datetime.now(UTC) - timedelta(seconds=result.latency or 0.0),
@@ -186,12 +188,14 @@ class UsageRecord:
                              connection: Connection | str,
                              session: str | None = None) -> UsageRecord:
         """The record of a "Test connection" (a model listing: no model, no tokens)."""
+        message = _without(report.message, _secrets_of(connection))
         return cls(
             page=page, connection=_name_of(connection), endpoint="models", model="",
             status="ok" if report.ok else "error", latency=report.seconds,
             error_kind=None if report.ok else report.error_kind,
-            error_message=None if report.ok else _without(report.message, _secrets_of(connection)),
-            response={"ok": report.ok, "message": report.message, "model_count": report.model_count},
+            error_message=None if report.ok else message,
+            response={"ok": report.ok, "message": report.message,
+                      "model_count": report.model_count},
             time=datetime.now(UTC) - timedelta(seconds=report.seconds or 0.0),
             session=session, host=host_of(connection),
         )

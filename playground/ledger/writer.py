@@ -405,8 +405,9 @@ def _ledger_at(path: Path | str | None) -> Ledger:
         resolved = (Path(path).expanduser() if path else default_path()).resolve()
     except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, ~nosuchuser, a loop
         name = repr(str(path)) if path else f"The default ({DB_VARIABLE} or the data folder)"
-        raise PlaygroundError(f"{name} cannot be used as a file name: {exc}",
-                              hint="Type the path of a file, for example ~/queries.sqlite3.") from exc
+        raise PlaygroundError(
+            f"{name} cannot be used as a file name: {exc}",
+            hint="Type the path of a file, for example ~/queries.sqlite3.") from exc
     with _ledgers_lock:
         found = _ledgers.get(resolved)
         if found is None or found._closing:

@@ -1,4 +1,5 @@
-"""``python -m playground.local [--host H] [--port P] [--api-key KEY] [--threads N] [--safe-engine]``
+"""``python -m playground.local [--host H] [--port P] [--api-key KEY] [--threads N]
+[--safe-engine]``
 
 Its own log lines (the engine settings chosen, a model file rebuilt) go to stderr.
 """

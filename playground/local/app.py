@@ -38,7 +38,7 @@ def create_app(*, api_key: str | None = None, preload: bool = True,
                 try:
                     model.info()
                     if name == DEFAULT_MODEL:
-                        model.llm
+                        model.load()
                 except LocalServerFailed:
                     pass  # reported when the model is used
 
@@ -62,11 +62,13 @@ def create_app(*, api_key: str | None = None, preload: bool = True,
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request):
-        return await answer_while_connected(request, lambda cancelled: service.completion(body, cancelled))
+        return await answer_while_connected(
+            request, lambda cancelled: service.completion(body, cancelled))
 
     @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatRequest, request: Request):
-        return await answer_while_connected(request, lambda cancelled: service.chat(body, cancelled))
+        return await answer_while_connected(
+            request, lambda cancelled: service.chat(body, cancelled))
 
     @app.post("/tokenize")
     @app.post("/v1/tokenize", include_in_schema=False)  # reachable as client.post("/tokenize")

@@ -109,16 +109,21 @@ class LocalModel:
         try:
             return self.entry.locate()
         except Exception as exc:
-            raise LocalServerFailed(f"The model {self.entry.id!r} could not be found: {exc}") from exc
+            raise LocalServerFailed(
+                f"The model {self.entry.id!r} could not be found: {exc}") from exc
+
+    def load(self) -> Llama:
+        """The model with its weights, read from the file on the first call."""
+        with self._load_lock:
+            if self._llm is None:
+                self._llm = self._read_weights()
+            return self._llm
 
     @property
     def llm(self) -> Llama:
-        with self._load_lock:
-            if self._llm is None:
-                self._llm = self._load()
-            return self._llm
+        return self.load()
 
-    def _load(self) -> Llama:
+    def _read_weights(self) -> Llama:
         path = self.path()
         n_ctx = min(MAX_CONTEXT, self.info()["context_length_trained"])
         self.engine = engine_settings.choose(path, n_threads=self._n_threads, n_ctx=n_ctx)
@@ -157,11 +162,13 @@ class LocalModel:
                 "context_length": min(MAX_CONTEXT, trained),
                 "context_length_trained": trained,
                 "parameters": int(llama_cpp.llama_model_n_params(header._model.model)),
-                "quantization": _FILE_TYPES.get(int(metadata.get("general.file_type", -1)), "unknown"),
+                "quantization": _FILE_TYPES.get(int(metadata.get("general.file_type", -1)),
+                                                "unknown"),
                 "architecture": arch,
                 "vocab_size": header.n_vocab(),
                 "gguf": {k: v for k, v in metadata.items() if k != "tokenizer.chat_template"},
-                "chat_template": self.entry.chat_template or metadata.get("tokenizer.chat_template") or _CHATML,
+                "chat_template": (self.entry.chat_template
+                                  or metadata.get("tokenizer.chat_template") or _CHATML),
                 "fill_in_middle": llama_cpp.llama_vocab_fim_pre(header._model.vocab) >= 0,
             }
         return self._info

@@ -118,7 +118,9 @@ def probe(path: Path, *, n_threads: int | None = None, n_ctx: int = 2048,
         how = f"crashed with {_signal_name(-done.returncode)}"
     else:
         last = done.stderr.strip().splitlines()[-1:] or [""]
-        how = f"failed with exit code {done.returncode}" + (f" ({last[0][:200]})" if last[0] else "")
+        how = f"failed with exit code {done.returncode}"
+        if last[0]:
+            how += f" ({last[0][:200]})"
     return EngineChoice(SAFE, f"the fast settings {how} {where} in a test process")
 
 

@@ -26,7 +26,8 @@ _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float3
 # escape. The converter's own rule lets raw control characters (a newline) into strings,
 # which JSON parsers refuse.
 _JSON_CHAR = BuiltinRule(
-    r'[^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])',
+    r'[^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] '
+    r'| "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])',
     [],
 )
 

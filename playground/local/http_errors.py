@@ -164,13 +164,15 @@ async def _http_error(request: Request | None, error: HTTPException) -> Response
         message = f"Invalid URL ({request.method} {request.url.path})."
     elif request is not None and error.status_code == 405:
         allowed = (error.headers or {}).get("Allow", "")
-        message = f"Invalid method for URL ({request.method} {request.url.path}); it allows {allowed}."
+        message = (f"Invalid method for URL ({request.method} {request.url.path}); "
+                   f"it allows {allowed}.")
     elif error.status_code == 400:
         message = _UNPARSABLE.format(reason=_unparsable_because(error.__cause__, error.detail))
     else:
         message = str(error.detail)
     code = "request_too_large" if error.status_code == 413 else None
-    headers = {"Allow": error.headers["Allow"]} if error.headers and "Allow" in error.headers else None
+    allow = (error.headers or {}).get("Allow")
+    headers = {"Allow": allow} if allow is not None else None
     return error_response(APIError(error.status_code, message, code=code), headers)
 
 

@@ -95,7 +95,8 @@ def wait_healthy(base_url: str, timeout: float, process: subprocess.Popen | None
     health = base_url.removesuffix("/v1") + "/health"
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise LocalServerFailed(f"The local server exited with code {process.returncode} while starting.")
+            raise LocalServerFailed(
+                f"The local server exited with code {process.returncode} while starting.")
         try:
             with urllib.request.urlopen(health, timeout=2) as answer:
                 if answer.status == 200:

@@ -48,7 +48,8 @@ class APIError(Exception):
     def __init__(self, status: int, message: str, *, param: str | None = None,
                  code: str | None = None, kind: str = "invalid_request_error"):
         super().__init__(message)
-        self.status, self.message, self.param, self.code, self.kind = status, message, param, code, kind
+        self.status, self.message, self.param = status, message, param
+        self.code, self.kind = code, kind
 
     def body(self) -> dict:
         return {"error": {"message": self.message, "type": self.kind,
@@ -143,7 +144,8 @@ class CompletionRequest(_Sampled):
 
     def check(self) -> None:
         if self.best_of is not None and self.best_of < self.n:
-            raise APIError(400, f"best_of ({self.best_of}) must be at least n ({self.n}).", param="best_of")
+            raise APIError(400, f"best_of ({self.best_of}) must be at least n ({self.n}).",
+                           param="best_of")
         if self.best_of and self.best_of > self.n and self.stream:
             raise APIError(400, "best_of greater than n cannot be streamed.", param="best_of")
 

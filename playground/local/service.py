@@ -295,7 +295,8 @@ def _completion_logprobs(model: LocalModel, steps: list[Step]) -> dict:
     return {
         "tokens": [model.token_text(s.token) for s in steps],
         "token_logprobs": [s.logprob for s in steps],
-        "top_logprobs": [({model.token_text(t): lp for t, lp in s.top} if s.logprob is not None else None)
+        "top_logprobs": [({model.token_text(t): lp for t, lp in s.top}
+                          if s.logprob is not None else None)
                          for s in steps],
         "text_offset": [s.offset for s in steps],
     }
