@@ -234,7 +234,7 @@ class ConnectionReport:
     error: errors.PlaygroundError | None = field(default=None, compare=False, repr=False)
 
 
-def test_connection(conn: Connection) -> ConnectionReport:
+def check_connection(conn: Connection) -> ConnectionReport:
     """Reachability, authentication and model count, as one message per outcome."""
     started = time.perf_counter()
     sent = time.monotonic()

@@ -185,11 +185,11 @@ def test_requests_out_together_name_the_one_crash_behind_them(app_server, tmp_pa
 def test_test_connection_and_the_model_list_report_a_crash(app_server, tmp_path):
     marker = tmp_path / "crashed-once"
     app_server("--crash-on", "/v1/models", "--armed-while-missing", str(marker))
-    report = connection.test_connection(LOCAL)
+    report = connection.check_connection(LOCAL)
     assert not report.ok and report.error_kind == "LocalServerCrashed"
     assert report.message == CRASHED
     assert "GET /v1/models: SIGSEGV" in report.error.log_tail
-    assert connection.test_connection(LOCAL).ok
+    assert connection.check_connection(LOCAL).ok
 
     marker.unlink()
     with pytest.raises(LocalServerCrashed, match="crashed \\(SIGSEGV\\) while answering"):

@@ -14,7 +14,7 @@ import pytest
 
 from fault_server import UNRESOLVABLE_URL, FaultServer, Unaccepting, closed_port_url
 from playground import errors
-from playground.connection import Connection
+from playground.connection import Connection, check_connection, list_models
 from playground.recording import Recorder
 
 CHAT = {"model": "fault-model", "messages": [{"role": "user", "content": "Say something"}]}
@@ -299,13 +299,11 @@ LISTING_CASES = [
 @pytest.mark.parametrize("fault, kind, message, hint", LISTING_CASES,
                          ids=[case[0] for case in LISTING_CASES])
 def test_a_listing_failure_is_a_clear_error_and_a_clear_report(fault, kind, message, hint):
-    from playground.connection import list_models, test_connection
-
     with FaultServer(fault=fault, hang_seconds=2.0) as url:
         conn = conn_to(url, timeout=0.5)
         with pytest.raises(errors.PlaygroundError) as raised:
             list_models(conn)
-        report = test_connection(conn)
+        report = check_connection(conn)
     error = raised.value
     assert type(error) is kind and message in str(error) and hint in error.hint
     assert not report.ok and report.error_kind == kind.__name__
@@ -313,8 +311,6 @@ def test_a_listing_failure_is_a_clear_error_and_a_clear_report(fault, kind, mess
 
 
 def test_a_server_that_quotes_the_key_back_never_gets_it_into_a_message(recorder):
-    from playground.connection import list_models, test_connection
-
     with FaultServer(fault="401", echo_key=True) as url:
         conn = conn_to(url)
         for stream in (False, True):
@@ -323,7 +319,7 @@ def test_a_server_that_quotes_the_key_back_never_gets_it_into_a_message(recorder
         with pytest.raises(errors.AuthenticationFailed) as raised:
             list_models(conn)
         assert conn.api_key not in str(raised.value)
-        assert conn.api_key not in test_connection(conn).message
+        assert conn.api_key not in check_connection(conn).message
 
 
 def test_a_rate_limited_compare_cell_fails_alone_after_bounded_attempts():

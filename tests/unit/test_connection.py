@@ -206,7 +206,7 @@ class TestAKeyGoesOnlyWhereItWasConfigured:
         assert VISITOR in raised.value.message
         assert "only sent to https://api.openai.com/v1" in raised.value.message
         assert ENV not in raised.value.message + raised.value.hint
-        report = connection.test_connection(withheld)
+        report = connection.check_connection(withheld)
         assert not report.ok and "Type a key for this address" in report.hint
 
 
@@ -422,7 +422,7 @@ def _closed_port() -> int:
 class TestConnectionTest:
     def test_closed_port_reports_connection_failure(self):
         conn = Connection("Nothing here", base_url=f"http://127.0.0.1:{_closed_port()}/v1")
-        report = connection.test_connection(conn)
+        report = connection.check_connection(conn)
         assert report.ok is False
         assert report.message.startswith("Could not connect to the endpoint")
         assert "base URL" in report.hint
@@ -430,13 +430,13 @@ class TestConnectionTest:
         assert report.seconds < 10
 
     def test_missing_key_is_reported_not_raised(self):
-        report = connection.test_connection(resolve(OPENAI, environment={}))
+        report = connection.check_connection(resolve(OPENAI, environment={}))
         assert report.ok is False
         assert "needs an API key" in report.message
         assert "OPENAI_API_KEY" in report.hint
 
     def test_the_local_server_reports_its_two_models(self, local_base_url):
-        report = connection.test_connection(Connection("Local", kind="custom",
+        report = connection.check_connection(Connection("Local", kind="custom",
                                                        base_url=local_base_url))
         assert report.ok is True, report.message
         assert report.model_count == 2

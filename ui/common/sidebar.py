@@ -245,7 +245,7 @@ def _test(conn: Connection) -> None:
         models.forget(conn)  # a new test deserves a fresh model list too
         spinner = models.STARTING_LOCAL if conn.kind == "local" else f"Testing {conn.name}…"
         with st.spinner(spinner):
-            reports[conn] = connection.test_connection(conn)
+            reports[conn] = connection.check_connection(conn)
         _record_test(reports[conn], conn)
     report = reports.get(conn)
     if report is None:
