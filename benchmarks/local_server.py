@@ -139,8 +139,8 @@ def load_direct(threads: int | None):
     """A ``Llama`` configured as the server's engine configures its own, engine settings
     included (threads None: the library's defaults, which the server resolves the same way)."""
     from playground.local import engine_settings, llama_loader
-    from playground.local.catalog import discover
     from playground.local.engine import MAX_CONTEXT, LocalModel
+    from playground.local.served_models import discover
 
     model = LocalModel(discover()[MODEL], threads)
     n_ctx = min(MAX_CONTEXT, model.info()["context_length_trained"])

@@ -19,8 +19,8 @@ from playground.errors import LocalServerFailed
 from playground.local import http_errors
 from playground.local.answering import answer_while_connected
 from playground.local.auth import RequireBearer
-from playground.local.catalog import DEFAULT_MODEL, discover
 from playground.local.schema import ChatRequest, CompletionRequest, TokenizeRequest
+from playground.local.served_models import DEFAULT_MODEL, discover
 from playground.local.service import Service
 
 

@@ -24,8 +24,8 @@ from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from playground.errors import LocalServerFailed
 from playground.local import engine_settings, llama_loader, sampling
-from playground.local.catalog import ModelEntry
 from playground.local.grammar import Grammar, Vocabulary
+from playground.local.served_models import ModelEntry
 from playground.local.text import TextAssembler
 
 MAX_CONTEXT = 8192  # served context: enough for the playground, bounded memory

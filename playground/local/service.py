@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from playground.errors import LocalServerFailed
-from playground.local.catalog import ModelEntry
 from playground.local.engine import ChoiceOutput, Delta, Generation, LocalModel, Step
 from playground.local.grammar import JSON_OBJECT_GRAMMAR, Grammar, GrammarError, schema_grammar
 from playground.local.schema import (
@@ -30,6 +29,7 @@ from playground.local.schema import (
     JsonSchemaFormat,
     TokenizeRequest,
 )
+from playground.local.served_models import ModelEntry
 
 COMPLETIONS_DEFAULT_MAX_TOKENS = 16
 CHAT_DEFAULT_MAX_TOKENS = 1024  # when max_tokens is unset (or the room left, if smaller)

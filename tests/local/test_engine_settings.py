@@ -15,10 +15,10 @@ import textwrap
 import pytest
 
 from playground.local import engine_settings
-from playground.local.catalog import DEFAULT_MODEL, discover
 from playground.local.engine import Generation, LocalModel
 from playground.local.engine_settings import SAFE, VARIABLE, choose, probe
 from playground.local.sampling import SamplingSettings
+from playground.local.served_models import DEFAULT_MODEL, discover
 
 CRASH_AT_FIRST_DECODE = (sys.executable, "-c", textwrap.dedent("""
     import os, signal, sys

@@ -11,7 +11,7 @@ import jsonschema
 import openai
 import pytest
 
-from playground.local.catalog import DEFAULT_MODEL
+from playground.local.served_models import DEFAULT_MODEL
 
 SCHEMA = {
     "type": "object",

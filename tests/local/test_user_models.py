@@ -10,8 +10,8 @@ import sys
 import openai
 import pytest
 
-from playground.local.catalog import MODELS_DIR_VARIABLE, _smollm2_path
 from playground.local.launcher import free_port, wait_healthy
+from playground.local.served_models import MODELS_DIR_VARIABLE, _smollm2_path
 
 
 @pytest.fixture(scope="module")

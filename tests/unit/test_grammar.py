@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from llama_cpp import Llama
 
-from playground.local.catalog import DEFAULT_MODEL, discover
 from playground.local.grammar import (
     JSON_OBJECT_GRAMMAR,
     Grammar,
@@ -18,6 +17,7 @@ from playground.local.grammar import (
     Vocabulary,
     schema_grammar,
 )
+from playground.local.served_models import DEFAULT_MODEL, discover
 
 SCHEMA = {
     "type": "object",
