@@ -204,7 +204,7 @@ class Capabilities:
             if item.param != name or item.effort != effort:
                 continue
             spec = SPECS_BY_NAME.get(name)
-            if item.code == UNSUPPORTED_VALUE and spec is not None and spec.kind == "choice":
+            if item.code == UNSUPPORTED_VALUE and spec is not None and spec.value_type == "choice":
                 continue  # only that value is refused: ``choices`` leaves it out
             return Refusal(name, f"The server refused {name} for {self.model} on "
                                  f"{item.learned_at[:10]}: {item.message}",
@@ -257,7 +257,7 @@ def foreseen(endpoint: str, requests: Iterable[tuple[str, dict[str, Any]]],
         refused = accepts.refusals([name for name in sent if not _renamed(specs[name], sent)],
                                    values)
         for name in sent:
-            if specs[name].kind == "choice" and name not in refused \
+            if specs[name].value_type == "choice" and name not in refused \
                     and sent[name] not in accepts.choices(name):
                 refused[name] = Refusal(
                     name, f"{model} does not take {name} \"{sent[name]}\".",

@@ -33,7 +33,8 @@ from typing import Any, Literal
 from playground import structured
 
 Endpoint = Literal["completions", "chat"]
-Kind = Literal["float", "int", "bool", "text", "stop", "logit_bias", "choice", "response_format"]
+ValueType = Literal["float", "int", "bool", "text", "stop", "logit_bias", "choice",
+                    "response_format"]
 
 BOTH: frozenset[str] = frozenset({"completions", "chat"})
 COMPLETIONS: frozenset[str] = frozenset({"completions"})
@@ -71,7 +72,7 @@ class ParamSpec:
 
     name: str
     label: str
-    kind: Kind
+    value_type: ValueType
     help: str
     endpoints: frozenset[str] = BOTH
     default: Any = None
@@ -321,7 +322,7 @@ class _Checker:
         if is_number and isinstance(value, float) and not math.isfinite(value):
             is_number = False
         whole = is_number and (isinstance(value, int) or value.is_integer())
-        if spec.kind == "int" and not whole:
+        if spec.value_type == "int" and not whole:
             self.fail(spec.name, f"{spec.name} must be a whole number, {spec.range_text()}.")
             return
         if not is_number:
@@ -403,19 +404,19 @@ def validate(endpoint: str, values: dict[str, Any],
         spec_ = specs.get(name)
         if spec_ is None or value is None:
             continue
-        if spec_.kind in ("float", "int"):
+        if spec_.value_type in ("float", "int"):
             checker.number(spec_, value)
-        elif spec_.kind == "bool" and not isinstance(value, bool):
+        elif spec_.value_type == "bool" and not isinstance(value, bool):
             checker.fail(name, f"{name} must be true or false.")
-        elif spec_.kind == "text" and not isinstance(value, str):
+        elif spec_.value_type == "text" and not isinstance(value, str):
             checker.fail(name, f"{name} must be text.")
-        elif spec_.kind == "stop":
+        elif spec_.value_type == "stop":
             checker.stop(value)
-        elif spec_.kind == "logit_bias":
+        elif spec_.value_type == "logit_bias":
             checker.logit_bias(value)
-        elif spec_.kind == "choice" and value not in spec_.choices:
+        elif spec_.value_type == "choice" and value not in spec_.choices:
             checker.fail(name, f"{name} must be one of {spec_.range_text()}; got {value!r}.")
-        elif spec_.kind == "response_format":
+        elif spec_.value_type == "response_format":
             checker.response_format(value)
     _check_combinations(endpoint, values, checker)
     return checker.errors

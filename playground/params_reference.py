@@ -18,9 +18,9 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 _FAMILY_NAMES = {"classic": "not reasoning", "reasoning": "reasoning",
                  "effort_none": 'effort "none"'}
-_KINDS = {"float": "number", "int": "whole number", "bool": "true/false", "text": "text",
-          "stop": "string or list", "logit_bias": "token id → bias", "choice": "one of",
-          "response_format": "object"}
+_VALUE_TYPES = {"float": "number", "int": "whole number", "bool": "true/false", "text": "text",
+                "stop": "string or list", "logit_bias": "token id → bias", "choice": "one of",
+                "response_format": "object"}
 
 
 def reference() -> str:
@@ -37,9 +37,10 @@ def reference() -> str:
 
 def _row(spec: ParamSpec) -> str:
     endpoints = ", ".join(sorted(spec.endpoints))
-    values = _KINDS[spec.kind]
+    values = _VALUE_TYPES[spec.value_type]
     if spec.range_text():
-        values += f" {spec.range_text()}" if spec.kind == "choice" else f", {spec.range_text()}"
+        separator = " " if spec.value_type == "choice" else ", "
+        values += separator + spec.range_text()
     default = "not set" if spec.default is None else f"`{_literal(spec.default)}`"
     if spec.families == ALL_FAMILIES:
         families = "all"

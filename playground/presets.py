@@ -162,12 +162,12 @@ def _normal_values(endpoint: str, values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in values.items():
         spec = specs.get(name)
-        kind = spec.kind if spec else None
-        if kind == "stop" and isinstance(value, tuple):
+        value_type = spec.value_type if spec else None
+        if value_type == "stop" and isinstance(value, tuple):
             value = list(value)
-        elif kind == "logit_bias" and isinstance(value, dict):
+        elif value_type == "logit_bias" and isinstance(value, dict):
             value = {str(k): v for k, v in value.items()}
-        elif (kind == "int" and isinstance(value, float) and value.is_integer()
+        elif (value_type == "int" and isinstance(value, float) and value.is_integer()
               and not isinstance(value, bool)):
             value = int(value)
         out[name] = value
@@ -485,7 +485,7 @@ def _readable_params(data: dict[str, Any]) -> dict[str, str]:
         query["messages"] = _dumps(data["messages"])
     specs = params.specs_for(data["endpoint"])
     for name, value in data["values"].items():
-        text_kind = specs[name].kind == "text" and isinstance(value, str)
+        text_kind = specs[name].value_type == "text" and isinstance(value, str)
         query[name] = value if text_kind else _dumps(value)
     return query
 
@@ -510,17 +510,17 @@ def _from_readable(query: Mapping[str, Any]) -> dict[str, Any]:
         if name not in query:
             continue
         text = _single(query, name)
-        if spec.kind == "text":
+        if spec.value_type == "text":
             data["values"][name] = text
             continue
         try:
             value = json.loads(text)
         except (json.JSONDecodeError, RecursionError):
-            if spec.kind != "stop":
+            if spec.value_type != "stop":
                 raise PresetError(f"{name} must be written as JSON (a number, true/false or "
                                   f"an object); got {text!r}.") from None
             value = text
-        if spec.kind == "stop" and not isinstance(value, (str, list)):
+        if spec.value_type == "stop" and not isinstance(value, (str, list)):
             value = text  # a bare stop word reads as itself, even 4 or true
         data["values"][name] = value
     return data

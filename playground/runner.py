@@ -54,7 +54,7 @@ def build_request(endpoint: str, model: str, values: dict[str, Any], *,
         value = values.get(name)
         if value is not None and value != spec.default and value != [] and value != {}:
             # validate() accepts 2.0 for an integer parameter; the API wants 2
-            request[name] = int(value) if spec.kind == "int" else value
+            request[name] = int(value) if spec.value_type == "int" else value
     if request.get("stream"):
         request["stream_options"] = {"include_usage": True}
     return request

@@ -2,8 +2,8 @@
 
 The examples name each kind of bad input of issue 8: an empty prompt, values out of range,
 too many stop sequences, logit_bias keys and values, malformed JSON, n × best_of, a grid too
-large, and huge prompts. The properties generate, per parameter kind, what the widgets of
-``ui/common/params.py`` and ``ui/compare/fixed_settings.py`` can hand over (edge cases
+large, and huge prompts. The properties generate, per parameter value type, what the widgets
+of ``ui/common/params.py`` and ``ui/compare/fixed_settings.py`` can hand over (edge cases
 included), put it through the same conversions the pages use, and require that validation,
 the request builder, View code and the grid's checks either accept it or refuse it with
 ``InvalidParameters`` naming a field: never any other exception.
@@ -192,17 +192,17 @@ def _number_widget(spec: ParamSpec):
 
 
 def widget_strategy(spec: ParamSpec):
-    """Per spec kind, what the widget of ``ui/common/params.py`` returns after its own reading."""
-    if spec.kind == "float":  # a slider: any value of its range, bounds included
+    """Per value type, what the widget of ``ui/common/params.py`` returns after its own reading."""
+    if spec.value_type == "float":  # a slider: any value of its range, bounds included
         return st.one_of(st.floats(spec.minimum, spec.maximum),
                          st.sampled_from([spec.minimum, spec.maximum, spec.default]))
-    if spec.kind == "int":
+    if spec.value_type == "int":
         return _number_widget(spec)
-    if spec.kind == "bool":
+    if spec.value_type == "bool":
         return st.booleans()
-    if spec.kind == "stop":  # a multiselect taking new options, at most four, then parsed
+    if spec.value_type == "stop":  # a multiselect taking new options, at most four, then parsed
         return st.lists(_texts, max_size=params.MAX_STOP_SEQUENCES).map(widgets.parse_stop)
-    if spec.kind == "logit_bias":  # a text area, parsed as the page parses it
+    if spec.value_type == "logit_bias":  # a text area, parsed as the page parses it
         lines = st.lists(st.tuples(st.one_of(st.integers(-5, 300_000).map(str), _texts),
                                    st.one_of(st.integers(-200, 200).map(str),
                                              st.floats().map(repr), _texts)),
@@ -293,9 +293,9 @@ def fixed_values(draw, endpoint: str) -> dict:
     for name, spec in specs_for(endpoint).items():
         if name in fixed_settings.NOT_FIXED or not draw(st.booleans()):
             continue
-        if spec.kind == "stop":
+        if spec.value_type == "stop":
             value = fixed_settings.parse_stop(draw(_texts))
-        elif spec.kind == "logit_bias":
+        elif spec.value_type == "logit_bias":
             value = fixed_settings.handed_over_bias(tokens.parse_logit_bias(draw(st.one_of(
                 _texts, st.dictionaries(st.one_of(st.integers(-5, 10**6).map(str), _texts),
                                         st.one_of(st.integers(-200, 200), st.floats()),

@@ -17,7 +17,7 @@ REQUESTS = {"chat": (ChatRequest, {"messages": MESSAGES}),
 
 def _ranged(endpoint: str):
     return [(endpoint, spec) for spec in specs_for(endpoint, LOCAL_SERVER).values()
-            if spec.kind in ("int", "float") and spec.maximum is not None]
+            if spec.value_type in ("int", "float") and spec.maximum is not None]
 
 
 CASES = _ranged("chat") + _ranged("completions")
@@ -37,7 +37,7 @@ def test_the_declared_bounds_are_accepted(endpoint, spec):
 
 @pytest.mark.parametrize("endpoint, spec", CASES, ids=[f"{e}-{s.name}" for e, s in CASES])
 def test_a_value_past_the_declared_range_is_refused(endpoint, spec):
-    step = 1 if spec.kind == "int" else 0.5
+    step = 1 if spec.value_type == "int" else 0.5
     for value in (spec.minimum - step, spec.maximum + step):
         with pytest.raises(pydantic.ValidationError) as refused:
             _build(endpoint, spec.name, value)

@@ -29,7 +29,7 @@ class TestSpecs:
         assert not {"suffix", "echo", "best_of"} & set(chat)
         assert "top_logprobs" in chat and "top_logprobs" not in completions
         # logprobs means a count on completions and a switch on chat
-        assert completions["logprobs"].kind == "int" and chat["logprobs"].kind == "bool"
+        assert completions["logprobs"].value_type == "int" and chat["logprobs"].value_type == "bool"
 
     def test_defaults_are_the_apis_own(self):
         spec = params.specs_for("completions")
@@ -214,7 +214,7 @@ _anything = st.one_of(
                     st.one_of(_numbers, st.text(max_size=3), st.none(), st.booleans()),
                     max_size=5),
 )
-_by_kind = {
+_by_value_type = {
     "float": st.one_of(_numbers, _anything),
     "int": st.one_of(_numbers, _anything),
     "bool": st.one_of(st.booleans(), _anything),
@@ -235,7 +235,7 @@ _by_kind = {
 def request_values(draw, endpoint: str) -> dict:
     specs = params.specs_for(endpoint)
     names = draw(st.lists(st.sampled_from(sorted(specs)), unique=True))
-    return {name: draw(_by_kind[specs[name].kind]) for name in names}
+    return {name: draw(_by_value_type[specs[name].value_type]) for name in names}
 
 
 @pytest.mark.parametrize("endpoint", ["completions", "chat"])
@@ -259,9 +259,9 @@ def test_valid_numbers_in_range_pass(endpoint, data):
     specs = params.specs_for(endpoint)
     values = {}
     for name, spec in specs.items():
-        if spec.kind == "float":
+        if spec.value_type == "float":
             values[name] = data.draw(st.floats(spec.minimum, spec.maximum))
-        elif spec.kind == "int" and name not in ("best_of", "top_logprobs"):
+        elif spec.value_type == "int" and name not in ("best_of", "top_logprobs"):
             values[name] = data.draw(st.integers(int(spec.minimum), int(spec.maximum)))
     assert validate(endpoint, values) == []
 

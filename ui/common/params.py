@@ -186,24 +186,24 @@ def set_values(endpoint: str, values: dict[str, Any]) -> None:
 
 def widget_default(spec: ParamSpec) -> Any:
     """The widget state that stands for "not set"."""
-    if spec.kind == "stop":
+    if spec.value_type == "stop":
         return []
-    if spec.kind in ("text", "logit_bias"):
+    if spec.value_type in ("text", "logit_bias"):
         return ""
-    if spec.kind == "float":
+    if spec.value_type == "float":
         return float(spec.default)
-    if spec.kind == "bool":
+    if spec.value_type == "bool":
         return bool(spec.default)
     return spec.default
 
 
 def to_widget(spec: ParamSpec, value: Any) -> Any:
     """A request value as its widget holds it."""
-    if spec.kind == "stop":
+    if spec.value_type == "stop":
         return [escape_stop(s) for s in ([value] if isinstance(value, str) else value)]
-    if spec.kind == "logit_bias":
+    if spec.value_type == "logit_bias":
         return tokens.format_logit_bias(value)
-    if spec.kind == "float":
+    if spec.value_type == "float":
         return float(value)
     return value
 
@@ -225,27 +225,27 @@ def _widget(endpoint: str, spec: ParamSpec, inputs: ParamInputs, disabled: bool)
     st.session_state.setdefault(key, widget_default(spec))
     common = {"key": key, "help": spec.help, "persist_state": state.PERSIST,
               "disabled": disabled}
-    if spec.kind == "choice":
+    if spec.value_type == "choice":
         offered = (inputs.accepts.choices(spec.name) if inputs.accepts and not inputs.send_anyway
                    else spec.choices)
         if st.session_state[key] not in offered:
             st.session_state[key] = None
         return st.selectbox(spec.label, [None, *offered], format_func=_choice_text, **common)
-    if spec.kind == "float":
+    if spec.value_type == "float":
         return st.slider(spec.label, min_value=float(spec.minimum), max_value=float(spec.maximum),
                          step=spec.step, **common)
-    if spec.kind == "int":
+    if spec.value_type == "int":
         placeholder = f"not set ({spec.range_text()})"
         return st.number_input(spec.label, value=None, step=1, placeholder=placeholder, **common)
-    if spec.kind == "bool":
+    if spec.value_type == "bool":
         return st.checkbox(spec.label, **common)
-    if spec.kind == "stop":
+    if spec.value_type == "stop":
         chosen = st.session_state[key]
         options = [*STOP_CHOICES, *(s for s in chosen if s not in STOP_CHOICES)]
         return parse_stop(st.multiselect(
             spec.label, options, accept_new_options=True, max_selections=MAX_STOP_SEQUENCES,
             placeholder="none", select_all=False, **{**common, "help": spec.help + STOP_HELP}))
-    if spec.kind == "logit_bias":
+    if spec.value_type == "logit_bias":
         text = st.text_area(spec.label, height=68,
                             placeholder=tokens.example_logit_bias(models.vocab_size()),
                             **{**common, "help": spec.help + LOGIT_BIAS_HELP})

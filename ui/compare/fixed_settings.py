@@ -51,7 +51,7 @@ def default(param: ParamSpec) -> Any:
 
 def not_set(param: ParamSpec) -> Any:
     """The widget state that sends nothing (stop sequences are typed as text here)."""
-    return "" if param.kind == "stop" else params.widget_default(param)
+    return "" if param.value_type == "stop" else params.widget_default(param)
 
 
 def set_values(endpoint: str, values: dict[str, Any]) -> None:
@@ -61,7 +61,7 @@ def set_values(endpoint: str, values: dict[str, Any]) -> None:
         if name in NOT_FIXED:
             continue
         value = values.get(name)
-        if param.kind == "response_format":
+        if param.value_type == "response_format":
             response_format.set_value(RESPONSE_FORMAT, value)
             continue
         st.session_state[key(endpoint, name)] = (
@@ -70,7 +70,7 @@ def set_values(endpoint: str, values: dict[str, Any]) -> None:
 
 def widget_value(param: ParamSpec, value: Any) -> Any:
     """A request value as the Compare widget holds it."""
-    if param.kind == "stop":
+    if param.value_type == "stop":
         return "\n".join(params.to_widget(param, value))
     return params.to_widget(param, value)
 
@@ -82,12 +82,12 @@ def render(endpoint: str, axis_names: set[str], conn: Connection, model: str | N
     fixed = Fixed()
     with st.expander("Fixed settings: the same in every cell"):
         columns = st.columns(3)
-        small = [param for param in shown if param.kind != "response_format"]
+        small = [param for param in shown if param.value_type != "response_format"]
         for position, param in enumerate(small):
             with columns[position % 3]:
                 _keep(fixed, param, _widget(endpoint, param, conn, model, fixed))
         for param in shown:
-            if param.kind == "response_format":  # a schema editor needs the whole width
+            if param.value_type == "response_format":  # a schema editor needs the whole width
                 _keep(fixed, param, _response_format(param, fixed))
     return fixed
 
@@ -111,23 +111,23 @@ def _widget(endpoint: str, param: ParamSpec, conn: Connection, model: str | None
     common = {"key": key(endpoint, param.name), "help": param.help,
               "persist_state": state.PERSIST}
     st.session_state.setdefault(common["key"], default(param))
-    if param.kind == "choice":
+    if param.value_type == "choice":
         if st.session_state[common["key"]] not in param.choices:
             st.session_state[common["key"]] = None
         return st.selectbox(param.label, [None, *param.choices],
                             format_func=lambda choice: choice or "the model's default", **common)
-    if param.kind == "float":
+    if param.value_type == "float":
         return st.slider(param.label, min_value=float(param.minimum),
                          max_value=float(param.maximum), step=param.step, **common)
-    if param.kind == "int":
+    if param.value_type == "int":
         return st.number_input(param.label, step=1,
                                placeholder=f"not set ({param.range_text()})", **common)
-    if param.kind == "bool":
+    if param.value_type == "bool":
         return st.checkbox(param.label, **common)
-    if param.kind == "stop":
+    if param.value_type == "stop":
         return parse_stop(st.text_area(param.label, height=68, **common,
                                        placeholder="one per line; \\n is a line break"))
-    if param.kind == "logit_bias":
+    if param.value_type == "logit_bias":
         text = st.text_area(param.label, height=68, placeholder=tokens.example_logit_bias(
                                 models.vocab_size(conn, model)),
                             **{**common, "help": param.help + params.LOGIT_BIAS_HELP})

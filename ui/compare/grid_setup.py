@@ -193,7 +193,7 @@ def take_conversation(messages: list[dict]) -> None:
     for name, value in chat.items():
         if name not in fixed_settings.NOT_FIXED:  # stop: Chat's list, one per line here
             st.session_state[fixed_settings.key("chat", name)] = (
-                "\n".join(value) if specs_for("chat")[name].kind == "stop" else value)
+                "\n".join(value) if specs_for("chat")[name].value_type == "stop" else value)
     st.session_state["compare.fixed_seed"] = chat.get("seed")
     st.session_state["compare.samples"] = min(int(chat.get("n") or 1), MAX_SAMPLES)
 
