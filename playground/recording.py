@@ -2,7 +2,7 @@
 
 ``Recorder(page=...).run(...)`` behaves exactly like ``runner.run`` (same result, same
 errors) and records the outcome, success or failure, without waiting on the disk: the
-ledger writes from its own thread.
+ledger writes from its own thread, and its readers wait for the rows queued before them.
 """
 
 from __future__ import annotations

@@ -1,10 +1,16 @@
 """The usage ledger: every request any page makes, one row in a SQLite file.
 
 ``Ledger.record(entry)`` never waits on the disk: it hands the ``UsageRecord`` to one
-background writer thread through a queue. The writer takes whatever has queued up and
+background writer thread through a queue, so the thread that made the request (a page's,
+or one of Compare's cells) goes on at once. The writer takes whatever has queued up and
 inserts it in one transaction, retrying while the file is locked, so rows recorded
 concurrently from many threads are all kept. ``flush(timeout)`` waits until everything
 recorded so far is written; open ledgers are flushed at exit.
+
+Reading is where the wait goes: every read first waits (briefly) for the rows this process
+has queued, so the running total a page draws right after a request includes it. Read
+without that wait, the total missed the request just made about one time in three; the
+wait costs such a read a millisecond or two.
 
 The file is made readable by its owner only before SQLite first opens it, and is in WAL
 mode, so the Usage page reads while the writer writes. A damaged file (found by a quick
