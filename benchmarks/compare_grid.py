@@ -9,7 +9,7 @@ OpenAI-compatible loopback server) with a fixed latency of 300 ms per request, a
 
 Reported per repetition, then as medians:
 
-- wall (a) / the slowest cell of that same grid: the goal fixed by issue 6 is at most 1.3,
+- wall (a) / the slowest cell of that same grid: the goal is at most 1.3,
   "twelve cells take about as long as the slowest one". The ratio to the slowest cell run
   alone in (b) and to the server's fixed latency are given too; the former can fall below
   1 on a noisy machine, since the slowest of twelve one-by-one cells catches the worst

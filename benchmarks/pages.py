@@ -15,7 +15,7 @@ repetition), each page is
 and both runs are timed; no request is sent during them (checked on the ledger). A
 one-line script (``st.title``) rerun under AppTest joins the rotation as the baseline:
 each page's rerun is also given as a multiple of it, which holds when the machine is busy.
-Goal, from issue 9: every page reruns in under 100 ms (median). AppTest runs the script
+Goal: every page reruns in under 100 ms (median). AppTest runs the script
 in this process as the server would, without a browser or websocket; its own bookkeeping
 (the element tree it builds after each run) is inside the figure.
 

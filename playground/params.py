@@ -2,7 +2,7 @@
 
 One table drives the widgets, the validation before sending, the code export and the help
 texts. Defaults are the API's own: a widget starts at the default, and a parameter is only
-sent when the user moved it away from the default (see ``requests.build_request``).
+sent when the user moved it away from the default (see ``runner.build_request``).
 
 The help texts are meant to be right where many tutorials are wrong: top_p is nucleus
 sampling over 0-1 (not a second temperature), n is the number of choices returned (not a

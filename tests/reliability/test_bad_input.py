@@ -1,6 +1,6 @@
 """Bad input is refused before sending, and nothing the widgets can produce crashes.
 
-The examples name each kind of bad input of issue 8: an empty prompt, values out of range,
+The examples name each kind of bad input: an empty prompt, values out of range,
 too many stop sequences, logit_bias keys and values, malformed JSON, n × best_of, a grid too
 large, and huge prompts. The properties generate, per parameter value type, what the widgets
 of ``ui/common/params.py`` and ``ui/compare/fixed_settings.py`` can hand over (edge cases

@@ -1,4 +1,4 @@
-"""Every fault of the issue, through the core as the pages call it: ``Recorder.run``.
+"""Every network and endpoint fault, through the core as the pages call it: ``Recorder.run``.
 
 Each case is a real HTTP exchange with the fault server (or a refused, unresolvable or
 unaccepting address, all on loopback). Every failure must leave as a ``PlaygroundError``

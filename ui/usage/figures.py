@@ -67,9 +67,10 @@ def tokens_by(frame: pd.DataFrame, column: str) -> go.Figure:
 
 
 def boxes(percentiles: pd.DataFrame, metric: str, unit: str) -> go.Figure:
-    """One box per model from ``usage.latency_by_model``'s percentiles: the box spans the
-    quartiles around the median, the whiskers the 1st to 99th percentile (the extremes
-    of a few thousand requests say little), the dashed line is the mean.
+    """One box per model from the percentiles of
+    ``playground.ledger.queries.latency_by_model``: the box spans the quartiles around the
+    median, the whiskers the 1st to 99th percentile (the extremes of a few thousand requests
+    say little), the dashed line is the mean.
 
     Built from percentiles computed in the core, so the browser gets six numbers a model
     whatever the number of requests (its hover calls the whiskers' ends "fences"). A
