@@ -111,7 +111,7 @@ def test_the_stop_list_takes_at_most_four_and_offers_line_breaks(app):
 
 
 @pytest.mark.parametrize("name, value, message", [
-    ("logprobs", 9, "logprobs must be 0 to 5; got 9."),
+    ("logprobs", 9, "logprobs must be 0 to 5 (100 on the local server); got 9."),
     ("max_tokens", 0, "max_tokens must be 1 to 131072; got 0."),
     ("n", 9, "n must be 1 to 8; got 9."),
 ])
