@@ -47,7 +47,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _log_to_stderr() -> None:
-    handler = logging.StreamHandler()
+    """Log to a duplicate of stderr taken now: while llama-cpp-python loads a model quietly it
+    points file descriptors 1 and 2 at /dev/null for the whole process, which would swallow
+    what other threads log meanwhile (another model's engine settings, a rebuilt file)."""
+    handler = logging.StreamHandler(os.fdopen(os.dup(2), "w", buffering=1))
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
     logger = logging.getLogger("playground")
     logger.addHandler(handler)
