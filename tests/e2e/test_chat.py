@@ -1,4 +1,5 @@
-"""The Chat page in a real browser: a conversation with the local model survives a reload."""
+"""The Chat page in a real browser: a conversation with the local model survives a reload
+and can be reopened from the saved conversations."""
 
 from __future__ import annotations
 
@@ -52,9 +53,15 @@ def test_three_turns_edit_the_system_regenerate_reload_and_reopen(page: Page):
     prompt = re.compile(r"prompt (\d+) tokens")
     assert int(prompt.search(facts(page, 6).inner_text())[1]) > int(prompt.search(before)[1])
 
-    page.reload()
+    page.reload()  # the address names the open conversation, so a reload reopens it
     settle(page)
-    expect(page.get_by_test_id("stChatMessage")).to_have_count(0)  # a new session starts afresh
+    expect(page.get_by_test_id("stChatMessage")).to_have_count(6)
+    expect(page.get_by_role("textbox", name="System message")).to_have_value(
+        "You are a sports historian. Answer in one short sentence, and be exact.")
+
+    page.get_by_test_id("stSidebar").get_by_role("button", name="New conversation").click()
+    settle(page)
+    expect(page.get_by_test_id("stChatMessage")).to_have_count(0)
     page.get_by_test_id("stSidebar").get_by_role(
         "button", name=re.compile(re.escape(QUESTIONS[0]))).click()
     settle(page)
