@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -19,6 +20,22 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # The app is idle (its script finished) once this matches; assert only after it does.
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def clean_environment(**settings: str) -> dict[str, str]:
+    """This process's environment without its OPENAI_* and PLAYGROUND_* settings, so the app
+    sees only what the test gives it, plus ``settings``."""
+    environment = {name: value for name, value in os.environ.items()
+                   if not name.startswith(("OPENAI_", "PLAYGROUND_"))}
+    environment.update(settings)
+    return environment
+
+
+def screenshot(page: Page, name: str) -> None:
+    """The whole page as a PNG in test-results/ (ignored by git), for a person to look at."""
+    shots = ROOT / "test-results"
+    shots.mkdir(exist_ok=True)
+    page.screenshot(path=shots / name, full_page=True)
 
 
 def settle(page: Page, timeout_ms: int = 60_000) -> None:

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from e2e.streamlit_page import clean_environment, streamlit_app
 from e2e.streamlit_page import open_page as open_page_within
 from e2e.streamlit_page import settle as wait_until_idle
-from e2e.streamlit_page import streamlit_app
 from fault_server import DEFAULT_REPLY, FaultServer, closed_port_url
 
 MARKUP = "<b>bold</b><script>window.__pwned=1</script>"
@@ -67,9 +67,7 @@ def app(chromium, gateway, locked, tmp_path_factory):
         {"name": "Locked", "kind": "custom", "base_url": locked, "timeout": 3.0,
          "max_retries": 0},
     ]))
-    environment = {name: value for name, value in os.environ.items()
-                   if not name.startswith(("OPENAI_", "PLAYGROUND_"))}
-    environment["PLAYGROUND_DATA_DIR"] = str(data)
+    environment = clean_environment(PLAYGROUND_DATA_DIR=str(data))
     log = folder / "streamlit.log"
     with streamlit_app(environment, log) as (url, process):
         try:

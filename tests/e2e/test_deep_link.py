@@ -8,13 +8,12 @@ request is the link.
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from e2e.streamlit_page import IDLE, streamlit_app
+from e2e.streamlit_page import IDLE, clean_environment, streamlit_app
 from ui.common import pages
 
 TITLES = [title for _path, title, _icon in pages.ALL]
@@ -23,10 +22,8 @@ TITLES = [title for _path, title, _icon in pages.ALL]
 @pytest.fixture(scope="module")
 def fresh_app(local_base_url, tmp_path_factory) -> str:
     folder = tmp_path_factory.mktemp("deep-link")
-    environment = {name: value for name, value in os.environ.items()
-                   if not name.startswith(("OPENAI_", "PLAYGROUND_"))}
-    environment.update(PLAYGROUND_LOCAL_URL=local_base_url,
-                       PLAYGROUND_DATA_DIR=str(folder / "data"))
+    environment = clean_environment(PLAYGROUND_LOCAL_URL=local_base_url,
+                                    PLAYGROUND_DATA_DIR=str(folder / "data"))
     with streamlit_app(environment, folder / "streamlit.log") as (url, _process):
         yield url
 

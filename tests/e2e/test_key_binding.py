@@ -9,7 +9,6 @@ once the visitor types a key of their own, it receives that one.
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.streamlit_page import open_page, settle, streamlit_app
+from e2e.streamlit_page import clean_environment, open_page, screenshot, settle, streamlit_app
 from fault_server import FaultServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,10 +37,9 @@ def catcher():
 def owners_app(chromium, local_base_url, tmp_path_factory) -> str:
     """``streamlit run app.py`` with the owner's key in its environment."""
     folder = tmp_path_factory.mktemp("key-binding")
-    environment = {name: value for name, value in os.environ.items()
-                   if not name.startswith(("OPENAI_", "PLAYGROUND_"))}
-    environment.update(OPENAI_API_KEY=ENV_KEY, PLAYGROUND_LOCAL_URL=local_base_url,
-                       PLAYGROUND_DATA_DIR=str(folder / "data"))
+    environment = clean_environment(OPENAI_API_KEY=ENV_KEY,
+                                    PLAYGROUND_LOCAL_URL=local_base_url,
+                                    PLAYGROUND_DATA_DIR=str(folder / "data"))
     with streamlit_app(environment, folder / "streamlit.log") as (url, _process):
         yield url
 
@@ -65,12 +63,6 @@ def type_into(field, text: str, page: Page) -> None:
     field.fill(text)
     field.press("Enter")
     settle(page)
-
-
-def screenshot(page: Page, name: str) -> None:
-    shots = ROOT / "test-results"
-    shots.mkdir(exist_ok=True)
-    page.screenshot(path=shots / name, full_page=True)
 
 
 def use_every_page(page: Page) -> None:

@@ -7,14 +7,13 @@ with SIGSEGV on its first completion and answers after it is restarted.
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 
 import pytest
 from playwright.sync_api import expect
 
-from e2e.streamlit_page import IDLE, ROOT, settle, streamlit_app
+from e2e.streamlit_page import IDLE, ROOT, clean_environment, settle, streamlit_app
 from playground.local.launcher import free_port
 
 STAND_IN = ROOT / "tests" / "crashing_server.py"
@@ -27,11 +26,9 @@ def crashing_app(tmp_path_factory):
     port = free_port()
     command = [sys.executable, str(STAND_IN), "--crash-on", "/v1/completions",
                "--armed-while-missing", str(folder / "crashed-once")]
-    environment = {name: value for name, value in os.environ.items()
-                   if not name.startswith(("OPENAI_", "PLAYGROUND_"))}
-    environment.update(PLAYGROUND_LOCAL_SERVER_COMMAND=shlex.join(command),
-                       PLAYGROUND_LOCAL_PORT=str(port),
-                       PLAYGROUND_DATA_DIR=str(folder / "data"))
+    environment = clean_environment(PLAYGROUND_LOCAL_SERVER_COMMAND=shlex.join(command),
+                                    PLAYGROUND_LOCAL_PORT=str(port),
+                                    PLAYGROUND_DATA_DIR=str(folder / "data"))
     (folder / "data").mkdir()
     with streamlit_app(environment, folder / "streamlit.log") as (url, _process):
         yield url, port

@@ -4,14 +4,13 @@ pages) until the right password is given, then the page the link named."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from e2e.streamlit_page import IDLE, settle, streamlit_app
+from e2e.streamlit_page import IDLE, clean_environment, settle, streamlit_app
 from ui.common import access
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,11 +20,9 @@ PASSWORD = "open sesame, ünïcode too"
 @pytest.fixture(scope="module")
 def guarded_app(chromium, local_base_url, tmp_path_factory) -> str:
     folder = tmp_path_factory.mktemp("password-gate")
-    environment = {name: value for name, value in os.environ.items()
-                   if not name.startswith(("OPENAI_", "PLAYGROUND_"))}
-    environment.update({access.PASSWORD_VARIABLE: PASSWORD,
-                        "PLAYGROUND_LOCAL_URL": local_base_url,
-                        "PLAYGROUND_DATA_DIR": str(folder / "data")})
+    environment = clean_environment(**{access.PASSWORD_VARIABLE: PASSWORD},
+                                    PLAYGROUND_LOCAL_URL=local_base_url,
+                                    PLAYGROUND_DATA_DIR=str(folder / "data"))
     with streamlit_app(environment, folder / "streamlit.log") as (url, _process):
         yield url
 

@@ -10,14 +10,13 @@ test-results/.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.streamlit_page import open_page, settle, streamlit_app
+from e2e.streamlit_page import clean_environment, open_page, screenshot, settle, streamlit_app
 from openai_emulator import MODELS, EmulatedModel, OpenAIEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,11 +33,10 @@ def emulator():
 @pytest.fixture(scope="module")
 def app_on_emulator(chromium, local_base_url, emulator, tmp_path_factory) -> str:
     folder = tmp_path_factory.mktemp("todays-api")
-    environment = {name: value for name, value in os.environ.items()
-                   if not name.startswith(("OPENAI_", "PLAYGROUND_"))}
-    environment.update(OPENAI_API_KEY="sk-emulator-key", OPENAI_BASE_URL=emulator.base_url,
-                       PLAYGROUND_LOCAL_URL=local_base_url,
-                       PLAYGROUND_DATA_DIR=str(folder / "data"))
+    environment = clean_environment(OPENAI_API_KEY="sk-emulator-key",
+                                    OPENAI_BASE_URL=emulator.base_url,
+                                    PLAYGROUND_LOCAL_URL=local_base_url,
+                                    PLAYGROUND_DATA_DIR=str(folder / "data"))
     with streamlit_app(environment, folder / "streamlit.log") as (url, _process):
         yield url
 
@@ -83,12 +81,6 @@ def say(page: Page, text: str) -> None:
     chat.fill(text)
     chat.press("Enter")
     settle(page)
-
-
-def screenshot(page: Page, name: str) -> None:
-    shots = ROOT / "test-results"
-    shots.mkdir(exist_ok=True)
-    page.screenshot(path=shots / name, full_page=True)
 
 
 def slider(page: Page, label: str):
