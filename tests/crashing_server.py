@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     handler = type("Handler", (_CrashingHandler,), {"crash_on": args.crash_on,
                                                     "marker": args.armed_while_missing})
     httpd = _HTTPServer((args.host, args.port), handler)
-    httpd.fault_server = FaultServer(models=MODELS, reply="stand-in reply")
+    httpd.owner = FaultServer(models=MODELS, reply="stand-in reply")
     httpd.serve_forever()
 
 

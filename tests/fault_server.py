@@ -155,8 +155,61 @@ class Received:
         return self.headers.get("authorization")
 
 
-class FaultServer:
+class LoopbackServer:
+    """A threaded HTTP server on a free loopback port, kept for a test's lifetime, that records
+    the requests it receives. Subclasses name their request handler, which reaches the
+    server object as ``self.server.owner``."""
+
+    handler: type[BaseHTTPRequestHandler]
+    thread_name = "loopback-server"
+
+    def __init__(self, host: str = "127.0.0.1"):
+        self.host = host
+        self._lock = threading.Lock()
+        self._received: list[Received] = []
+        self._httpd: ThreadingHTTPServer | None = None
+
+    def start(self) -> str:
+        httpd = _HTTPServer((self.host, 0), self.handler)
+        httpd.owner = self
+        self._httpd = httpd
+        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                         name=self.thread_name, daemon=True).start()
+        return self.base_url
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError(f"the {type(self).__name__} is not running")
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    @property
+    def requests(self) -> list[Received]:
+        with self._lock:
+            return list(self._received)
+
+
+class FaultServer(LoopbackServer):
     """An OpenAI-compatible loopback server whose answers are chosen by the test."""
+
+    thread_name = "fault-server"
+
+    @property
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     def __init__(self, *, latency: float = 0.0, fault: str = "ok", fail_first: int = 0,
                  fail_with: str = "429", faults_by_model: dict[str, str] | None = None,
@@ -176,52 +229,17 @@ class FaultServer:
         self.hang_seconds = hang_seconds
         self.ignore_n = ignore_n
         self.echo_key = echo_key
-        self.host = host
-        self._lock = threading.Lock()
-        self._received: list[Received] = []
+        super().__init__(host)
         self._generations = 0
         self._closing = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> str:
-        httpd = _HTTPServer((self.host, 0), _Handler)
-        httpd.fault_server = self
-        self._httpd = httpd
-        self._closing.clear()
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fault-server", daemon=True)
-        self._thread.start()
-        return self.base_url
-
     def stop(self) -> None:
         self._closing.set()  # wakes every handler waiting out a latency or a hang
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> str:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("the fault server is not running")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        super().stop()
 
     # -- what it received --------------------------------------------------------------
-
-    @property
-    def requests(self) -> list[Received]:
-        with self._lock:
-            return list(self._received)
 
     @property
     def request_count(self) -> int:
@@ -306,7 +324,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle(body if isinstance(body, dict) else {})
 
     def _handle(self, body: dict[str, Any] | None) -> None:
-        owner = self.server.fault_server
+        owner = self.server.owner
         path = self.path.split("?")[0].rstrip("/")
         received = owner._choose(self.command, path, self.headers, body or {})
         delay = self.headers.get("x-latency")

@@ -43,13 +43,12 @@ see what a page sent.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from fault_server import Received, _Handler, _HTTPServer
+from fault_server import LoopbackServer, Received, _Handler
 
 DEFAULT_REPLY = "Paris is the capital of France"
 REASONING_TOKENS = {"none": 0, "minimal": 8, "low": 16, "medium": 64, "high": 256}
@@ -91,8 +90,10 @@ class Refusal(Exception):
         self.message, self.param, self.code, self.status = message, param, code, status
 
 
-class OpenAIEmulator:
+class OpenAIEmulator(LoopbackServer):
     """Today's OpenAI chat API on a loopback port."""
+
+    thread_name = "openai-emulator"
 
     def __init__(self, *, models: tuple[EmulatedModel, ...] = MODELS,
                  reply: str = DEFAULT_REPLY, valid_json: bool = True,
@@ -100,42 +101,11 @@ class OpenAIEmulator:
         self.models = {model.id: model for model in models}
         self.reply = reply
         self.valid_json = valid_json
-        self.host = host
-        self._lock = threading.Lock()
-        self._received: list[Received] = []
-        self._httpd: ThreadingHTTPServer | None = None
-
-    def start(self) -> str:
-        httpd = _HTTPServer((self.host, 0), _EmulatorHandler)
-        httpd.emulator = self
-        self._httpd = httpd
-        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                         name="openai-emulator", daemon=True).start()
-        return self.base_url
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> str:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
+        super().__init__(host)
 
     @property
-    def base_url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("the emulator is not running")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    @property
-    def requests(self) -> list[Received]:
-        with self._lock:
-            return list(self._received)
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _EmulatorHandler
 
     def posts(self, path: str = "/chat/completions") -> list[dict[str, Any]]:
         """The bodies of the POSTs to a path ending, in order."""
@@ -154,7 +124,7 @@ class _EmulatorHandler(_Handler):
     """The fault server's HTTP plumbing, with the emulator's answers."""
 
     def _handle(self, body: dict[str, Any] | None) -> None:
-        owner: OpenAIEmulator = self.server.emulator
+        owner: OpenAIEmulator = self.server.owner
         path = self.path.split("?")[0].rstrip("/")
         try:
             status, answer = 200, self._answer(owner, path, body)
