@@ -9,15 +9,25 @@ from playwright.sync_api import Page, expect
 
 from e2e.streamlit_page import ROOT, settle
 
-# The heights of every bar the chart draws, as plotly.js holds them once decoded.
-BAR_HEIGHTS = """element => element.querySelector('.js-plotly-plot')._fullData
-    .filter(trace => trace.type === 'bar').flatMap(trace => Array.from(trace.y))"""
+# The heights of every bar the chart draws, as plotly.js holds them once decoded; null while
+# the chart is being redrawn (plotly.js has not decoded its data yet).
+BAR_HEIGHTS = """element => {
+    const plot = element.querySelector('.js-plotly-plot');
+    if (!plot || !plot._fullData) return null;
+    return plot._fullData.filter(trace => trace.type === 'bar')
+        .flatMap(trace => Array.from(trace.y));
+}"""
 
 
-def bar_heights(page: Page) -> list[float]:
+def bar_heights(page: Page, seconds: float = 20) -> list[float]:
+    """The bar heights, once the chart is drawn (a redraw in progress is waited out)."""
     chart = page.get_by_test_id("stPlotlyChart").first
     expect(chart.locator(".js-plotly-plot")).to_be_visible()
-    return chart.evaluate(BAR_HEIGHTS)
+    deadline = time.monotonic() + seconds
+    while (heights := chart.evaluate(BAR_HEIGHTS)) is None:
+        assert time.monotonic() < deadline, "the chart was never drawn"
+        page.wait_for_timeout(100)
+    return heights
 
 
 def changed_heights(page: Page, before: list[float], seconds: float = 20) -> list[float]:
