@@ -38,6 +38,9 @@ class ModelEntry:
     description: str
     owned_by: str = "local"
     chat_template: str | None = None  # None: use the template inside the GGUF file
+    # How many sequences (requests, choices) it decodes together in one batch. More than one
+    # only where batched decoding is known to give each sequence the logits it gets alone.
+    parallel_sequences: int = 1
 
 
 def _smollm2_path() -> Path:
@@ -52,7 +55,7 @@ EMBEDDED: tuple[ModelEntry, ...] = (
     ModelEntry(
         DEFAULT_MODEL, _smollm2_path, "Apache-2.0",
         "SmolLM2-135M-Instruct (Hugging Face), Q4_1: a tiny instruction-tuned chat model.",
-        owned_by="HuggingFaceTB",
+        owned_by="HuggingFaceTB", parallel_sequences=8,
     ),
     ModelEntry(
         "gemma-3-270m", gemma_path, "Gemma Terms of Use",

@@ -74,6 +74,7 @@ class Service:
             "license": model.entry.license,
             "endpoints": ["completions", "chat"],
             "fill_in_middle": info["fill_in_middle"],
+            "parallel_sequences": model.entry.parallel_sequences,
             "engine": model.engine_description(),
             **{k: info[k] for k in ("context_length", "context_length_trained", "parameters",
                                    "quantization", "architecture", "vocab_size", "file")},
