@@ -12,11 +12,12 @@
   ``RateLimited`` the pool pauses new requests to that connection for ``retry_after``
   (or ``RATE_LIMIT_PAUSE`` seconds) and puts the cell back in the queue, at most
   ``rate_limit_requeues`` times, before it counts as failed.
-- **Per-model queues**: the embedded local server runs one request per model at a time,
-  so cells of a local connection are sent one per model (``per_model_limit``); queued
-  cells then wait on this side, where cancel can still drop them, instead of on the server
-  with their timeout running. Remote cells all go at once, so twelve cells take about as
-  long as the slowest one.
+- **Per-model queues**: the embedded local server decodes a model's requests together up
+  to its batch (``parallel_sequences``, given here as ``batch_sizes``; one at a time for a
+  model not named), so cells of a local connection are sent no more per model than that
+  (or ``per_model_limit``); queued cells then wait on this side, where cancel can still
+  drop them, instead of on the server with their timeout running. Remote cells all go at
+  once, so twelve cells take about as long as the slowest one.
 
 **Timing**: each cell records ``queued``, the seconds from the start of scheduling until
 its first request was sent (waiting on this side for a free worker, a per-model queue or a
@@ -36,7 +37,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -61,6 +62,7 @@ def run_grid(grid: Grid, resolve_connection: ResolveConnection, *, max_workers: 
              should_cancel: Callable[[], bool] | None = None,
              cells: Iterable[Cell] | None = None,
              per_model_limit: int | None = None,
+             batch_sizes: Mapping[tuple[str, str], int] | None = None,
              rate_limit_requeues: int = 1,
              poll_interval: float = 0.05,
              recorder: Recorder | None = None,
@@ -70,7 +72,9 @@ def run_grid(grid: Grid, resolve_connection: ResolveConnection, *, max_workers: 
     Raises ``InvalidParameters`` before sending anything when the grid does not check.
     ``resolve_connection(name)`` gives the connection, key resolved, for a cell's
     connection name. ``per_model_limit`` caps the cells in flight per (connection, model);
-    by default 1 for the embedded local server and unlimited otherwise. ``recorder``
+    by default, for the embedded local server, what ``batch_sizes`` gives for (connection
+    name, model), the requests that model decodes together (1 for a model it does not
+    name), and unlimited otherwise. ``recorder``
     records every request in the usage ledger. Every cell is sent as its model takes it
     (``accepts_of``: max_tokens becomes max_completion_tokens for a reasoning model); with
     ``refusals``, what a server refused before applies too, and a cell's refusal is
@@ -82,7 +86,8 @@ def run_grid(grid: Grid, resolve_connection: ResolveConnection, *, max_workers: 
     started = time.perf_counter()
     todo = list(cells) if cells is not None else grid.cells()
     run = _Run(grid, _connections(todo, resolve_connection), max_workers=max_workers,
-               per_model_limit=per_model_limit, rate_limit_requeues=rate_limit_requeues,
+               per_model_limit=per_model_limit, batch_sizes=dict(batch_sizes or {}),
+               rate_limit_requeues=rate_limit_requeues,
                poll_interval=poll_interval, recorder=recorder, refusals=refusals,
                on_cell_done=on_cell_done)
     run.queue(todo)
@@ -129,6 +134,7 @@ class _Run:
     conns: Resolved
     max_workers: int
     per_model_limit: int | None
+    batch_sizes: dict[tuple[str, str], int]
     rate_limit_requeues: int
     poll_interval: float
     recorder: Recorder | None
@@ -213,7 +219,10 @@ class _Run:
         if self.per_model_limit is not None:
             return self.per_model_limit
         conn = self.conns[cell.connection]
-        return 1 if isinstance(conn, Connection) and conn.kind == "local" else None
+        if not isinstance(conn, Connection) or conn.kind != "local":
+            return None
+        size = self.batch_sizes.get((cell.connection, cell.model))
+        return size if type(size) is int and size >= 1 else 1
 
     def _collect(self, future: Future) -> None:
         cell, attempt = self.running.pop(future)

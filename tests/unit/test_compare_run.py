@@ -220,6 +220,22 @@ class TestConcurrency:
         assert 2 * 0.2 <= result.wall_time < 4 * 0.2, (
             "two models in parallel, cells of a model in turn")
 
+    @pytest.mark.parametrize("batch_sizes, rounds", [
+        (None, 4), ({("local", "fault-model"): 2}, 2), ({("local", "fault-model"): 4}, 1),
+        ({("local", "other-model"): 4}, 4), ({("local", "fault-model"): 0}, 4)],
+        ids=["unknown: one at a time", "batch of 2", "batch of 4", "another model's batch",
+             "a batch of 0 is one"])
+    def test_local_cells_fill_their_models_batch(self, monkeypatch, batch_sizes, rounds):
+        server = FaultServer(latency=0.5)
+        with server:
+            monkeypatch.setenv("PLAYGROUND_LOCAL_URL", server.base_url)
+            conn = Connection("local", kind="local", max_retries=0, timeout=10)
+            grid = chat_grid(Axis.parse("seed", "1, 2, 3, 4"), connection="local")
+            result = run_grid(grid, lambda name: conn, max_workers=8, batch_sizes=batch_sizes)
+        assert len(result.ok) == 4
+        assert rounds * 0.5 <= result.wall_time < (rounds + 1) * 0.5, (
+            f"four cells, at most {4 // rounds} in flight")
+
     def test_cancel_stops_scheduling(self):
         server = FaultServer(latency=0.2)
         with server:
