@@ -3,6 +3,8 @@
 ``render(conn, model)`` draws them and returns a ``Setup``: the grid (None while an axis
 cannot be read), the estimate, and the pool size. Every widget keeps its value for the
 session (``persist_state``), so nothing typed is lost on a rerun or a visit to another page.
+The number of concurrent requests follows the grid's models until the user types one: enough
+to fill the batch of each local model (``batching``), 4 for other endpoints.
 Axes are typed as text and read by ``Axis.parse``: a list ``0, 0.5, 1`` or a range
 ``0:1:0.25`` (start:stop:step, stop included); a text that cannot be read is named under
 its field and the grid waits for it. Start values go into session state before the widgets
@@ -24,11 +26,15 @@ from playground.compare import (
     AXIS_NAMES,
     DEFAULT_MAX_CELLS,
     MAX_SAMPLES,
+    MAX_WORKERS,
     Axis,
     Estimate,
     Form,
     Grid,
+    ModelRef,
+    WorkersDefault,
     axis_names,
+    default_workers,
     estimate,
 )
 from playground.connection import Connection
@@ -37,7 +43,7 @@ from playground.params import SPECS, specs_for
 from playground.tokens import estimate_tokens
 from ui.common import model_accepts, models, params, state
 from ui.common.text import plain
-from ui.compare import fixed_settings
+from ui.compare import batching, fixed_settings
 
 MODES = {"Chat": "chat", "Completion": "completions"}
 AXIS_EXAMPLES = {"temperature": "0, 1.2", "top_p": "0.5, 0.9, 1", "frequency_penalty": "0:2:1",
@@ -54,6 +60,10 @@ MODEL_AXIS_HELP = ("Models of the sidebar's connection, and of other connections
 SAMPLING = {"n": "n choices per request", "repeat": "one request per sample"}
 FIELDS, CONVERSATION = "System and user message", "A conversation (JSON)"
 MESSAGES_JSON = "Messages (JSON)"
+WORKERS, WORKERS_TYPED = "compare.workers", "compare.workers_typed"
+WORKERS_HELP = ("Cells sent at the same time. {how} Cells of one local model go out no more "
+                "at a time than it decodes together; the rest wait here, where Cancel can "
+                "still drop them.")
 MESSAGES_JSON_HELP = ("The messages array as the API takes it: system, user and assistant "
                       "turns in order, e.g. few-shot examples before the question. The Chat "
                       "page's Compare button fills it with its conversation.")
@@ -94,7 +104,8 @@ def render(conn: Connection, model: str | None) -> Setup:
                                  "every combination of their values is one cell.")
     axes = _axes(endpoint, chosen, conn)
     fixed = fixed_settings.render(endpoint, set(chosen), conn, model)
-    options = _run_options(seed_axis="seed" in chosen)
+    options = _run_options(seed_axis="seed" in chosen,
+                           workers=_default_workers(chosen, conn, model))
     if axes is None or not readable or not fixed.readable:
         return Setup(None, None, options.workers)
     grid = Grid(endpoint, fixed.values, axes, samples_per_cell=options.samples,
@@ -264,6 +275,19 @@ def _known_models(conn: Connection) -> list[str]:
     return list(dict.fromkeys(known))
 
 
+def _default_workers(chosen: list[str], conn: Connection, model: str | None) -> WorkersDefault:
+    """Enough concurrent requests to fill the batch of each of the grid's local models."""
+    if "model" in chosen:
+        refs = [ModelRef.parse(str(text))
+                for text in st.session_state.get("compare.axis.model") or []]
+        pairs = [(ref.connection or conn.name, ref.model) for ref in refs if ref.model]
+    else:
+        pairs = [(conn.name, model)] if model else []
+    local, others = batching.local_batches(pairs, conn)
+    return default_workers({model_id if name == conn.name else f"{model_id} @ {name}": size
+                            for (name, model_id), size in local.items()}, others)
+
+
 @dataclass
 class RunOptions:
     samples: int
@@ -273,10 +297,12 @@ class RunOptions:
     max_cells: int
 
 
-def _run_options(seed_axis: bool) -> RunOptions:
-    for name, start in (("samples", 1), ("fixed_seed", None), ("workers", 4),
-                        ("max_cells", DEFAULT_MAX_CELLS)):
+def _run_options(seed_axis: bool, workers: WorkersDefault) -> RunOptions:
+    for name, start in (("samples", 1), ("fixed_seed", None), ("max_cells", DEFAULT_MAX_CELLS)):
         st.session_state.setdefault(f"compare.{name}", start)
+    typed = bool(st.session_state.get(WORKERS_TYPED)) and WORKERS in st.session_state
+    if not typed:  # the default follows the grid's models until the user types a number
+        st.session_state[WORKERS] = workers.workers
     cells = st.columns(5)
     samples = cells[0].number_input(
         "Samples per cell", min_value=1, max_value=MAX_SAMPLES, step=1,
@@ -292,18 +318,21 @@ def _run_options(seed_axis: bool) -> RunOptions:
         persist_state=state.PERSIST, disabled=seed_axis, placeholder="none",
         help="The same seed in every cell, for a run you can reproduce; sample k gets "
              "seed + k. Not used when seed is an axis.")
-    workers = cells[3].number_input(
-        "Concurrent requests", min_value=1, max_value=32, step=1,
-        key="compare.workers", persist_state=state.PERSIST,
-        help="Cells sent at the same time. The local models answer one request per model "
-             "at a time, so their cells queue whatever this is.")
+    chosen_workers = cells[3].number_input(
+        "Concurrent requests", min_value=1, max_value=MAX_WORKERS, step=1,
+        key=WORKERS, persist_state=state.PERSIST,
+        on_change=lambda: st.session_state.update({WORKERS_TYPED: True}),
+        help=WORKERS_HELP.format(how=plain(
+            f"You typed this number; by default it would be {workers.workers}. "
+            f"{workers.reason}" if typed else
+            f"Until you type a number it follows the grid's models. {workers.reason}")))
     max_cells = cells[4].number_input(
         "Cell limit", min_value=1, max_value=10_000, step=1,
         key="compare.max_cells", persist_state=state.PERSIST,
         help="A grid with more cells than this is refused before anything is sent.")
     return RunOptions(int(samples), sampling,
                       None if seed_axis or fixed_seed is None else int(fixed_seed),
-                      int(workers), int(max_cells))
+                      int(chosen_workers), int(max_cells))
 
 
 def _show_estimate(figures: Estimate) -> None:

@@ -11,7 +11,9 @@ marks the others cancelled on the next script run. Any other click during a run
 interrupts it the same way (that is how Streamlit runs scripts), and the page says so.
 
 The result's wall time is kept up to date as each cell ends, so an interrupted run still
-says how long it ran; a re-run of some cells adds its own time to it.
+says how long it ran; a re-run of some cells adds its own time to it. The progress line
+gives the run's pace: the completion tokens of the cells it has finished over its wall time
+so far. Cells of a local model are sent as many at a time as it decodes together.
 """
 
 from __future__ import annotations
@@ -22,14 +24,15 @@ from collections.abc import Callable
 import streamlit as st
 
 from playground import connection
-from playground.compare import Cell, CellResult, Grid, GridResult, run_grid
+from playground.compare import Cell, CellResult, Grid, GridResult, progress_text, run_grid
+from playground.compare.concurrency import completion_tokens
 from playground.connection import Connection
 from playground.errors import ConnectionFailed, InvalidParameters
 from playground.refusals import RefusalStore
 from ui.common import sidebar, usage_total
 from ui.common.recording import recorder
 from ui.common.text import plain
-from ui.compare import keys, results
+from ui.compare import batching, keys, results
 
 PAGE = "Compare"
 
@@ -72,27 +75,30 @@ def _run(result: GridResult, cells: list[Cell], conn: Connection, workers: int) 
     st.session_state[keys.COMPARE_RESULT] = result
     st.session_state[keys.COMPARE_CANCEL] = False
     result.cancelled = False
+    batch_sizes = batching.batch_sizes(((cell.connection, cell.model) for cell in cells), conn)
     began, earlier = time.perf_counter(), result.wall_time
     for cell in cells:
         result.update(CellResult(cell))
     area = st.empty()
     with area.container():
-        bar = st.progress(0.0, text=f"0 of {len(cells)} cells done")
+        bar = st.progress(0.0, text=progress_text(0, len(cells), None, 0.0))
         st.button("Cancel", icon=":material/stop:", on_click=_cancel,
                   help="Stops sending cells; requests already sent are not waited for.")
         finished = st.container(horizontal=True, gap="small")
-    done = 0
+    done: list[CellResult] = []  # this run's cells, as they end
 
     def on_cell_done(cell_result: CellResult) -> None:
-        nonlocal done
-        done += 1
+        done.append(cell_result)
         result.update(cell_result)
-        result.wall_time = earlier + time.perf_counter() - began
-        bar.progress(done / len(cells), text=f"{done} of {len(cells)} cells done")
+        seconds = time.perf_counter() - began
+        result.wall_time = earlier + seconds
+        bar.progress(len(done) / len(cells), text=progress_text(
+            len(done), len(cells), completion_tokens(done), seconds))
         with finished:
             results.card(cell_result, heading=cell_result.cell.label)
 
     final = run_grid(result.grid, resolver(conn), max_workers=workers, cells=cells,
+                     batch_sizes=batch_sizes,
                      on_cell_done=on_cell_done, should_cancel=_cancel_requested,
                      recorder=recorder(PAGE), refusals=RefusalStore())
     for cell_result in final.cells:
