@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -60,8 +61,13 @@ def test_a_two_by_two_grid_on_the_local_model(page: Page):
 
 def test_cancel_keeps_the_finished_cells(page: Page):
     set_up(page, temperatures="1.2", seeds="1:6:1", max_tokens=40)
+    # One cell at a time, so the run is surely halfway when Cancel is clicked (by default
+    # the local model's batch takes all six at once).
+    fill(page, "spinbutton", "Concurrent requests", "1")
     page.get_by_role("button", name="Run grid").click()
-    expect(page.get_by_text("1 of 6 cells done")).to_be_visible(timeout=120_000)
+    # The progress line's pace counts the finished cell's tokens.
+    expect(page.get_by_text(re.compile(r"^1 of 6 cells done · [\d,.]+ tokens/s$"))).to_be_visible(
+        timeout=120_000)
     page.get_by_role("button", name="Cancel").click()
     expect(page.get_by_text("Cancelled:")).to_be_visible(timeout=60_000)
     settle(page)
