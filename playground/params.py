@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Literal
 
 from playground import structured
@@ -276,7 +277,13 @@ LOCAL_SERVER = ModelLimits(local_server=True)
 
 def specs_for(endpoint: str, limits: ModelLimits | None = None) -> dict[str, ParamSpec]:
     """The parameters one endpoint accepts, by name, in display order; with ``limits``,
-    as they hold for that model (``for_model``)."""
+    as they hold for that model (``for_model``). A copy of a table worked out once: every
+    request asks for it twice."""
+    return dict(_specs_for(endpoint, limits))
+
+
+@lru_cache(maxsize=64)
+def _specs_for(endpoint: str, limits: ModelLimits | None) -> dict[str, ParamSpec]:
     return {spec.name: for_model(spec, limits) for spec in SPECS
             if endpoint in spec.endpoints}
 

@@ -40,6 +40,12 @@ class TestSpecs:
         assert spec["frequency_penalty"].default == 0.0
         assert spec["stream"].default is False
 
+    def test_each_caller_gets_its_own_copy_of_the_table(self):
+        mine = params.specs_for("chat")
+        del mine["temperature"]
+        assert "temperature" in params.specs_for("chat")
+        assert params.specs_for("chat") == params.specs_for("chat")
+
     @pytest.mark.parametrize("endpoint", ["completions", "chat"])
     def test_every_default_passes_validation(self, endpoint):
         defaults = {name: s.default for name, s in params.specs_for(endpoint).items()}
