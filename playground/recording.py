@@ -1,15 +1,19 @@
 """Run a request and write it to the usage ledger: the one path every page sends through.
 
 ``Recorder(page=...).run(...)`` behaves exactly like ``runner.run`` (same result, same
-errors) and records the outcome, success or failure, without waiting on the disk: the
-ledger writes from its own thread, and its readers wait for the rows queued before them.
+errors) and records the outcome, success or failure, without waiting on the disk or on
+making the record: the ledger makes the record and writes it from its own thread (pages
+only read a result, so it can be read there too), and its readers wait for the rows
+queued before them.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,18 +44,21 @@ class Recorder:
             result = runner.run(conn, endpoint, request, **options)
         except PlaygroundError as error:
             failure = error  # ``error`` is unbound once the block ends; name it for the lambda
+            latency, ended = time.perf_counter() - started, datetime.now(UTC)
             self._record(lambda: UsageRecord.from_error(
                 failure, endpoint=endpoint, request=request, page=self.page, connection=conn,
-                latency=time.perf_counter() - started, session=self.session))
+                latency=latency, session=self.session, ended=ended))
             raise
+        ended = datetime.now(UTC)
         self._record(lambda: UsageRecord.from_result(
-            result, page=self.page, connection=conn, session=self.session))
+            result, page=self.page, connection=conn, session=self.session, ended=ended))
         return result
 
-    def _record(self, make_record) -> None:
-        """Write to the ledger; a ledger that cannot be used is logged, not raised, so a
-        request that succeeded never loses its answer to a bad database path."""
+    def _record(self, make_record: Callable[[], UsageRecord]) -> None:
+        """Hand the record's making to the ledger's writer; a ledger that cannot be used is
+        logged, not raised, so a request that succeeded never loses its answer to a bad
+        database path."""
         try:
-            self.usage_ledger.record(make_record())
+            self.usage_ledger.record(make_record)
         except PlaygroundError as failure:
             log.warning("Usage not recorded for %s: %s", self.page, failure)

@@ -126,9 +126,10 @@ class UsageRecord:
 
     @classmethod
     def from_result(cls, result: RunResult, *, page: str, connection: Connection | str,
-                    prices: Mapping[str, Price] | None = None,
-                    session: str | None = None) -> UsageRecord:
-        """The record of a request that returned (completely, or a stream cut short)."""
+                    prices: Mapping[str, Price] | None = None, session: str | None = None,
+                    ended: datetime | None = None) -> UsageRecord:
+        """The record of a request that returned (completely, or a stream cut short);
+        ``ended``: when its answer was in, if not now (the record made later)."""
         request = dict(result.request)
         usage = result.usage or {}
         text = "".join(choice.text for choice in result.choices)
@@ -156,7 +157,7 @@ class UsageRecord:
             error_message=_without(str(error), secrets) if error is not None else None,
             request=_without(request, secrets),
             response=_without(_response_of(result), secrets),
-            time=datetime.now(UTC) - timedelta(seconds=result.latency or 0.0),
+            time=(ended or datetime.now(UTC)) - timedelta(seconds=result.latency or 0.0),
             session=session, host=host_of(connection),
         )
         record.cost = estimate_cost(record.model, prompt_tokens, completion_tokens, prices)
@@ -165,9 +166,10 @@ class UsageRecord:
     @classmethod
     def from_error(cls, error: BaseException, *, endpoint: str, request: Mapping[str, Any],
                    page: str, connection: Connection | str, latency: float | None = None,
-                   prices: Mapping[str, Price] | None = None,
-                   session: str | None = None) -> UsageRecord:
-        """The record of a request that failed before any answer arrived (no tokens used)."""
+                   prices: Mapping[str, Price] | None = None, session: str | None = None,
+                   ended: datetime | None = None) -> UsageRecord:
+        """The record of a request that failed before any answer arrived (no tokens used);
+        ``ended``: when it failed, if not now."""
         request = dict(request)
         secrets = _secrets_of(connection)
         kind = error.kind if isinstance(error, PlaygroundError) else type(error).__name__
@@ -177,7 +179,7 @@ class UsageRecord:
             params=_without(sent_parameters(request), secrets), latency=latency,
             error_kind=kind, error_message=_without(str(error), secrets),
             request=_without(request, secrets),
-            time=datetime.now(UTC) - timedelta(seconds=latency or 0.0),
+            time=(ended or datetime.now(UTC)) - timedelta(seconds=latency or 0.0),
             session=session, host=host_of(connection),
         )
         record.cost = estimate_cost(record.model, 0, 0, prices)

@@ -1,11 +1,12 @@
 """The usage ledger: every request any page makes, one row in a SQLite file.
 
-``Ledger.record(entry)`` never waits on the disk: it hands the ``UsageRecord`` to one
-background writer thread through a queue, so the thread that made the request (a page's,
-or one of Compare's cells) goes on at once. The writer takes whatever has queued up and
-inserts it in one transaction, retrying while the file is locked, so rows recorded
-concurrently from many threads are all kept. ``flush(timeout)`` waits until everything
-recorded so far is written; open ledgers are flushed at exit.
+``Ledger.record(entry)`` never waits on the disk: it hands the ``UsageRecord``, or the
+function that makes it, to one background writer thread through a queue, so the thread
+that made the request (a page's, or one of Compare's cells) goes on at once. The writer
+takes whatever has queued up and inserts it in one transaction, retrying while the file
+is locked, so rows recorded concurrently from many threads are all kept.
+``flush(timeout)`` waits until everything recorded so far is written; open ledgers are
+flushed at exit.
 
 Reading is where the wait goes: every read first waits (briefly) for the rows this process
 has queued, so the running total a page draws right after a request includes it. Read
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 500
 
 Figure = TypeVar("Figure")
+Entry = UsageRecord | Callable[[], UsageRecord]  # a record, or the function that makes it
 
 _open_ledgers: weakref.WeakSet[Ledger] = weakref.WeakSet()
 
@@ -69,7 +71,7 @@ class Ledger:
         self.busy_timeout = busy_timeout
         self.last_error: Exception | None = None  # the writer's latest failure, if unresolved
         self.dropped = 0  # rows the database refused outright (never happens with to_row's)
-        self._queue: deque[UsageRecord] = deque()
+        self._queue: deque[Entry] = deque()
         self._pending = 0
         self._changed = threading.Condition()
         self._writer: threading.Thread | None = None
@@ -123,11 +125,13 @@ class Ledger:
 
     # writing
 
-    def record(self, entry: UsageRecord) -> None:
-        """Queue one request's record; returns at once, the writer thread stores it.
+    def record(self, entry: Entry) -> None:
+        """Queue one request's record, or a function that makes it; returns at once, the
+        writer thread stores it.
 
-        Scrubbing and JSON encoding (``to_row``) happen on the writer thread too: they cost
-        more than the rest of the app's work on a request put together.
+        Making the record (reading the result, pricing it from the price table's file),
+        scrubbing and JSON encoding (``to_row``) happen on the writer thread, so the thread
+        that made the request only queues it.
         """
         with self._changed:
             if self._closing:
@@ -376,12 +380,18 @@ class Ledger:
             return queries.overview(db, filters, bucket, limit)
 
 
-def _rows(entries: list[UsageRecord]) -> list[dict[str, Any]]:
-    """Ledger rows of queued records; one that cannot be encoded is logged and skipped."""
+def _rows(entries: list[Entry]) -> list[dict[str, Any]]:
+    """Ledger rows of queued records, made first where a function was queued; one that
+    cannot be made or encoded is logged (never its content) and skipped."""
     rows = []
     for entry in entries:
         try:
-            rows.append(entry.to_row())
+            record = entry() if callable(entry) else entry
+        except Exception as exc:  # noqa: BLE001 - one bad record must not stop the writer
+            log.warning("usage record dropped, it could not be made: %s", type(exc).__name__)
+            continue
+        try:
+            rows.append(record.to_row())
         except (TypeError, ValueError) as exc:
             log.warning("usage record dropped, it cannot be stored: %s", exc)
     return rows

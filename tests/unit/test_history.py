@@ -366,6 +366,23 @@ def test_record_does_not_wait_for_a_locked_database(tmp_path):
     target.close()
 
 
+def test_a_record_can_be_queued_as_the_function_that_makes_it(db):
+    db.record(lambda: record(model="made-by-the-writer"))
+    assert db.flush(10)
+    assert [row["model"] for row in rows(db)] == ["made-by-the-writer"]
+
+
+def test_a_record_that_cannot_be_made_is_dropped_and_the_writer_goes_on(db, caplog):
+    def broken() -> UsageRecord:
+        raise KeyError("the prompt's text")
+
+    db.record(broken)
+    db.record(record())
+    assert db.flush(10) and db.count() == 1
+    assert "could not be made: KeyError" in caplog.text
+    assert "the prompt's text" not in caplog.text  # a row's content never reaches the log
+
+
 def test_flush_with_nothing_recorded_returns_at_once(db):
     assert db.flush(timeout=0) is True
 
