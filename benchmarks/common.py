@@ -9,6 +9,7 @@ import json
 import math
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -158,17 +159,18 @@ def timestamp() -> str:
 
 def interleave(runs: dict[str, Callable[[], Any]], reps: int, *, warmup: int = 0,
                after_each: Callable[[int], None] | None = None) -> dict[str, list]:
-    """Call every run once per repetition, rotating the order so that none always goes
-    first or after the same neighbour; a change in the machine's load then hits every
-    side alike. ``warmup`` rounds run first and are not kept."""
+    """Call every run once per repetition, in an order shuffled every repetition (the same
+    orders every time: the shuffle is seeded), so that none always goes first or after the
+    same neighbour (a rotation keeps the neighbours); a change in the machine's load then
+    hits every side alike. ``warmup`` rounds run first and are not kept."""
     names = list(runs)
     for _ in range(warmup):
         for name in names:
             runs[name]()
     samples: dict[str, list] = {name: [] for name in names}
+    shuffled = random.Random(0)
     for rep in range(reps):
-        shift = rep % len(names)
-        for name in names[shift:] + names[:shift]:
+        for name in shuffled.sample(names, len(names)):
             samples[name].append(runs[name]())
         if after_each is not None:
             after_each(rep)

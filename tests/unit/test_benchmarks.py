@@ -59,12 +59,19 @@ def test_a_figure_survives_the_round_trip_through_json(tmp_path):
     assert Figure.from_dict(data).name == "ratio"
 
 
-def test_interleave_rotates_the_order_and_keeps_every_sample():
+def test_interleave_varies_the_order_and_the_neighbours_and_keeps_every_sample():
     calls = []
-    runs = {name: (lambda name=name: calls.append(name) or name) for name in "abc"}
-    samples = interleave(runs, 3, warmup=1)
-    assert calls == list("abc" "abc" "bca" "cab")
-    assert samples == {"a": ["a"] * 3, "b": ["b"] * 3, "c": ["c"] * 3}
+    runs = {name: (lambda name=name: calls.append(name) or name) for name in "abcd"}
+    samples = interleave(runs, 40, warmup=1)
+    assert samples == {name: [name] * 40 for name in "abcd"}
+    assert calls[:4] == list("abcd")  # the warm-up round
+    orders = ["".join(calls[i:i + 4]) for i in range(4, len(calls), 4)]
+    assert all(sorted(order) == list("abcd") for order in orders)
+    assert {order[0] for order in orders} == set("abcd")
+    assert {calls[i - 1] for i in range(5, len(calls)) if calls[i] == "a"} >= set("bcd")
+    again = []
+    interleave({name: (lambda name=name: again.append(name)) for name in "abcd"}, 40, warmup=1)
+    assert again == calls  # seeded: the same orders every run
 
 
 # -- the runner --------------------------------------------------------------------------------
