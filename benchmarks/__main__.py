@@ -96,13 +96,13 @@ BENCHMARKS: dict[str, tuple[str, str, Callable[[bool, Shared, Callable], dict]]]
     "request_overhead": (
         "Request overhead and streaming",
         "A chat request through the playground's core (build, validate, send, record: "
-        "`runner.build_request` + `Recorder.run`) against the same request with the raw "
-        "`openai` SDK, and the first token of a stream the same way, on "
-        "`tests/fault_server.py` with no latency (the client side's share is then as large "
-        "as it can be). The core reads the response's JSON body as sent instead of building "
-        "the SDK's typed objects, so it can take less time than the raw SDK; the same raw-body "
-        "call made directly shows what the core adds over its own transport. Interleaved, "
-        "medians. `benchmarks/request_overhead.py`.",
+        "`runner.build_request` + `Recorder.run`, as the pages call it) against the same "
+        "request with the raw `openai` SDK on the same transport (`with_raw_response` + "
+        "`json.loads`, which is how the core reads), and the first token of a stream the "
+        "same way (the core reads the SDK's stream too), on `tests/fault_server.py` with no "
+        "latency (the client side's share is then as large as it can be). The SDK's typed "
+        "objects, which the core does without, are reported beside. Interleaved in a "
+        "shuffled order, medians of the repetitions' ratios. `benchmarks/request_overhead.py`.",
         _request_overhead),
     "compare_grid": (
         "Compare grid",
