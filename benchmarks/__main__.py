@@ -137,7 +137,8 @@ BENCHMARKS: dict[str, tuple[str, str, Callable[[bool, Shared, Callable], dict]]]
         "Usage data",
         "`Ledger.overview` (every query the Usage page makes) on 100,000 against 1,000 "
         "synthetic requests, and the ledger write's share of the shortest local request "
-        "(one token from SmolLM2). `benchmarks/ledger.py`.",
+        "(one token from SmolLM2), measured until the writer thread has committed the row. "
+        "`benchmarks/ledger.py`.",
         _usage_load),
     "distribution_view": (
         "Distribution view",
