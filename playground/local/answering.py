@@ -20,7 +20,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from playground.local.service import Abandoned
+from playground.local.engine import Abandoned
 
 DISCONNECT_POLL_SECONDS = 0.1
 CLIENT_CLOSED_REQUEST = 499  # never read: the client is gone

@@ -1,19 +1,21 @@
-"""One loaded GGUF model and the decoding loop over it.
+"""One loaded GGUF model, and where each request's tokens are evaluated.
 
 llama.cpp evaluates tokens; everything OpenAI-specific (sampling, penalties, stops,
-log-probabilities, n choices, seeds) happens here and in ``sampling``/``text``, so the
-server behaves like the API rather than like llama.cpp's defaults.
+log-probabilities, n choices, seeds) happens in ``choice_run``, ``sampling`` and ``text``,
+so the server behaves like the API rather than like llama.cpp's defaults.
 
-A llama.cpp context is not thread safe: callers hold ``LocalModel.lock`` for a whole
-generation (the server does), so concurrent requests for one model queue up while two
-different models run side by side.
+A model that decodes several sequences together (``ModelEntry.parallel_sequences``) runs
+the requests that fit a sequence in its ``Batcher``. Every other request runs on the
+model's own context, one at a time: a llama.cpp context is not thread safe, so that path
+holds ``LocalModel.lock`` for the whole generation, and a request still waiting for it gives
+up (``Abandoned``) once its client has gone.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from contextlib import contextmanager
 from pathlib import Path
 
 import llama_cpp
@@ -23,10 +25,11 @@ from llama_cpp._internals import LlamaBatch
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from playground.errors import LocalServerFailed
-from playground.local import engine_settings, llama_loader, sampling
-from playground.local.grammar import Grammar, Vocabulary
+from playground.local import engine_settings, llama_loader, remembered, sampling
+from playground.local.batcher import Batcher
+from playground.local.choice_run import ChoiceRun, Event, Generation, Step
+from playground.local.grammar import Vocabulary
 from playground.local.served_models import ModelEntry
-from playground.local.text import TextAssembler
 
 MAX_CONTEXT = 8192  # served context: enough for the playground, bounded memory
 _LOGITS_ALL_BATCH = 32  # small batches when every row's logits are read (echo logprobs)
@@ -34,60 +37,17 @@ _FILE_TYPES = {
     getattr(llama_cpp, name): name.removeprefix("LLAMA_FTYPE_MOSTLY_").removeprefix("LLAMA_FTYPE_")
     for name in dir(llama_cpp) if name.startswith("LLAMA_FTYPE_")
 }
+_LOCK_POLL_SECONDS = 0.1
+BATCH_SIZES_FILE = "batch-sizes.json"  # per machine and model: sequences exact together
+_BATCH_CHECK_PROMPT = "The quick brown fox jumps over the lazy dog. Once upon a time"
 _CHATML = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}"
     "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
 
-@dataclass
-class Step:
-    """One generated (or echoed) token with what the request may report about it."""
-
-    token: int
-    piece: bytes
-    offset: int = 0  # where its text starts in the choice's text
-    logprob: float | None = None
-    top: list[tuple[int, float]] = field(default_factory=list)
-
-
-@dataclass
-class ChoiceOutput:
-    index: int
-    text: str = ""
-    steps: list[Step] = field(default_factory=list)
-    finish_reason: str = "length"
-    generated: int = 0
-
-    def mean_logprob(self) -> float:
-        values = [s.logprob for s in self.steps if s.logprob is not None]
-        return sum(values) / len(values) if values else float("-inf")
-
-
-@dataclass
-class Delta:
-    """Text released for a choice while generating, with its tokens' steps."""
-
-    index: int
-    text: str
-    steps: list[Step]
-
-
-@dataclass(frozen=True)
-class Generation:
-    """What to generate after a prompt (already tokenised)."""
-
-    settings: sampling.SamplingSettings
-    max_tokens: int
-    stops: list[str] = field(default_factory=list)
-    seed: int | None = None
-    n: int = 1
-    first_index: int = 0
-    top_logprobs: int | None = None  # None: no log-probabilities asked for
-    score: bool = False  # compute chosen-token logprobs even when not reported (best_of)
-    grammar: Grammar | None = None  # each choice follows it (response_format)
-    # Set when nobody waits for the answer any more: generation stops before the next token.
-    cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
+class Abandoned(Exception):
+    """The client went away; the request was dropped or stopped and nothing is answered."""
 
 
 class LocalModel:
@@ -102,6 +62,7 @@ class LocalModel:
         self._batch: LlamaBatch | None = None
         self._info: dict | None = None
         self._vocabulary: Vocabulary | None = None
+        self._batcher: Batcher | None = None
         self.engine: engine_settings.EngineChoice | None = None  # set when loaded
 
     # -- loading and metadata -------------------------------------------------------
@@ -118,6 +79,40 @@ class LocalModel:
             if self._llm is None:
                 self._llm = self._read_weights()
             return self._llm
+
+    def batcher(self) -> Batcher | None:
+        """The model's batcher, started on the first call; None for a model that decodes
+        one sequence at a time."""
+        if self.entry.parallel_sequences < 2:
+            return None
+        llm = self.load()
+        check_prompt = self.tokenize(_BATCH_CHECK_PROMPT)
+        with self._load_lock:
+            if self._batcher is None:
+                key = self._batch_size_key(self.engine)
+                known = _remembered_batch_size(key)
+                self._batcher = Batcher(
+                    llm._model, self, sequences=self.entry.parallel_sequences,
+                    exact=known,
+                    check_prompt=check_prompt,
+                    n_threads=llm.n_threads, n_threads_batch=llm.n_threads_batch)
+                if known != self._batcher.capacity:
+                    remembered.store(BATCH_SIZES_FILE, key, {
+                        "exact": self._batcher.capacity, "model": str(self.path()),
+                        "engine": self.engine.settings})
+            return self._batcher
+
+    def parallel_sequences(self) -> int:
+        """How many sequences it decodes together: what its batcher measured on this machine
+        (now or earlier), else as declared."""
+        if self._batcher is not None:
+            return self._batcher.capacity
+        declared = self.entry.parallel_sequences
+        choice = engine_settings.known(self.path()) if declared > 1 else None
+        return (choice and _remembered_batch_size(self._batch_size_key(choice))) or declared
+
+    def _batch_size_key(self, choice: engine_settings.EngineChoice) -> str:
+        return f"{engine_settings.verdict_key(self.path())}-{choice.settings}"
 
     @property
     def llm(self) -> Llama:
@@ -236,7 +231,8 @@ class LocalModel:
             position += len(chunk)
         return self._logits_row(-1).copy()
 
-    def echo_steps(self, prompt: list[int], top_logprobs: int | None) -> list[Step]:
+    def echo_steps(self, prompt: list[int], top_logprobs: int | None,
+                   cancelled: threading.Event) -> list[Step]:
         """The prompt's own tokens as steps, with logprobs when asked (first has none)."""
         steps, offset = [], 0
         for token in prompt:
@@ -252,80 +248,52 @@ class LocalModel:
                 nxt.logprob = float(logprobs[nxt.token])
                 nxt.top = sampling.top_alternatives(logprobs, top_logprobs)
 
-        self.llm._ctx.kv_cache_clear()
-        self._decode(prompt, 0, every_row=score)
+        with self._alone(cancelled):
+            self.llm._ctx.kv_cache_clear()
+            self._decode(prompt, 0, every_row=score)
         return steps
 
-    def generate(self, prompt: list[int], request: Generation) -> Iterator[Delta | ChoiceOutput]:
-        """Yield text as it is released, then each choice's ``ChoiceOutput`` when it ends.
+    @contextmanager
+    def _alone(self, cancelled: threading.Event) -> Iterator[None]:
+        """Hold the model's own context, unless the client goes away while waiting."""
+        while not self.lock.acquire(timeout=_LOCK_POLL_SECONDS):
+            if cancelled.is_set():
+                raise Abandoned
+        try:
+            if cancelled.is_set():
+                raise Abandoned
+            yield
+        finally:
+            self.lock.release()
+
+    def generate(self, prompt: list[int], request: Generation) -> Iterator[Event]:
+        """Yield text as it is released, then each choice's ``ChoiceOutput`` when it ends
+        (choices may end in any order).
 
         The prompt is evaluated once; each choice restarts from its logits with its own
-        generator, so choice i of a seeded request is the same whatever n is.
+        generator, so choice i of a seeded request is the same whatever n is, and whether
+        it ran alone or in a batch.
         """
-        ctx = self.llm._ctx
-        ctx.kv_cache_clear()
-        prompt_logits = self._decode(prompt, 0, cancelled=request.cancelled)
-        for offset in range(request.n):
-            ctx.kv_cache_seq_rm(0, len(prompt), -1)
-            yield from self._one_choice(prompt, prompt_logits, request, offset)
-
-    def _one_choice(self, prompt: list[int], logits: np.ndarray, request: Generation,
-                    offset: int) -> Iterator[Delta | ChoiceOutput]:
-        output = ChoiceOutput(request.first_index + offset)
-        rng = sampling.rng_for(request.seed, offset)
-        penalties = sampling.Penalties()
-        assembler = TextAssembler(request.stops)
-        want_logprobs = request.top_logprobs is not None or request.score
-        released_steps = 0
-        position = len(prompt)
-        constraint = request.grammar.constraint() if request.grammar else None
-        for _ in range(request.max_tokens):
-            if request.cancelled.is_set():
-                break
-            adjusted = sampling.adjust(logits, request.settings, penalties)
-            if constraint is not None:
-                adjusted = constraint.mask(adjusted)
-            token = sampling.choose(adjusted, request.settings, rng)
-            output.generated += 1
-            if self.is_end(token):
-                output.finish_reason = "stop"
-                break
-            step = Step(token, self.piece(token), offset=len(assembler.text))
-            if want_logprobs:
-                logprobs = sampling.log_softmax(adjusted)
-                step.logprob = float(logprobs[token])
-                step.top = [(t, lp) for t, lp in
-                            sampling.top_alternatives(logprobs, request.top_logprobs or 0)
-                            if lp > -np.inf]  # a token the grammar forbids is no alternative
-            output.steps.append(step)
-            if constraint is not None:
-                constraint.accept(token)
-            penalties.add(token)
-            text = assembler.feed(step.piece)
-            if text:
-                ready = _released(output.steps, released_steps, assembler.released)
-                yield Delta(output.index, text, output.steps[released_steps:ready])
-                released_steps = ready
-            if assembler.stopped:
-                output.finish_reason = "stop"
-                break
-            if position + 1 >= self.llm.n_ctx():
-                break
-            logits = self._decode([token], position)
-            position += 1
-        if constraint is not None:
-            constraint.close()
-        tail = assembler.finish()
-        output.text = assembler.text
-        output.steps = [s for s in output.steps if s.offset < len(output.text)]
-        if tail or released_steps < len(output.steps):
-            yield Delta(output.index, tail, output.steps[released_steps:])
-        yield output
+        batcher = self.batcher()
+        if batcher is not None and batcher.takes(len(prompt), request):
+            yield from batcher.generate(prompt, request)
+            return
+        with self._alone(request.cancelled):
+            ctx = self.llm._ctx
+            ctx.kv_cache_clear()
+            prompt_logits = self._decode(prompt, 0, cancelled=request.cancelled)
+            for offset in range(request.n):
+                ctx.kv_cache_seq_rm(0, len(prompt), -1)
+                run = ChoiceRun(self, request, offset, len(prompt), self.llm.n_ctx())
+                logits = prompt_logits
+                while True:
+                    events, following = run.step(logits)
+                    yield from events
+                    if following is None:
+                        break
+                    logits = self._decode([following.token], following.position)
 
 
-def _released(steps: list[Step], start: int, released_chars: int) -> int:
-    """Index past the last step whose text starts inside the released text."""
-    end = start
-    while end < len(steps) and steps[end].offset < released_chars:
-        end += 1
-    return end
+def _remembered_batch_size(key: str) -> int | None:
+    known = remembered.read(BATCH_SIZES_FILE).get(key, {}).get("exact")
+    return known if isinstance(known, int) and known > 0 else None

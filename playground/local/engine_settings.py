@@ -23,14 +23,13 @@ import platform
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 
-from playground.settings import data_dir
+from playground.local import remembered
 
 VARIABLE = "PLAYGROUND_SAFE_ENGINE"
 VERDICTS_FILE = "engine-settings.json"
@@ -40,7 +39,6 @@ STAGES = ("loaded", "decoded")  # what engine_probe prints as it gets past each 
 FAST, SAFE = "fast", "safe"
 
 log = logging.getLogger(__name__)
-_verdicts_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ def known(path: Path, flags: tuple[str, ...] | None = None) -> EngineChoice | No
     forced = _forced()
     if forced is not None:
         return forced
-    entry = _read_verdicts().get(verdict_key(path, flags))
+    entry = remembered.read(VERDICTS_FILE).get(verdict_key(path, flags))
     if not isinstance(entry, dict) or entry.get("settings") not in (FAST, SAFE):
         return None
     return EngineChoice(entry["settings"], f"{entry.get('reason', 'tested earlier')} (tested "
@@ -160,29 +158,7 @@ def verdict_key(path: Path, flags: tuple[str, ...] | None = None) -> str:
     return hashlib.sha256(json.dumps(material).encode()).hexdigest()
 
 
-def _verdicts_path() -> Path:
-    return data_dir() / VERDICTS_FILE
-
-
-def _read_verdicts() -> dict:
-    try:
-        verdicts = json.loads(_verdicts_path().read_text())
-    except (OSError, ValueError):
-        return {}
-    return verdicts if isinstance(verdicts, dict) else {}
-
-
 def _remember(key: str, path: Path, choice: EngineChoice) -> None:
-    """Add one verdict to the file, written whole to a temporary file and renamed."""
-    with _verdicts_lock:
-        verdicts = _read_verdicts()
-        verdicts[key] = {**choice.as_dict(), "decided": time.strftime("%Y-%m-%d"),
-                         "model": str(path), "llama_cpp_python": _llama_cpp_version()}
-        target = _verdicts_path()
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}")
-        try:
-            temporary.write_text(json.dumps(verdicts, indent=1))
-            os.replace(temporary, target)
-        except OSError as exc:
-            temporary.unlink(missing_ok=True)
-            log.warning("Could not remember the engine settings in %s: %s", target, exc)
+    remembered.store(VERDICTS_FILE, key, {
+        **choice.as_dict(), "decided": time.strftime("%Y-%m-%d"), "model": str(path),
+        "llama_cpp_python": _llama_cpp_version()})

@@ -38,8 +38,9 @@ class ModelEntry:
     description: str
     owned_by: str = "local"
     chat_template: str | None = None  # None: use the template inside the GGUF file
-    # How many sequences (requests, choices) it decodes together in one batch. More than one
-    # only where batched decoding is known to give each sequence the logits it gets alone.
+    # At most how many sequences (requests, choices) it decodes together in one batch; the
+    # batcher measures how many of them give each sequence the logits it gets alone. A user's
+    # model may be large, and each sequence holds its own cache: one at a time.
     parallel_sequences: int = 1
 
 
@@ -55,13 +56,14 @@ EMBEDDED: tuple[ModelEntry, ...] = (
     ModelEntry(
         DEFAULT_MODEL, _smollm2_path, "Apache-2.0",
         "SmolLM2-135M-Instruct (Hugging Face), Q4_1: a tiny instruction-tuned chat model.",
-        owned_by="HuggingFaceTB", parallel_sequences=8,
+        owned_by="HuggingFaceTB", parallel_sequences=16,
     ),
     ModelEntry(
         "gemma-3-270m", gemma_path, "Gemma Terms of Use",
         "Gemma 3 270M (Google), Q4_K_M: a small pretrained base model, best for raw "
         "completions and for seeing what penalties do to repetition.",
         owned_by="google", chat_template=GEMMA_CHAT_TEMPLATE,
+        parallel_sequences=2,  # 3 rows cost Gemma more than 2 on CPUs that repack Q4_K by 4
     ),
 )
 

@@ -2,10 +2,10 @@
 
 Each request is checked against the model (context, vocabulary, fill-in-the-middle)
 before anything is generated, so a bad request gets a 400 even when it asks to stream.
-Generation holds the model's lock from the first token to the last. Each request carries a
-cancel flag (a ``threading.Event`` the HTTP layer sets when the client goes away): a request
-still waiting for the lock then gives up without generating, and a running generation stops
-after its current token; either way ``Abandoned`` is raised instead of an answer.
+Each request carries a cancel flag (a ``threading.Event`` the HTTP layer sets when the
+client goes away): a request still waiting for the model then gives up without generating,
+and a running generation stops after its current token; either way ``Abandoned`` is raised
+instead of an answer.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from playground.errors import LocalServerFailed
-from playground.local.engine import ChoiceOutput, Delta, Generation, LocalModel, Step
+from playground.local.choice_run import ChoiceOutput, Delta, Generation, Step
+from playground.local.engine import Abandoned, LocalModel
 from playground.local.grammar import JSON_OBJECT_GRAMMAR, Grammar, GrammarError, schema_grammar
 from playground.local.schema import (
     APIError,
@@ -34,12 +34,6 @@ from playground.local.served_models import ModelEntry
 COMPLETIONS_DEFAULT_MAX_TOKENS = 16
 CHAT_DEFAULT_MAX_TOKENS = 1024  # when max_tokens is unset (or the room left, if smaller)
 FINGERPRINT = "fp_local_llamacpp"
-_LOCK_POLL_SECONDS = 0.1
-
-
-class Abandoned(Exception):
-    """The client went away; the request was dropped or stopped and nothing is answered."""
-
 
 class Service:
     def __init__(self, entries: dict[str, ModelEntry], n_threads: int | None = None):
@@ -74,7 +68,7 @@ class Service:
             "license": model.entry.license,
             "endpoints": ["completions", "chat"],
             "fill_in_middle": info["fill_in_middle"],
-            "parallel_sequences": model.entry.parallel_sequences,
+            "parallel_sequences": model.parallel_sequences(),
             "engine": model.engine_description(),
             **{k: info[k] for k in ("context_length", "context_length_trained", "parameters",
                                    "quantization", "architecture", "vocab_size", "file")},
@@ -116,16 +110,16 @@ class Service:
         if request.stream:
             return _sse(self._stream_completion(model, request, jobs, head, cancelled))
         choices, generated = [], 0
-        with _holding(model.lock, cancelled):
-            for (tokens, job), text in zip(jobs, request.prompts):
-                outputs = [o for o in model.generate(tokens, job) if isinstance(o, ChoiceOutput)]
-                generated += sum(o.generated for o in outputs)
-                best = sorted(outputs, key=ChoiceOutput.mean_logprob, reverse=True)[:request.n] \
-                    if job.score else outputs
-                echo = model.echo_steps(tokens, request.logprobs) if request.echo else None
-                for offset, output in enumerate(sorted(best, key=lambda o: o.index)):
-                    choices.append(_completion_choice(model, request, job.first_index + offset,
-                                                      output, text, echo))
+        for (tokens, job), text in zip(jobs, request.prompts):
+            outputs = _choices(model.generate(tokens, job))
+            generated += sum(o.generated for o in outputs)
+            best = sorted(outputs, key=ChoiceOutput.mean_logprob, reverse=True)[:request.n] \
+                if job.score else outputs
+            echo = (model.echo_steps(tokens, request.logprobs, cancelled)
+                    if request.echo else None)
+            for offset, output in enumerate(sorted(best, key=lambda o: o.index)):
+                choices.append(_completion_choice(model, request, job.first_index + offset,
+                                                  output, text, echo))
         _give_up_if(cancelled)
         return {**head, "choices": choices,
                 "usage": _usage(sum(len(t) for t, _ in jobs), generated)}
@@ -146,27 +140,26 @@ class Service:
     def _stream_completion(self, model, request, jobs, head, cancelled) -> Iterator[dict]:
         prompt_tokens = sum(len(tokens) for tokens, _ in jobs)
         generated = 0
-        with _holding(model.lock, cancelled):
-            for (tokens, job), text in zip(jobs, request.prompts):
-                echo = model.echo_steps(tokens, request.logprobs) if request.echo else None
-                echoed: set[int] = set()
-                for event in model.generate(tokens, job):
-                    if isinstance(event, ChoiceOutput):
-                        generated += event.generated
-                        yield {**head, "choices": [{"index": event.index, "text": "",
-                                                    "logprobs": None,
-                                                    "finish_reason": event.finish_reason}]}
-                        continue
-                    steps, delta_text = event.steps, event.text
-                    if echo is not None:
-                        steps = _shifted(steps, len(text))
-                        if event.index not in echoed:
-                            echoed.add(event.index)
-                            steps, delta_text = echo + steps, text + delta_text
-                    logprobs = (_completion_logprobs(model, steps)
-                                if request.logprobs is not None else None)
-                    yield {**head, "choices": [{"index": event.index, "text": delta_text,
-                                                "logprobs": logprobs, "finish_reason": None}]}
+        for (tokens, job), text in zip(jobs, request.prompts):
+            echo = model.echo_steps(tokens, request.logprobs, cancelled) if request.echo else None
+            echoed: set[int] = set()
+            for event in model.generate(tokens, job):
+                if isinstance(event, ChoiceOutput):
+                    generated += event.generated
+                    yield {**head, "choices": [{"index": event.index, "text": "",
+                                                "logprobs": None,
+                                                "finish_reason": event.finish_reason}]}
+                    continue
+                steps, delta_text = event.steps, event.text
+                if echo is not None:
+                    steps = _shifted(steps, len(text))
+                    if event.index not in echoed:
+                        echoed.add(event.index)
+                        steps, delta_text = echo + steps, text + delta_text
+                logprobs = (_completion_logprobs(model, steps)
+                            if request.logprobs is not None else None)
+                yield {**head, "choices": [{"index": event.index, "text": delta_text,
+                                            "logprobs": logprobs, "finish_reason": None}]}
         if request.include_usage:
             yield {**head, "choices": [], "usage": _usage(prompt_tokens, generated)}
 
@@ -187,8 +180,7 @@ class Service:
         head = _head("chatcmpl", "chat.completion", request.model)
         if request.stream:
             return _sse(self._stream_chat(model, request, tokens, job, head))
-        with _holding(model.lock, cancelled):
-            outputs = [o for o in model.generate(tokens, job) if isinstance(o, ChoiceOutput)]
+        outputs = _choices(model.generate(tokens, job))
         _give_up_if(cancelled)
         choices = [{
             "index": o.index,
@@ -203,17 +195,16 @@ class Service:
         head = {**head, "object": "chat.completion.chunk"}
         generated = 0
         started: set[int] = set()
-        with _holding(model.lock, job.cancelled):
-            for event in model.generate(tokens, job):
-                if event.index not in started:
-                    started.add(event.index)
-                    yield _chat_chunk(head, event.index, {"role": "assistant", "content": ""})
-                if isinstance(event, Delta):
-                    logprobs = _chat_logprobs(model, event.steps) if request.logprobs else None
-                    yield _chat_chunk(head, event.index, {"content": event.text}, logprobs=logprobs)
-                else:
-                    generated += event.generated
-                    yield _chat_chunk(head, event.index, {}, finish_reason=event.finish_reason)
+        for event in model.generate(tokens, job):
+            if event.index not in started:
+                started.add(event.index)
+                yield _chat_chunk(head, event.index, {"role": "assistant", "content": ""})
+            if isinstance(event, Delta):
+                logprobs = _chat_logprobs(model, event.steps) if request.logprobs else None
+                yield _chat_chunk(head, event.index, {"content": event.text}, logprobs=logprobs)
+            else:
+                generated += event.generated
+                yield _chat_chunk(head, event.index, {}, finish_reason=event.finish_reason)
         if request.include_usage:
             yield {**head, "choices": [], "usage": _usage(len(tokens), generated)}
 
@@ -233,16 +224,9 @@ def _response_grammar(model: LocalModel, request: ChatRequest) -> Grammar | None
                        param="response_format") from None
 
 
-@contextmanager
-def _holding(lock: threading.Lock, cancelled: threading.Event) -> Iterator[None]:
-    """Hold the model's lock, unless the client goes away while waiting for it."""
-    while not lock.acquire(timeout=_LOCK_POLL_SECONDS):
-        _give_up_if(cancelled)
-    try:
-        _give_up_if(cancelled)
-        yield
-    finally:
-        lock.release()
+def _choices(events: Iterator[Delta | ChoiceOutput]) -> list[ChoiceOutput]:
+    """Every choice's output, in the order of their indexes (they may end in any order)."""
+    return sorted((e for e in events if isinstance(e, ChoiceOutput)), key=lambda o: o.index)
 
 
 def _give_up_if(cancelled: threading.Event) -> None:

@@ -1,8 +1,9 @@
 """Requests decoded together behave as they do alone.
 
 The server decodes every request in flight for a model in one batch per step. A seeded
-request must still give the same text as when it runs alone, one sequence going away must
-not stop the others, and a crowd of mixed requests must all finish.
+request must still give the same text as when it runs alone, a request arriving while
+another generates runs beside it, one sequence going away must not stop the others, and a
+crowd of mixed requests must all finish.
 """
 
 from __future__ import annotations
@@ -65,6 +66,32 @@ def test_closing_one_stream_leaves_the_others_running(client):
         assert chunks[-1].usage.completion_tokens == 60
         finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
         assert finishes[-1] == "length"
+
+
+def finish_order(client: openai.OpenAI, lengths: dict[str, int]) -> list[str]:
+    """Start one stream per name, all at once, each generating its number of tokens; the
+    names in the order their streams ended."""
+    ended: list[str] = []
+
+    def run(name: str) -> None:
+        stream = client.chat.completions.create(
+            model=SMOL, messages=[{"role": "user", "content": "Tell a long story."}],
+            max_tokens=lengths[name], logit_bias=NO_END, seed=1, stream=True)
+        for _ in stream:
+            pass
+        ended.append(name)
+
+    with ThreadPoolExecutor(len(lengths)) as pool:
+        long_one = pool.submit(run, "long")
+        time.sleep(0.5)  # the long stream is generating when the short one arrives
+        pool.submit(run, "short").result()
+        long_one.result()
+    return ended
+
+
+def test_a_short_request_overtakes_a_long_one_already_generating(client):
+    """One request at a time would finish the 400-token stream first."""
+    assert finish_order(client, {"long": 400, "short": 5}) == ["short", "long"]
 
 
 def mixed_request(client: openai.OpenAI, i: int) -> str:

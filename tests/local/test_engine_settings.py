@@ -15,7 +15,8 @@ import textwrap
 import pytest
 
 from playground.local import engine_settings
-from playground.local.engine import Generation, LocalModel
+from playground.local.choice_run import Generation
+from playground.local.engine import LocalModel
 from playground.local.engine_settings import SAFE, VARIABLE, choose, probe
 from playground.local.sampling import SamplingSettings
 from playground.local.served_models import DEFAULT_MODEL, discover
