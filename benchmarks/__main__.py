@@ -59,6 +59,12 @@ def _local_server(quick: bool, shared: Shared, log) -> dict:
     return local_server.benchmark(quick, reps=2 if quick else None, log=log)
 
 
+def _batching(quick: bool, shared: Shared, log) -> dict:
+    from benchmarks import batching
+
+    return batching.benchmark(quick, log=log)
+
+
 def _engine_settings(quick: bool, shared: Shared, log) -> dict:
     from benchmarks import local_server
 
@@ -117,6 +123,15 @@ BENCHMARKS: dict[str, tuple[str, str, Callable[[bool, Shared, Callable], dict]]]
         "second, first token of a stream, and a freshly spawned server's first answer. "
         "`benchmarks/local_server.py`.",
         _local_server),
+    "batching": (
+        "Batched decoding",
+        "On the real local server (SmolLM2-135M): a 12-cell x 128-token chat grid through "
+        "`compare.run_grid` at the page's default concurrency against the same cells one by "
+        "one (seeded, so both sides generate the same texts); `n=4` in one request against "
+        "four requests; one stream at temperature 1, top_p 0.9 against a bare "
+        "`llama_decode` loop of the same model and context settings in the same run. "
+        "`benchmarks/batching.py`.",
+        _batching),
     "engine_settings": (
         "Engine settings",
         "Two `python -m playground.local` servers, one forced to the safe engine settings "
