@@ -127,6 +127,8 @@ class LocalModel:
                 path, fast=self.engine.fast, n_ctx=n_ctx, n_batch=512,
                 n_threads=self._n_threads, n_threads_batch=self._n_threads,
                 logits_all=False, verbose=False,
+                # as the batcher's context: a request gives the same text on either
+                flash_attn=True,
             )
         except Exception as exc:
             raise LocalServerFailed(f"The model file {path} failed to load: {exc}") from exc

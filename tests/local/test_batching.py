@@ -38,6 +38,19 @@ def test_a_seeded_request_gives_the_same_text_alone_and_batched(client, model):
     assert len(set(alone)) > 1  # the seeds do make the texts differ
 
 
+@pytest.mark.parametrize(("model", "too_many"), [(GEMMA, {"n": 8}), (SMOL, {"best_of": 20})])
+def test_a_request_too_big_for_the_batch_decodes_as_it_would_in_it(client, model, too_many):
+    """More choices than the batch holds run on the model's own context, one at a time:
+    it computes as the batch does, so the greedy text does not depend on where it ran."""
+    def greedy(**extra) -> list[str]:
+        reply = client.completions.create(model=model, prompt="My favourite things are",
+                                          max_tokens=24, temperature=0, seed=3, **extra)
+        return [choice.text for choice in reply.choices]
+
+    in_batch = greedy()[0]
+    assert set(greedy(**too_many)) == {in_batch}
+
+
 def test_n_choices_match_the_same_seed_asked_one_choice_at_a_time(client):
     messages = [{"role": "user", "content": "Say something about the sea."}]
     several = client.chat.completions.create(model=SMOL, messages=messages, n=4, seed=7,
