@@ -149,7 +149,7 @@ def load_direct(threads: int | None):
     choice = engine_settings.choose(model.path(), n_threads=threads, n_ctx=n_ctx)
     return llama_loader.load(model.path(), fast=choice.fast, n_ctx=n_ctx, n_batch=512,
                              n_threads=threads, n_threads_batch=threads, logits_all=False,
-                             verbose=False)
+                             flash_attn=True, verbose=False)
 
 
 OPENAI_EQUIVALENT = dict(temperature=TEMPERATURE, top_p=TOP_P, top_k=0, min_p=0.0,
