@@ -31,6 +31,7 @@ class Step:
     offset: int = 0  # where its text starts in the choice's text
     logprob: float | None = None
     top: list[tuple[int, float]] = field(default_factory=list)
+    sampled_from: list[tuple[int, float]] | None = None  # debug_distribution: what was drawn
 
 
 @dataclass
@@ -71,6 +72,7 @@ class Generation:
     top_logprobs: int | None = None  # None: no log-probabilities asked for
     score: bool = False  # compute chosen-token logprobs even when not reported (best_of)
     grammar: Grammar | None = None  # each choice follows it (response_format)
+    debug_distribution: bool = False  # each step reports the distribution it was drawn from
     # Set when nobody waits for the answer any more: generation stops before the next token.
     cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
 
@@ -120,27 +122,29 @@ class ChoiceRun:
         adjusted = sampling.adjust(logits, request.settings, self._penalties)
         if self._constraint is not None:
             adjusted = self._constraint.mask(adjusted)
-        token = sampling.choose(adjusted, request.settings, self._rng)
+        drawn = sampling.choose(adjusted, request.settings, self._rng)
         output.generated += 1
-        if self._tokens.is_end(token):
+        if self._tokens.is_end(drawn.token):
             output.finish_reason = "stop"
             return self._finish(), None
-        events = self._report(token, adjusted)
+        events = self._report(drawn, adjusted)
         if self._assembler.stopped:
             output.finish_reason = "stop"
         if (self._assembler.stopped or output.generated >= request.max_tokens
                 or self._position + 1 >= self._context_limit):
             return events + self._finish(), None
         self._position += 1
-        return events, Next(token, self._position - 1)
+        return events, Next(drawn.token, self._position - 1)
 
-    def _report(self, token: int, adjusted: np.ndarray) -> list[Event]:
-        output, assembler = self.output, self._assembler
+    def _report(self, drawn: sampling.Draw, adjusted: np.ndarray) -> list[Event]:
+        output, assembler, token = self.output, self._assembler, drawn.token
         step = Step(token, self._tokens.piece(token), offset=len(assembler.text))
         if self._want_logprobs:
             logprobs = sampling.log_softmax(adjusted)
             step.logprob = float(logprobs[token])
             step.top = sampling.top_alternatives(logprobs, self.request.top_logprobs or 0)
+        if self.request.debug_distribution:
+            step.sampled_from = drawn.distribution()
         output.steps.append(step)
         if self._constraint is not None:
             self._constraint.accept(token)

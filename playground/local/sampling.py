@@ -14,7 +14,9 @@ llama.cpp's own sampler chain adds top_k 40, min_p 0.05 and a repeat penalty ove
 Randomness comes from a generator seeded per request and per choice, so a seeded request
 gives the same text whatever ran before it. A draw takes one ``rng.random()`` and inverts
 the cumulative distribution of the kept tokens, most likely first, exactly as
-``rng.choice(kept, p=...)`` does (``playground.distribution`` relies on that).
+``rng.choice(kept, p=...)`` does (``playground.distribution`` relies on that). ``choose``
+returns that cumulative distribution with the token, so a request can be shown what its
+token was drawn from (the server's ``debug_distribution`` extension) at no cost otherwise.
 
 The sampler runs once per token, so nothing is sorted over the whole vocabulary: one
 exponential pass gives the probabilities, a threshold picks the few tokens that can be in
@@ -25,6 +27,7 @@ they are asked for.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -99,22 +102,45 @@ def top_alternatives(logprobs: np.ndarray, k: int, shift: float = 0.0) -> list[t
             if logprobs[token] > -np.inf]  # a token ruled out (by a grammar) is no alternative
 
 
-def choose(adjusted: np.ndarray, settings: SamplingSettings, rng: np.random.Generator) -> int:
-    """Step 4: the next token id."""
+class Draw(NamedTuple):
+    """A drawn ``token`` and the distribution it was drawn from: the normalised
+    ``cumulative`` probabilities the draw inverted, over ``candidates`` (token ids; None
+    for the whole vocabulary in id order). Both are None at temperature 0."""
+
+    token: int
+    candidates: np.ndarray | None = None
+    cumulative: np.ndarray | None = None
+
+    def distribution(self) -> list[tuple[int, float]]:
+        """The tokens the draw could pick, with their probabilities, most likely first
+        (ties by token id). A token whose share of the cumulative sum is zero, which the
+        draw can never pick, is left out; at temperature 0: the token, certain."""
+        if self.cumulative is None:
+            return [(self.token, 1.0)]
+        probabilities = np.diff(self.cumulative, prepend=0.0)
+        ids = np.arange(probabilities.size) if self.candidates is None else self.candidates
+        order = np.argsort(-probabilities, kind="stable")
+        return [(int(ids[i]), float(probabilities[i])) for i in order if probabilities[i] > 0]
+
+
+def choose(adjusted: np.ndarray, settings: SamplingSettings, rng: np.random.Generator) -> Draw:
+    """Step 4: the next token, with what it was drawn from."""
     if settings.temperature == 0:
-        return int(np.argmax(adjusted))
+        return Draw(int(np.argmax(adjusted)))
     weights = adjusted / np.float32(settings.temperature)
     weights -= weights.max()
     np.exp(weights, out=weights)
     if settings.top_p >= 1.0:
         cumulative = np.cumsum(weights, dtype=np.float64)
-        return _draw(cumulative, rng)
+        return Draw(_draw(cumulative, rng), None, cumulative)
     candidates = _nucleus(weights, settings.top_p)
-    return int(candidates[_draw(np.cumsum(weights[candidates], dtype=np.float64), rng)])
+    cumulative = np.cumsum(weights[candidates], dtype=np.float64)
+    return Draw(int(candidates[_draw(cumulative, rng)]), candidates, cumulative)
 
 
 def _draw(cumulative: np.ndarray, rng: np.random.Generator) -> int:
-    """An index drawn with probability proportional to its weight, as ``rng.choice`` draws."""
+    """An index drawn with probability proportional to its weight, as ``rng.choice`` draws
+    (``cumulative``, the running sum of the weights, is normalised in place)."""
     cumulative /= cumulative[-1]
     return int(cumulative.searchsorted(rng.random(), side="right"))
 

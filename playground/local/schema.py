@@ -6,6 +6,9 @@ OpenAI-shaped JSON errors naming the offending ``param``. Types are strict, as t
 are: an integer must be a JSON integer and a boolean a JSON boolean ("10" and "yes" are
 refused, not coerced); a number field takes integers too. Text must be real Unicode: a
 lone surrogate escape such as ``"\\ud800"`` is refused where it is sent.
+
+One field is this server's own: ``debug_distribution`` (a boolean, with log-probabilities
+on) adds to each generated token's log-probabilities the distribution it was drawn from.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ class _Sampled(BaseModel):
     logit_bias: dict[str, float] | None = None
     seed: int | None = declared("seed")
     user: Text | None = None
+    debug_distribution: bool = False  # an extension: each token's sampled_from
 
     @field_validator("stop")
     @classmethod
@@ -143,6 +147,9 @@ class CompletionRequest(_Sampled):
         return self.best_of or self.n
 
     def check(self) -> None:
+        if self.debug_distribution and self.logprobs is None:
+            raise APIError(400, "debug_distribution needs logprobs set (to 0 or more).",
+                           param="debug_distribution")
         if self.best_of is not None and self.best_of < self.n:
             raise APIError(400, f"best_of ({self.best_of}) must be at least n ({self.n}).",
                            param="best_of")
@@ -219,6 +226,9 @@ class ChatRequest(_Sampled):
     def check(self) -> None:
         if self.top_logprobs is not None and not self.logprobs:
             raise APIError(400, "top_logprobs needs logprobs set to true.", param="top_logprobs")
+        if self.debug_distribution and not self.logprobs:
+            raise APIError(400, "debug_distribution needs logprobs set to true.",
+                           param="debug_distribution")
         for name in REASONING_ONLY:
             if name in self.model_fields_set:
                 raise APIError(400, f"Unsupported parameter: '{name}' is not supported with "

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from playground.errors import LocalServerFailed
@@ -103,7 +104,9 @@ class Service:
             (tokens, Generation(settings, max_tokens, request.stop or [], request.seed,
                                 request.candidates, first_index=i * request.n,
                                 top_logprobs=request.logprobs,
-                                score=request.candidates > request.n, cancelled=cancelled))
+                                score=request.candidates > request.n,
+                                debug_distribution=request.debug_distribution,
+                                cancelled=cancelled))
             for i, tokens in enumerate(prompts)
         ]
         head = _head("cmpl", "text_completion", request.model)
@@ -156,7 +159,7 @@ class Service:
                     if event.index not in echoed:
                         echoed.add(event.index)
                         steps, delta_text = echo + steps, text + delta_text
-                logprobs = (_completion_logprobs(model, steps)
+                logprobs = (_completion_logprobs(model, steps, request.debug_distribution)
                             if request.logprobs is not None else None)
                 yield {**head, "choices": [{"index": event.index, "text": delta_text,
                                             "logprobs": logprobs, "finish_reason": None}]}
@@ -176,7 +179,8 @@ class Service:
         _check_context(model, len(tokens), max_tokens, "messages")
         job = Generation(settings, max_tokens, request.stop or [], request.seed, request.n,
                          top_logprobs=(request.top_logprobs or 0) if request.logprobs else None,
-                         grammar=_response_grammar(model, request), cancelled=cancelled)
+                         grammar=_response_grammar(model, request),
+                         debug_distribution=request.debug_distribution, cancelled=cancelled)
         head = _head("chatcmpl", "chat.completion", request.model)
         if request.stream:
             return _sse(self._stream_chat(model, request, tokens, job, head))
@@ -185,7 +189,8 @@ class Service:
         choices = [{
             "index": o.index,
             "message": {"role": "assistant", "content": o.text, "refusal": None},
-            "logprobs": _chat_logprobs(model, o.steps) if request.logprobs else None,
+            "logprobs": (_chat_logprobs(model, o.steps, request.debug_distribution)
+                         if request.logprobs else None),
             "finish_reason": o.finish_reason,
         } for o in outputs]
         return {**head, "choices": choices,
@@ -200,7 +205,8 @@ class Service:
                 started.add(event.index)
                 yield _chat_chunk(head, event.index, {"role": "assistant", "content": ""})
             if isinstance(event, Delta):
-                logprobs = _chat_logprobs(model, event.steps) if request.logprobs else None
+                logprobs = (_chat_logprobs(model, event.steps, request.debug_distribution)
+                            if request.logprobs else None)
                 yield _chat_chunk(head, event.index, {"content": event.text}, logprobs=logprobs)
             else:
                 generated += event.generated
@@ -266,18 +272,20 @@ def _completion_choice(model, request, index, output: ChoiceOutput, prompt: str,
     text, steps = output.text, output.steps
     if echo is not None:
         text, steps = prompt + text, echo + _shifted(steps, len(prompt))
-    logprobs = _completion_logprobs(model, steps) if request.logprobs is not None else None
+    logprobs = (_completion_logprobs(model, steps, request.debug_distribution)
+                if request.logprobs is not None else None)
     return {"index": index, "text": text, "logprobs": logprobs,
             "finish_reason": output.finish_reason}
 
 
 def _shifted(steps: list[Step], by: int) -> list[Step]:
-    return [Step(s.token, s.piece, s.offset + by, s.logprob, s.top) for s in steps]
+    return [replace(s, offset=s.offset + by) for s in steps]
 
 
-def _completion_logprobs(model: LocalModel, steps: list[Step]) -> dict:
-    """The legacy completions shape: parallel lists, top alternatives as dicts."""
-    return {
+def _completion_logprobs(model: LocalModel, steps: list[Step], debug: bool) -> dict:
+    """The legacy completions shape: parallel lists, top alternatives as dicts; with
+    ``debug``, ``sampled_from`` too (None for an echoed prompt token)."""
+    logprobs = {
         "tokens": [model.token_text(s.token) for s in steps],
         "token_logprobs": [s.logprob for s in steps],
         "top_logprobs": [({model.token_text(t): lp for t, lp in s.top}
@@ -285,16 +293,31 @@ def _completion_logprobs(model: LocalModel, steps: list[Step]) -> dict:
                          for s in steps],
         "text_offset": [s.offset for s in steps],
     }
+    if debug:
+        logprobs["sampled_from"] = [_sampled_from(model, s) for s in steps]
+    return logprobs
 
 
-def _chat_logprobs(model: LocalModel, steps: list[Step]) -> dict:
+def _chat_logprobs(model: LocalModel, steps: list[Step], debug: bool) -> dict:
     def entry(token: int, logprob: float) -> dict:
         return {"token": model.token_text(token), "logprob": logprob,
                 "bytes": list(model.piece(token))}
 
-    return {"content": [{**entry(s.token, s.logprob),
-                         "top_logprobs": [entry(t, lp) for t, lp in s.top]} for s in steps],
-            "refusal": None}
+    def content(step: Step) -> dict:
+        described = {**entry(step.token, step.logprob),
+                     "top_logprobs": [entry(t, lp) for t, lp in step.top]}
+        return {**described, "sampled_from": _sampled_from(model, step)} if debug else described
+
+    return {"content": [content(s) for s in steps], "refusal": None}
+
+
+def _sampled_from(model: LocalModel, step: Step) -> list[dict] | None:
+    """The debug_distribution extension: the tokens the step was drawn from, most likely
+    first, with the probabilities the sampler gave them."""
+    if step.sampled_from is None:
+        return None
+    return [{"token": model.token_text(t), "id": t, "probability": p}
+            for t, p in step.sampled_from]
 
 
 def _chat_chunk(head: dict, index: int, delta: dict, *, finish_reason: str | None = None,

@@ -199,7 +199,7 @@ def test_the_core_draws_from_the_distribution_the_local_server_samples_from(case
 
     seed = int(rng.integers(2**32))
     server_rng, our_rng = np.random.default_rng(seed), np.random.default_rng(seed)
-    server_draws = [sampling.choose(served, settings, server_rng) for _ in range(20)]
+    server_draws = [sampling.choose(served, settings, server_rng).token for _ in range(20)]
     our_draws = dist.sample(probabilities, settings.top_p, 20, our_rng).tolist()
     assert server_draws == our_draws
     assert all(kept[token] for token in our_draws)

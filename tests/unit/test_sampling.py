@@ -19,7 +19,7 @@ def draws(logits: np.ndarray, settings: SamplingSettings, count: int, seed: int 
           penalties: Penalties | None = None) -> list[int]:
     rng = rng_for(seed, 0)
     adjusted = adjust(logits, settings, penalties or Penalties())
-    return [choose(adjusted, settings, rng) for _ in range(count)]
+    return [choose(adjusted, settings, rng).token for _ in range(count)]
 
 
 def reference_nucleus(probs: np.ndarray, top_p: float) -> set[int]:
@@ -34,9 +34,9 @@ class TestTemperature:
         logits = np.array([0.1, 2.5, 2.4, -1.0, 2.49], dtype=np.float32)
         settings = SamplingSettings(temperature=0.0)
         for seed in range(20):
-            assert choose(logits, settings, rng_for(seed, 0)) == 1
+            assert choose(logits, settings, rng_for(seed, 0)).token == 1
         assert choose(logits, SamplingSettings(temperature=0.0, top_p=0.01),
-                      np.random.default_rng()) == 1
+                      np.random.default_rng()).token == 1
 
     def test_zero_picks_the_argmax_after_bias_and_penalties(self):
         logits = np.array([3.0, 2.0, 1.0], dtype=np.float32)
@@ -165,6 +165,39 @@ class TestPenalties:
                           SamplingSettings(frequency_penalty=0.1), penalties)
         assert adjusted[7] == pytest.approx(-0.1)
         assert adjusted[8] == pytest.approx(-20.0)
+
+
+class TestWhatWasDrawnFrom:
+    """``Draw.distribution``: the debug_distribution extension's report of a draw."""
+
+    def test_temperature_zero_reports_the_argmax_as_certain(self):
+        drawn = choose(logits_for([0.2, 0.5, 0.3]), SamplingSettings(temperature=0.0),
+                       rng_for(1, 0))
+        assert drawn.distribution() == [(1, 1.0)]
+
+    def test_the_nucleus_renormalised_most_likely_first(self):
+        settings = SamplingSettings(top_p=0.85)
+        drawn = choose(logits_for([0.1, 0.5, 0.06, 0.3, 0.04]), settings, rng_for(1, 0))
+        assert [t for t, _ in drawn.distribution()] == [1, 3, 0]
+        assert [p for _, p in drawn.distribution()] == pytest.approx([5 / 9, 3 / 9, 1 / 9])
+        assert drawn.token in {1, 3, 0}
+
+    def test_top_p_one_reports_every_token_it_could_draw(self):
+        logits = logits_for([0.1, 0.4, 0.2, 0.3])
+        logits[2] = -np.inf  # ruled out (as a grammar rules tokens out): never drawn
+        drawn = choose(logits, SamplingSettings(temperature=0.5), rng_for(1, 0))
+        assert [t for t, _ in drawn.distribution()] == [1, 3, 0]
+        assert [p for _, p in drawn.distribution()] == pytest.approx([16 / 26, 9 / 26, 1 / 26])
+
+    def test_reporting_leaves_the_draw_as_it_was(self):
+        logits = np.random.default_rng(4).normal(0, 2, 3000).astype(np.float32)
+        settings = SamplingSettings(temperature=0.8, top_p=0.9)
+        rng, again = rng_for(7, 0), rng_for(7, 0)
+        for _ in range(50):
+            drawn = choose(logits, settings, rng)
+            assert drawn.token in {t for t, _ in drawn.distribution()}
+            assert sum(p for _, p in drawn.distribution()) == pytest.approx(1.0)
+            assert choose(logits, settings, again).token == drawn.token
 
 
 class TestSeeds:
