@@ -19,13 +19,17 @@ after steps 1 and 2 and before temperature, so ``reshape`` applies further bias 
 penalties on top of those of the request, and temperature and top_p in place of its own.
 
 A response usually gives the top few alternatives at a position, not the whole vocabulary.
-``Alternatives.exact`` says whether they hold all of the probability; when they do not, the
-steps renormalise over the known tokens only, which is an approximation: how the rest of
-the mass would move under temperature or top_p is unknown.
+``Alternatives.exact`` says whether they hold all of the probability. When they do not, the
+rest still counts where the nucleus is cut: top_p is a share of the whole vocabulary's
+probability. What the rest weighs after temperature is known at temperature 1 only; at
+others ``unlisted_weight`` bounds it (no unlisted token is more likely than the least likely
+listed one), and ``reshape`` cuts as if the rest were in tokens that likely, saying whether
+the cut and so the distribution are exact however the rest is spread (``Reshaped.exact``).
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,13 +70,34 @@ def scale_by_temperature(logits: np.ndarray, temperature: float) -> np.ndarray:
     return probabilities / probabilities.sum()
 
 
-def nucleus(probabilities: np.ndarray, top_p: float) -> np.ndarray:
+def unlisted_weight(rest: float, floor: float, temperature: float,
+                    unlisted: int | None = None) -> tuple[float, float]:
+    """Step 3 for the tokens a response did not list: two ends for the log of their weight
+    after ``temperature``, ``log(sum(p ** (1 / temperature)))``, on the scale where a listed
+    token weighs ``p ** (1 / temperature)``. ``rest`` is their total probability, ``floor``
+    the log-probability none of them exceeds, ``unlisted`` how many there are (None:
+    unknown). First end: the rest in tokens as likely as ``floor``; second: spread evenly
+    over ``unlisted`` tokens (infinitely many when unknown). Whatever the spread, the weight
+    lies between the two, which are the same at temperature 1: ``log(rest)``."""
+    if rest <= 0 or unlisted == 0:
+        return -math.inf, -math.inf
+    power, log_rest = 1 / temperature, math.log(rest)
+    if power == 1:
+        return log_rest, log_rest
+    concentrated = log_rest + (power - 1) * min(floor, log_rest)
+    count = math.inf if unlisted is None else math.log(unlisted)
+    return concentrated, (1 - power) * count + power * log_rest
+
+
+def nucleus(probabilities: np.ndarray, top_p: float, rest: float = 0.0) -> np.ndarray:
     """Step 4: a mask of the smallest most-likely set whose probability reaches ``top_p``
-    (always at least the most likely token; every token at top_p 1)."""
+    (always at least the most likely token; every token at top_p 1). ``rest`` is what the
+    tokens missing from ``probabilities`` weigh on the same scale: top_p is a share of the
+    whole, so when the tokens here cannot reach it, all of them are kept."""
     if top_p >= 1.0:
         return np.ones(probabilities.size, dtype=bool)
     order = np.argsort(-probabilities, kind="stable")
-    cumulative = np.cumsum(probabilities[order])
+    cumulative = np.cumsum(probabilities[order]) / (probabilities.sum() + rest)
     keep = min(int(np.searchsorted(cumulative, top_p, side="left")) + 1, order.size)
     mask = np.zeros(probabilities.size, dtype=bool)
     mask[order[:keep]] = True
@@ -107,11 +132,15 @@ def sample(probabilities: np.ndarray, top_p: float, draws: int,
 @dataclass(frozen=True)
 class Alternatives:
     """The tokens known at one position: ``texts`` with their reported natural-log
-    ``logprobs``, most likely first, and the index of the token that was chosen."""
+    ``logprobs``, most likely first, and the index of the token that was chosen. No token
+    left out is more likely than ``floor`` (a log-probability; 0: no bound), and the model
+    has ``vocabulary`` tokens, where known."""
 
     texts: tuple[str, ...]
     logprobs: np.ndarray
     chosen: int | None = None
+    floor: float = 0.0
+    vocabulary: int | None = None
 
     @property
     def known_mass(self) -> float:
@@ -133,16 +162,20 @@ class Alternatives:
 
 
 def alternatives_at(chosen: str, chosen_logprob: float | None,
-                    top: Sequence[tuple[str, float]]) -> Alternatives:
+                    top: Sequence[tuple[str, float]],
+                    vocabulary: int | None = None) -> Alternatives:
     """The alternatives of one position, the chosen token among them even when the server
-    did not list it (a ``top_logprobs`` smaller than its rank)."""
+    did not list it (a ``top_logprobs`` smaller than its rank): the tokens left out are no
+    more likely than the least likely of ``top``."""
     pairs = dict(top)
+    floor = min(pairs.values(), default=0.0)
     if chosen not in pairs and chosen_logprob is not None:
         pairs[chosen] = chosen_logprob
     ranked = sorted(pairs.items(), key=lambda pair: -pair[1])
     texts = tuple(text for text, _ in ranked)
     logprobs = np.array([value for _, value in ranked], dtype=np.float64)
-    return Alternatives(texts, logprobs, texts.index(chosen) if chosen in texts else None)
+    return Alternatives(texts, logprobs, texts.index(chosen) if chosen in texts else None,
+                        floor, vocabulary)
 
 
 def counts_before(generated: Sequence[str], position: int) -> Counter[str]:
@@ -168,7 +201,9 @@ class Reshaped:
     """One position under some settings. ``before`` and ``after`` are the temperature-scaled
     probabilities without and with the bias and penalties, ``kept`` the nucleus,
     ``distribution`` what the sampler draws from; ``unmatched_bias`` the biased texts that
-    are not among the known tokens."""
+    are not among the known tokens. ``exact``: the distribution is what the sampler draws
+    from however the probability of the tokens not known is spread (the nucleus lies within
+    the known tokens, and the same at both ends of ``unlisted_weight``)."""
 
     alternatives: Alternatives
     settings: Settings
@@ -178,6 +213,7 @@ class Reshaped:
     distribution: np.ndarray
     moved: np.ndarray
     unmatched_bias: tuple[str, ...]
+    exact: bool
 
     @property
     def entropy(self) -> float:
@@ -205,15 +241,49 @@ def reshape(alternatives: Alternatives, settings: Settings,
             unmatched.append(text)
         elif value:
             bias[index] = bias.get(index, 0.0) + value
-    by_index = {index: (counts or {}).get(text, 0) for index, text in enumerate(alternatives.texts)}
+    counts = counts or {}
+    by_index = {index: counts.get(text, 0) for index, text in enumerate(alternatives.texts)}
     adjusted = apply_penalties(apply_bias(alternatives.logprobs, bias), by_index,
                                presence=settings.presence_penalty,
                                frequency=settings.frequency_penalty)
     before = scale_by_temperature(alternatives.logprobs, settings.temperature)
     after = scale_by_temperature(adjusted, settings.temperature)
-    kept = nucleus(after, settings.top_p)
+    # The tokens not known move too when the sliders bias or penalise one of them.
+    penalised = settings.presence_penalty or settings.frequency_penalty
+    unknown_moved = any(settings.bias[text] for text in unmatched) or (penalised and any(
+        count > 0 and alternatives.index(text) is None for text, count in counts.items()))
+    kept, exact = _cut(alternatives, adjusted, after, settings)
     return Reshaped(alternatives, settings, before, after, kept,
                     sampling_distribution(after, kept),
                     ~np.isclose(adjusted, alternatives.logprobs, rtol=0, atol=1e-12),
-                    tuple(unmatched))
+                    tuple(unmatched), exact and not unknown_moved)
+
+
+def _cut(alternatives: Alternatives, adjusted: np.ndarray, after: np.ndarray,
+         settings: Settings) -> tuple[np.ndarray, bool]:
+    """The nucleus, with the tokens not known weighed as if as likely as the least likely
+    known one, and whether it is the same at both ends of ``unlisted_weight``."""
+    rest = 1.0 - alternatives.known_mass
+    if settings.temperature == 0:  # the most likely known token beats every unknown one
+        return nucleus(after, settings.top_p), bool(adjusted.max() > alternatives.floor)
+    vocabulary = alternatives.vocabulary
+    unlisted = max(vocabulary - len(alternatives.texts), 0) if vocabulary else None
+    scaled = adjusted / settings.temperature
+    top = scaled.max()
+    listed = np.exp(scaled - top).sum()
+
+    def ends(rest: float) -> tuple[float, float]:
+        return unlisted_weight(rest, alternatives.floor, settings.temperature, unlisted)
+
+    def share(weight: float) -> float:  # relative to the known tokens' weight
+        with np.errstate(over="ignore"):
+            return float(np.exp(weight - top) / listed)
+
+    # The reported log-probabilities are rounded: the rest is known to EXACT_TOLERANCE only.
+    least = share(min(ends(rest - EXACT_TOLERANCE)))
+    most = share(max(ends(rest + EXACT_TOLERANCE)))
+    kept = nucleus(after, settings.top_p, share(ends(rest)[0]))
+    inside = most == 0 or (settings.top_p < 1 and 1 / (1 + most) >= settings.top_p)
+    same = (nucleus(after, settings.top_p, least) == nucleus(after, settings.top_p, most)).all()
+    return kept, inside and bool(same)
 

@@ -153,6 +153,86 @@ def test_reshape_with_temperature_zero_and_top_p():
     assert cut.chosen_probability == pytest.approx(0.375)
 
 
+
+# Tokens the response did not list ----------------------------------------------------------
+
+def test_the_unlisted_weight_is_the_rest_at_temperature_one():
+    assert dist.unlisted_weight(0.2, math.log(0.05), 1.0) == (math.log(0.2), math.log(0.2))
+    assert dist.unlisted_weight(0.0, math.log(0.05), 0.5) == (-math.inf, -math.inf)
+
+
+def test_the_unlisted_weight_lies_between_its_ends_however_the_rest_is_spread():
+    rng = np.random.default_rng(3)
+    for temperature in (0.3, 0.7, 1.4, 2.0):
+        ends = dist.unlisted_weight(0.2, math.log(0.05), temperature, unlisted=100)
+        low, high = sorted(ends)
+        for _ in range(20):  # 0.2 over 100 tokens, none above 0.05
+            spread = rng.dirichlet(np.full(100, rng.uniform(0.05, 5))) * 0.2
+            while spread.max() > 0.05:
+                spread = np.minimum(spread, 0.05)
+                spread *= 0.2 / spread.sum()
+            weight = math.log(np.sum(spread ** (1 / temperature)))
+            assert low - 1e-9 <= weight <= high + 1e-9
+    # four tokens of 0.05 at one end, a hundred of 0.002 at the other
+    assert np.allclose(dist.unlisted_weight(0.2, math.log(0.05), 0.5, unlisted=100),
+                       [math.log(4 * 0.05 ** 2), math.log(100 * 0.002 ** 2)])
+
+
+def test_above_temperature_one_an_unknown_vocabulary_leaves_no_upper_bound():
+    assert dist.unlisted_weight(0.2, math.log(0.05), 1.5)[1] == math.inf
+    assert dist.unlisted_weight(0.2, math.log(0.05), 0.5)[1] == -math.inf
+
+
+def test_the_nucleus_is_a_share_of_the_whole_not_of_the_known_tokens():
+    known = np.array([0.625, 0.375])  # 0.5 and 0.3 of the whole, renormalised
+    assert dist.nucleus(known, 0.6).tolist() == [True, False]
+    assert dist.nucleus(known, 0.6, rest=0.25).tolist() == [True, True]
+    assert dist.nucleus(known, 0.9, rest=0.25).tolist() == [True, True]
+
+
+def test_the_floor_is_the_least_likely_listed_token_not_an_added_chosen_one():
+    listed = [(" the", math.log(0.6)), (" a", math.log(0.3))]
+    assert dist.alternatives_at(" cat", math.log(0.01), listed).floor == math.log(0.3)
+    assert dist.alternatives_at(" a", math.log(0.3), listed, vocabulary=50).vocabulary == 50
+    assert dist.alternatives_at("x", -1.0, []).floor == 0.0
+
+
+def _partial(vocabulary=None):
+    """0.5, 0.3 and 0.1 known; 0.1 left to tokens of at most 0.1."""
+    return dist.alternatives_at(" a", math.log(0.5), [(" a", math.log(0.5)), (" b", math.log(0.3)),
+                                                      (" c", math.log(0.1))], vocabulary)
+
+
+def test_reshape_cuts_at_top_p_of_the_whole_and_says_when_that_is_exact():
+    shaped = dist.reshape(_partial(), dist.Settings(top_p=0.75))
+    assert shaped.kept.tolist() == [True, True, False] and shaped.exact
+    assert np.allclose(shaped.distribution, [0.625, 0.375, 0])
+    reaching_unknown = dist.reshape(_partial(), dist.Settings(top_p=0.95))
+    assert reaching_unknown.kept.all() and not reaching_unknown.exact
+    assert not dist.reshape(_partial(), dist.Settings()).exact  # top_p 1 draws the rest too
+    assert dist.reshape(_partial(), dist.Settings(temperature=0)).exact
+
+
+def test_the_whole_vocabulary_listed_is_exact_at_any_setting():
+    whole = dist.alternatives_at(" b", LOGPROBS[1], list(zip([" a", " b", " c", " d"], LOGPROBS)),
+                                 vocabulary=4)
+    assert dist.reshape(whole, dist.Settings(temperature=2.0)).exact
+    assert not dist.reshape(_alternatives(), dist.Settings(temperature=2.0)).exact
+
+
+def test_above_temperature_one_exactness_needs_the_vocabulary_size():
+    settings = dist.Settings(temperature=1.3, top_p=0.25)
+    assert not dist.reshape(_partial(), settings).exact
+    assert dist.reshape(_partial(vocabulary=1000), settings).exact
+
+
+def test_moving_a_token_that_is_not_known_makes_the_cut_approximate():
+    settings = dist.Settings(top_p=0.75, presence_penalty=-2.0)
+    assert dist.reshape(_partial(), settings, counts={" a": 1}).exact
+    assert not dist.reshape(_partial(), settings, counts={" zebra": 1}).exact
+    assert not dist.reshape(_partial(), dist.Settings(top_p=0.75, bias={" zebra": 5})).exact
+
+
 # The same formulas as the local server's sampler ---------------------------------------------
 
 def _random_setting(rng: np.random.Generator, vocabulary: int):
@@ -203,3 +283,28 @@ def test_the_core_draws_from_the_distribution_the_local_server_samples_from(case
     our_draws = dist.sample(probabilities, settings.top_p, 20, our_rng).tolist()
     assert server_draws == our_draws
     assert all(kept[token] for token in our_draws)
+
+
+def test_where_the_core_says_exact_the_top_100_give_what_the_server_samples_from():
+    """The server's sampler over a whole vocabulary against the core over its top 100
+    log-probabilities, as a response reports them: wherever ``reshape`` calls its cut exact,
+    the distribution equals the one the server draws from."""
+    rng = np.random.default_rng(18)
+    vocabulary, exact = 4096, 0
+    for _ in range(200):
+        logits = (rng.standard_t(3, vocabulary) * rng.uniform(1, 4)).astype(np.float32)
+        settings = sampling.SamplingSettings(temperature=float(rng.uniform(0.05, 2.0)),
+                                             top_p=float(rng.uniform(0.05, 1.0)))
+        logprobs = sampling.log_softmax(logits)
+        top = [(str(token), value) for token, value in sampling.top_alternatives(logprobs, 100)]
+        drawn = sampling.choose(logits, settings, np.random.default_rng(0))
+        shaped = dist.reshape(dist.alternatives_at(str(drawn.token), float(logprobs[drawn.token]),
+                                                   top, vocabulary),
+                              dist.Settings(settings.temperature, settings.top_p))
+        if shaped.exact:
+            exact += 1
+            served = dict(drawn.distribution())
+            ours = dict(zip(shaped.alternatives.texts, shaped.distribution))
+            assert {int(text) for text, p in ours.items() if p > 0} == set(served)
+            assert all(abs(ours[str(token)] - p) <= 1e-5 for token, p in served.items())
+    assert exact > 100  # most of them
