@@ -112,7 +112,10 @@ class LocalModel:
         return (choice and _remembered_batch_size(self._batch_size_key(choice))) or declared
 
     def _batch_size_key(self, choice: engine_settings.EngineChoice) -> str:
-        return f"{engine_settings.verdict_key(self.path())}-{choice.settings}"
+        """What the measured batch size depends on: the machine, the model file, the engine
+        settings and how many sequences were tried."""
+        return (f"{engine_settings.verdict_key(self.path())}-{choice.settings}"
+                f"-{self.entry.parallel_sequences}")
 
     @property
     def llm(self) -> Llama:
