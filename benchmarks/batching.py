@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import HERE, Figure, machine, median, run_alone
+from benchmarks.common import HERE, Figure, figures_report, machine, median, run_alone
 from benchmarks.local_server import MODEL, Server
 from playground.compare import Axis, Grid, GridResult, run_grid
 from playground.compare.concurrency import default_workers
@@ -103,7 +103,7 @@ class BareLoop:
         from playground.local.served_models import discover
 
         model = LocalModel(discover()[MODEL])
-        llm = model.load()
+        self._llm = llm = model.load()  # kept: the context uses its weights
         params = context_params(model.entry.parallel_sequences, llm.n_threads,
                                 llm.n_threads_batch)
         self._context = LlamaContext(model=llm._model, params=params, verbose=False)
@@ -206,9 +206,10 @@ def summarise(runs: list[dict], info: dict, workers: int, batch: int, quick: boo
     }
 
 
-def main() -> None:
-    run_alone("batching", __doc__, RESULTS, lambda args: benchmark(args.quick))
+def main() -> int:
+    return run_alone("batching", __doc__, RESULTS, lambda args: benchmark(args.quick),
+                     figures_report)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
