@@ -44,7 +44,7 @@ with talk:
     transcript.system_box(conversation, conn)
     transcript.render(conversation, conn, set(budget.plan.dropped if budget.plan else ()))
     structured_view.render_last_reply(conversation, inputs.values.get("response_format"))
-    distribution_view.for_chat(conversation, request)
+    distribution_view.for_chat(conversation, request, conn)
     failure = st.session_state.pop(keys.CHAT_FAILURE, None)
     if failure is not None:
         show_error(failure)

@@ -80,5 +80,6 @@ if outcome is not None:
     output.show_result(outcome.result, prompt=outcome.prompt, timing=outcome.timing,
                        stopped=outcome.stopped, superseded=outcome.superseded)
     if outcome.result is not None:
-        distribution_view.for_completions(outcome.result, outcome.prompt)
+        distribution_view.for_completions(outcome.result, outcome.prompt,
+                                           outcome.connection)
         code_view.render(outcome.connection, ENDPOINT, outcome.result.request)

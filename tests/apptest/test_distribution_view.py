@@ -97,6 +97,54 @@ def test_completions_the_view_opens_and_a_slider_reshapes_it_without_a_request(c
     assert _ledger_rows(data_dir) == sent
 
 
+def _accuracy(at) -> str:
+    (caption,) = [c for c in _captions(at) if c.startswith(("Exact:", "Approximate:"))]
+    return caption
+
+
+def test_completions_the_caption_says_exact_only_where_the_nucleus_lies_inside_the_tokens_sent(
+        completed):
+    app = completed
+    app.toggle(key=key("completions", "open")).set_value(True).run()
+    reaching = _accuracy(_ok(app))  # top_p 1: the sampler may draw any token, sent or not
+    assert reaching.startswith("Approximate: the server sent")
+    assert "the top_p nucleus reaches past them" in reaching and "make it closer" in reaching
+    app.slider(key=key("completions", "top_p")).set_value(0.05).run()
+    assert _accuracy(_ok(app)).startswith("Exact: the sampler draws only among the")
+    # Above temperature 1 the cut is certain only with the vocabulary size, which the local
+    # server lists with its models.
+    app.slider(key=key("completions", "temperature")).set_value(1.5).run()
+    assert _accuracy(_ok(app)).startswith("Exact: the sampler draws only among the")
+    app.toggle(key=key("completions", "draw")).set_value(True).run()
+    spec = _chart(_ok(app), "completions")
+    kept = {x for trace in spec["data"] if trace["name"].startswith("inside top_p")
+            for x in _values(trace["x"])}
+    (samples,) = [c for c in app.get("plotly_chart")
+                  if key("completions", "samples") in c.proto.id]
+    assert set(_values(json.loads(samples.proto.spec)["data"][0]["x"])) <= kept
+
+
+def test_an_approximate_caption_says_why():
+    from playground import distribution as dist
+    from ui.common.distribution_view import _uncertainty
+
+    alternatives = dist.alternatives_at(" a", np.log(0.4), [
+        (" a", np.log(0.4)), (" b", np.log(0.3)), (" c", np.log(0.1))])  # 20% not sent
+
+    def why(settings, counts=None):
+        shaped = dist.reshape(alternatives, settings, counts)
+        assert not shaped.exact
+        return _uncertainty(shaped, counts or {}, "20%")
+
+    assert why(dist.Settings()).startswith("the top_p nucleus reaches past them")
+    assert why(dist.Settings(temperature=0.5, top_p=0.6)).startswith(
+        "where top_p cuts depends on how the other 20% is spread")
+    assert why(dist.Settings(temperature=0, bias={" a": -100, " b": -100})).startswith(
+        "a token it did not send may be as likely")
+    assert why(dist.Settings(top_p=0.5, presence_penalty=1), {" zebra": 1}).startswith(
+        "a bias or penalty here also moves tokens it did not send")
+
+
 def test_completions_step_through_and_bias_a_token(completed, data_dir):
     app = completed
     app.toggle(key=key("completions", "open")).set_value(True).run()

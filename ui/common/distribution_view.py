@@ -23,10 +23,11 @@ import streamlit as st
 from playground import distribution as dist
 from playground import logprobs as lp
 from playground.chat import Conversation
+from playground.connection import Connection
 from playground.logprobs import TokenLogprob
 from playground.runner import RunResult
 from ui.common import distribution_figures as figures
-from ui.common import state
+from ui.common import models, state
 from ui.common.text import plain
 from ui.common.token_view import percent, quoted
 
@@ -37,13 +38,15 @@ MAX_SEED = 2**32 - 1
 @dataclass(frozen=True)
 class Source:
     """One text to step through: its tokens, where the generated ones start (after an
-    echoed prompt), the choice's text, which tells where tokens split a character, and the
-    temperature and top_p it was sampled with where they are known."""
+    echoed prompt), the choice's text, which tells where tokens split a character, the
+    temperature and top_p it was sampled with and its model's vocabulary size, where they
+    are known."""
 
     tokens: tuple[TokenLogprob, ...]
     first_generated: int = 0
     text: str | None = None
     start: dist.Settings | None = None  # the settings it was made with, where recorded
+    vocabulary: int | None = None
 
     @property
     def generated(self) -> list[str]:
@@ -61,21 +64,23 @@ class Source:
         return labels
 
 
-def for_completions(result: RunResult, prompt: str | None) -> None:
+def for_completions(result: RunResult, prompt: str | None, conn: Connection) -> None:
     """The view over a Completions result, one source per choice with log-probabilities."""
     fields = lp.by_choice(result)
     echo = prompt if result.request.get("echo") and prompt else None
+    vocabulary = vocabulary_of(conn, result.request.get("model"))
     sources = {}
     for choice in result.choices:
         tokens = lp.tokens_of(fields.get(choice.index))
         if tokens:
             first = lp.echo_boundary(fields.get(choice.index), echo) if echo else 0
-            sources[f"Choice {choice.index + 1}"] = Source(tuple(tokens), first, choice.text)
+            sources[f"Choice {choice.index + 1}"] = Source(tuple(tokens), first, choice.text,
+                                                           vocabulary=vocabulary)
     render("completions", sources, start_settings(result.request),
            "Temperature and top_p start from the run's")
 
 
-def for_chat(conversation: Conversation, request: Any) -> None:
+def for_chat(conversation: Conversation, request: Any, conn: Connection) -> None:
     """The view over the Chat transcript's replies with log-probabilities, latest first;
     temperature and top_p start from the reply's own settings, or from the Parameters
     panel for a reply saved before replies recorded them."""
@@ -86,10 +91,19 @@ def for_chat(conversation: Conversation, request: Any) -> None:
             recorded = (start_settings(vars(message)) if message.temperature is not None
                         else None)
             if tokens:
-                sources[f"#{position} assistant"] = Source(tuple(tokens), 0, message.content,
-                                                           recorded)
+                sources[f"#{position} assistant"] = Source(
+                    tuple(tokens), 0, message.content, recorded,
+                    vocabulary_of(conn, message.model))
     render("chat", sources, start_settings(request if isinstance(request, Mapping) else {}),
            "Temperature and top_p start from the Parameters panel's")
+
+
+def vocabulary_of(conn: Connection, model: Any) -> int | None:
+    """The model's vocabulary size, which bounds how thinly the tokens not sent can spread:
+    the local server lists it with its models; None elsewhere, or when the list failed."""
+    if conn.kind != "local" or not isinstance(model, str) or not model:
+        return None
+    return models.vocab_size(conn, model)
 
 
 def start_settings(request: Mapping[str, Any]) -> dist.Settings:
@@ -129,7 +143,7 @@ def _view(scope: str, sources: dict[str, Source], start: dist.Settings, origin: 
     if source.start is not None:
         start, origin = source.start, "Temperature and top_p start from the reply's own"
     _reset_if_shown(scope, chosen_source, start)
-    steps = {i: dist.alternatives_at(t.text, t.logprob, t.top)
+    steps = {i: dist.alternatives_at(t.text, t.logprob, t.top, source.vocabulary)
              for i, t in enumerate(source.tokens) if t.logprob is not None}
     if not steps or all(len(alternatives.texts) < 2 for alternatives in steps.values()):
         st.info("The response has no alternatives to show: ask for some (logprobs 1 or more "
@@ -142,7 +156,7 @@ def _view(scope: str, sources: dict[str, Source], start: dist.Settings, origin: 
     shaped = dist.reshape(steps[position], settings, counts)
     _facts(shaped)
     st.plotly_chart(figures.distribution_figure(shaped), key=key(scope, "chart"))
-    _notes(shaped, position < source.first_generated)
+    _notes(shaped, counts, position < source.first_generated)
     if lp.REPLACEMENT in source.tokens[position].text:
         st.caption(plain("This token is part of a character split over tokens: "
                          f"{source.labels()[position]}. The bars show the tokens' own text, "
@@ -281,20 +295,23 @@ def _facts(shaped: dist.Reshaped) -> None:
                     help="How much of the probability the tokens the server sent hold.")
 
 
-def _notes(shaped: dist.Reshaped, in_prompt: bool) -> None:
+def _notes(shaped: dist.Reshaped, counts: Mapping[str, int], in_prompt: bool) -> None:
     alternatives = shaped.alternatives
     count = len(alternatives.texts)
+    rest = percent(1 - alternatives.known_mass)
     if alternatives.exact:
         st.caption(f"Exact: the {count} tokens the server sent here hold all of the probability.")
+    elif shaped.exact:
+        st.caption(plain(
+            f"Exact: the sampler draws only among the {count} tokens the server sent here, "
+            f"however the other {rest} of the probability is spread over the tokens it did "
+            "not send."))
     else:
-        rest = 1 - alternatives.known_mass
         st.caption(plain(
             f"Approximate: the server sent {count} tokens here, holding "
-            f"{percent(alternatives.known_mass)} of the probability; the other {percent(rest)} "
-            "belongs to tokens it did not send. The bars are renormalised over the known "
-            "tokens, and how temperature, top_p and the penalties would move the unknown rest "
-            "is not known. More alternatives (a larger logprobs or top_logprobs) make it "
-            "closer."))
+            f"{percent(alternatives.known_mass)} of the probability; "
+            f"{_uncertainty(shaped, counts, rest)}. More alternatives (a larger logprobs or "
+            "top_logprobs) make it closer."))
     if in_prompt:
         st.caption("A token of the echoed prompt: no token was generated before it, so the "
                    "penalties do not apply.")
@@ -303,6 +320,23 @@ def _notes(shaped: dist.Reshaped, in_prompt: bool) -> None:
         hint = f" Did you mean {quoted(close[0])}?" if close else ""
         st.warning(plain(f"{quoted(text)} is not among the {count} tokens known here: its "
                          f"probability is unknown, so its bias cannot be drawn.{hint}"))
+
+
+def _uncertainty(shaped: dist.Reshaped, counts: Mapping[str, int], rest: str) -> str:
+    """Why the tokens not sent can change what the sampler draws from, at these settings."""
+    settings = shaped.settings
+    penalised = settings.presence_penalty or settings.frequency_penalty
+    if shaped.unmatched_bias or (penalised and any(
+            shaped.alternatives.index(text) is None for text in counts)):
+        return "a bias or penalty here also moves tokens it did not send, of unknown probability"
+    if settings.temperature == 0:
+        return "a token it did not send may be as likely as the most likely one it sent"
+    if shaped.inside_top_p == len(shaped.after):
+        return (f"the top_p nucleus reaches past them into the other {rest}, so the sampler "
+                "may also draw tokens not sent, which the bars leave out (they are "
+                "renormalised over the tokens sent)")
+    return (f"where top_p cuts depends on how the other {rest} is spread over the tokens not "
+            f"sent, which matters at temperature {settings.temperature:g}")
 
 
 def _samples(scope: str, shaped: dist.Reshaped) -> None:
@@ -314,8 +348,8 @@ def _samples(scope: str, shaped: dist.Reshaped) -> None:
                                    "settings give the same samples.")
     if not draw:
         return
-    drawn = dist.sample(shaped.after, shaped.settings.top_p, SAMPLES,
-                        np.random.default_rng(int(seed)))
+    # The distribution is already cut at top_p, counting the tokens not sent: drawn whole.
+    drawn = dist.sample(shaped.distribution, 1.0, SAMPLES, np.random.default_rng(int(seed)))
     st.plotly_chart(figures.samples_figure(shaped, drawn), key=key(scope, "samples"))
     chosen = shaped.alternatives.chosen
     hits = int(np.sum(drawn == chosen)) if chosen is not None else 0
