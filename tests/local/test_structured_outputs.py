@@ -82,7 +82,7 @@ def test_logprobs_under_a_schema_describe_the_constrained_distribution(client):
 def test_json_mode_gives_a_json_object(client):
     answer = client.chat.completions.create(
         model=DEFAULT_MODEL, response_format={"type": "json_object"}, seed=3, temperature=0,
-        messages=[{"role": "user", "content": "Give the name and age of a cat as JSON."}],
+        messages=[{"role": "user", "content": "Reply in JSON: the name and age of a cat."}],
         max_completion_tokens=200)
     assert answer.choices[0].finish_reason == "stop"
     assert isinstance(json.loads(answer.choices[0].message.content), dict)
