@@ -4,6 +4,7 @@ typed is kept."""
 
 from __future__ import annotations
 
+import httpx2
 import pytest
 
 from fault_server import FaultServer
@@ -11,6 +12,16 @@ from ui.common import pages, state
 
 WORKERS = "compare.workers"
 SMOLLM2, GEMMA = "smollm2-135m-instruct", "gemma-3-270m"
+
+
+@pytest.fixture
+def decodes_together(local_base_url):
+    """What the local server says a model decodes together (``parallel_sequences``)."""
+    def ask(model: str) -> int:
+        answer = httpx2.get(f"{local_base_url}/models/{model}", timeout=60)
+        answer.raise_for_status()
+        return answer.json()["parallel_sequences"]
+    return ask
 
 
 def workers(at):
@@ -30,19 +41,21 @@ def compare(app):
     return app
 
 
-def test_the_local_default_fills_the_models_batch(compare):
-    assert workers(compare).value == 8
-    assert f"{SMOLLM2} decodes 8 requests together on the local server" in help_text(compare)
+def test_the_local_default_fills_the_models_batch(compare, decodes_together):
+    smol, gemma = decodes_together(SMOLLM2), decodes_together(GEMMA)
+    assert smol > 1 and gemma >= 1
+    assert workers(compare).value == smol
+    assert f"{SMOLLM2} decodes {smol} requests together on the local server" \
+        in help_text(compare)
     assert "Until you type a number" in help_text(compare)
 
     compare.sidebar.selectbox(key=state.MODEL).select(GEMMA).run()
-    assert workers(compare).value == 1, "Gemma decodes one request at a time"
-    assert "one request at a time" in help_text(compare)
+    assert workers(compare).value == gemma
 
     compare.multiselect(key="compare.vary").set_value(["model", "temperature"]).run()
     compare.multiselect(key="compare.axis.model").set_value([SMOLLM2, GEMMA]).run()
-    assert workers(compare).value == 9, "enough to fill each model's batch"
-    assert f"{SMOLLM2} 8 + {GEMMA} 1 = 9" in help_text(compare)
+    assert workers(compare).value == smol + gemma, "enough to fill each model's batch"
+    assert f"{SMOLLM2} {smol} + {GEMMA} {gemma} = {smol + gemma}" in help_text(compare)
     assert not compare.exception and not compare.error
 
 
@@ -54,21 +67,22 @@ def test_a_model_whose_details_cannot_be_fetched_falls_back_to_four(compare):
     assert "did not say how many requests no-such-model decodes" in help_text(compare)
 
 
-def test_a_typed_number_is_kept(compare):
+def test_a_typed_number_is_kept(compare, decodes_together):
     workers(compare).set_value(3).run()
     assert workers(compare).value == 3
     compare.run()
     compare.text_area(key="compare.user").input("Describe the sea.").run()
     compare.sidebar.selectbox(key=state.MODEL).select(GEMMA).run()
     assert workers(compare).value == 3, "a change of model leaves what was typed"
-    assert "You typed this number; by default it would be 1" in help_text(compare)
+    assert f"You typed this number; by default it would be {decodes_together(GEMMA)}" \
+        in help_text(compare)
     compare.switch_page(pages.CHAT).run()
     compare.switch_page(pages.COMPARE).run()
     assert workers(compare).value == 3, "and so does a visit to another page"
     assert not compare.exception, compare.exception
 
 
-def test_another_endpoint_gets_four(app):
+def test_another_endpoint_gets_four(app, decodes_together):
     server = FaultServer()
     with server:
         app.switch_page(pages.COMPARE).run()
@@ -81,4 +95,5 @@ def test_another_endpoint_gets_four(app):
         assert not app.exception, app.exception
 
         app.sidebar.selectbox(key=state.CONNECTION_NAME).select("Local models").run()
-        assert workers(app).value == 8, "back on the local models, their default again"
+        assert workers(app).value == decodes_together(SMOLLM2), \
+        "back on the local models, their default again"
