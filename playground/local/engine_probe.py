@@ -25,8 +25,10 @@ SINGLE_TOKENS = 4
 
 
 def load(path: Path, n_threads: int | None, n_ctx: int):
+    # flash attention as the server runs it, so the test tries the code the server will use
     return llama_loader.load(path, fast=True, n_ctx=n_ctx, n_batch=512, n_threads=n_threads,
-                             n_threads_batch=n_threads, logits_all=False, verbose=False)
+                             n_threads_batch=n_threads, logits_all=False, flash_attn=True,
+                             verbose=False)
 
 
 def decode(llm) -> None:
