@@ -91,6 +91,8 @@ def tokens_per_second(tokens: int | None, seconds: float) -> str:
 
 
 def progress_text(done: int, total: int, tokens: int | None, seconds: float) -> str:
-    """``"5 of 12 cells done · 312 tokens/s"``: the completion tokens of the cells done over
-    the wall time so far (``seconds``)."""
-    return f"{done} of {total} cells done · {tokens_per_second(tokens, seconds)}"
+    """``"5 of 12 cells done · 312 tokens/s · 5 s"``: the completion tokens of the cells done
+    over the wall time so far (``seconds``), and that time. Batched cells tend to end
+    together, so for a while the time is the one figure that moves."""
+    return (f"{done} of {total} cells done · {tokens_per_second(tokens, seconds)}"
+            f" · {seconds:.0f} s")

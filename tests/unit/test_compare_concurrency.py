@@ -73,15 +73,16 @@ def finished(usage: dict, status: str = "ok") -> CellResult:
 
 class TestTokensPerSecond:
     def test_the_finished_cells_tokens_over_the_wall_time(self):
-        assert progress_text(5, 12, 1560, 5.0) == "5 of 12 cells done · 312 tokens/s"
-        assert progress_text(12, 12, 123_456, 10.0) == "12 of 12 cells done · 12,346 tokens/s"
+        assert progress_text(5, 12, 1560, 5.0) == "5 of 12 cells done · 312 tokens/s · 5 s"
+        assert progress_text(12, 12, 123_456, 10.0) \
+            == "12 of 12 cells done · 12,346 tokens/s · 10 s"
 
     def test_a_slow_pace_keeps_a_decimal(self):
         assert tokens_per_second(7, 2.0) == "3.5 tokens/s"
         assert tokens_per_second(0, 2.0) == "0 tokens/s"
 
     def test_no_number_before_a_cell_has_counted(self):
-        assert progress_text(0, 12, None, 0.0) == "0 of 12 cells done · – tokens/s"
+        assert progress_text(0, 12, None, 0.0) == "0 of 12 cells done · – tokens/s · 0 s"
         assert tokens_per_second(None, 3.0) == "– tokens/s"
         assert tokens_per_second(40, 0.0) == "– tokens/s"
 

@@ -97,9 +97,20 @@ def _run(result: GridResult, cells: list[Cell], conn: Connection, workers: int) 
         with finished:
             results.card(cell_result, heading=cell_result.cell.label)
 
+    shown = [0]  # whole seconds on the progress line
+
+    def tick() -> bool:
+        """Polled while cells run: the progress line's clock moves every second."""
+        seconds = time.perf_counter() - began
+        if int(seconds) > shown[0]:
+            shown[0] = int(seconds)
+            bar.progress(len(done) / len(cells), text=progress_text(
+                len(done), len(cells), completion_tokens(done), seconds))
+        return _cancel_requested()
+
     final = run_grid(result.grid, resolver(conn), max_workers=workers, cells=cells,
                      batch_sizes=batch_sizes,
-                     on_cell_done=on_cell_done, should_cancel=_cancel_requested,
+                     on_cell_done=on_cell_done, should_cancel=tick,
                      recorder=recorder(PAGE), refusals=RefusalStore())
     for cell_result in final.cells:
         result.update(cell_result)
