@@ -88,7 +88,6 @@ class Batcher:
                  n_threads: int, n_threads_batch: int, n_batch: int = 512):
         """``exact``: how many sequences are known to decode together exactly (None:
         measure it now, with ``check_prompt``, before serving)."""
-        self._model = model
         self._tokens = tokens
         self._n_vocab = llama_cpp.llama_vocab_n_tokens(model.vocab)
         self._n_batch = n_batch

@@ -83,10 +83,10 @@ class LocalModel:
     def batcher(self) -> Batcher | None:
         """The model's batcher, started on the first call; None for a model that decodes
         one sequence at a time."""
-        if self.entry.parallel_sequences < 2:
-            return None
+        if self._batcher is not None or self.entry.parallel_sequences < 2:
+            return self._batcher
         llm = self.load()
-        check_prompt = self.tokenize(_BATCH_CHECK_PROMPT)
+        check_prompt = self.tokenize(_BATCH_CHECK_PROMPT)  # before the lock: it loads too
         with self._load_lock:
             if self._batcher is None:
                 key = self._batch_size_key(self.engine)
