@@ -12,8 +12,12 @@ the same model in this process, then interleaves, in each repetition:
 (b) one chat request with ``n=4`` against four requests of one choice, one after another;
 (c) one stream at temperature 1, top_p 0.9, 128 tokens, through the server and the SDK,
     against a bare loop over llama.cpp in this process: the same prompt evaluated, then 128
-    ``llama_decode`` calls of one token each, no sampling, with the engine and thread
-    settings the server uses (the engine's limit on this machine).
+    ``llama_decode`` calls of one token each, no sampling, with the engine settings the
+    server uses, at one thread, half the physical cores and all of them, the fastest
+    counting (the engine's limit on this machine, whatever the server chose).
+
+Beside them, what llama.cpp alone saves by batching: one decode of 12 rows against 12
+decodes of one row, the same tokens. It bounds (a) from below on this machine.
 
 Goals, fixed before measuring: (a) the grid takes at most 0.35 of the one-by-one time, and
 at most 1.3 times its own slowest cell; (b) at most 0.5; (c) at least 0.8 of the bare loop's
@@ -92,46 +96,79 @@ def stream_rate(client) -> float:
 class BareLoop:
     """llama.cpp alone: a prompt, then one ``llama_decode`` per token, no sampling, on a
     context made as the server's batcher makes its own, over the model loaded as the server
-    loads it (engine settings and threads included)."""
+    loads it (engine settings included), with ``threads`` threads."""
 
-    def __init__(self, prompt: list[int]):
+    def __init__(self, llm, prompt: list[int], threads: int, sequences: int):
         import llama_cpp
         from llama_cpp._internals import LlamaContext
 
         from playground.local.batcher import context_params
-        from playground.local.engine import LocalModel
-        from playground.local.served_models import discover
 
-        model = LocalModel(discover()[MODEL])
-        self._llm = llm = model.load()  # kept: the context uses its weights
-        params = context_params(model.entry.parallel_sequences, llm.n_threads,
-                                llm.n_threads_batch)
+        self._llm = llm  # kept: the context uses its weights
+        params = context_params(sequences, threads, threads)
         self._context = LlamaContext(model=llm._model, params=params, verbose=False)
         self._memory = llama_cpp.llama_get_memory(self._context.ctx)
-        self._batch = llama_cpp.llama_batch_init(len(prompt), 0, 1)
+        self._batch = llama_cpp.llama_batch_init(max(len(prompt), sequences), 0, 1)
         self._n_vocab = llm.n_vocab()
         self._prompt = prompt
         self._llama_cpp = llama_cpp
+        self.threads = threads
 
-    def _decode(self, tokens: list[int], start: int) -> int:
-        """Evaluate tokens at positions start..; the most likely next token."""
+    def _decode(self, rows: list[tuple[int, int, int]]) -> int:
+        """Evaluate (token, position, sequence) rows, every row's logits asked for as the
+        batcher asks; the most likely next token after the last row."""
         llama_cpp, batch = self._llama_cpp, self._batch
-        batch.n_tokens = len(tokens)
-        for i, token in enumerate(tokens):
-            batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, start + i, 1
-            batch.seq_id[i][0], batch.logits[i] = 0, i == len(tokens) - 1
+        batch.n_tokens = len(rows)
+        for i, (token, position, seq_id) in enumerate(rows):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, position, 1
+            batch.seq_id[i][0], batch.logits[i] = seq_id, i == len(rows) - 1 or seq_id > 0
         assert llama_cpp.llama_decode(self._context.ctx, batch) == 0
-        row = llama_cpp.llama_get_logits_ith(self._context.ctx, len(tokens) - 1)
+        row = llama_cpp.llama_get_logits_ith(self._context.ctx, len(rows) - 1)
         return int(np.ctypeslib.as_array(row, shape=(self._n_vocab,)).argmax())
 
+    def _start(self) -> int:
+        self._llama_cpp.llama_memory_clear(self._memory, True)
+        return self._decode([(t, i, 0) for i, t in enumerate(self._prompt)])
+
     def rate(self) -> float:
+        """Tokens per second generating ``MAX_TOKENS`` after the prompt."""
         started = time.perf_counter()
-        token = self._decode(self._prompt, 0)
+        token = self._start()
         for position in range(len(self._prompt), len(self._prompt) + MAX_TOKENS):
-            token = self._decode([token], position)
-        seconds = time.perf_counter() - started
-        self._llama_cpp.llama_memory_seq_rm(self._memory, 0, -1, -1)
-        return MAX_TOKENS / seconds
+            token = self._decode([(token, position, 0)])
+        return MAX_TOKENS / (time.perf_counter() - started)
+
+    def rows_together(self, rows: int, steps: int = 16) -> float:
+        """The time of one decode of ``rows`` sequences over that of ``rows`` decodes of one
+        sequence each, the same tokens: what batching can save at best on this machine."""
+        token, start = self._start(), len(self._prompt)
+        for seq_id in range(1, rows):
+            self._llama_cpp.llama_memory_seq_cp(self._memory, 0, seq_id, -1, -1)
+        together = alone = 0.0
+        for step in range(steps):
+            position = start + step
+            started = time.perf_counter()
+            self._decode([(token, position, s) for s in range(rows)])
+            together += time.perf_counter() - started
+            started = time.perf_counter()
+            for seq_id in range(rows):
+                self._llama_cpp.llama_memory_seq_rm(self._memory, seq_id, position, -1)
+                self._decode([(token, position, seq_id)])
+            alone += time.perf_counter() - started
+        return together / alone
+
+
+def bare_loops(prompt: list[int], sequences: int) -> list[BareLoop]:
+    """Bare loops at one thread, half the physical cores and all of them: llama.cpp's best
+    on this machine is the fastest of them, whatever thread count the server chose."""
+    from playground.local.cpu_threads import physical_cores
+    from playground.local.engine import LocalModel
+    from playground.local.served_models import discover
+
+    llm = LocalModel(discover()[MODEL]).load()
+    cores = physical_cores()
+    return [BareLoop(llm, prompt, threads, sequences)
+            for threads in sorted({1, max(1, cores // 2), cores})]
 
 
 def benchmark(quick: bool = False, log=print) -> dict:
@@ -149,12 +186,18 @@ def benchmark(quick: bool = False, log=print) -> dict:
         grid = make_grid(conn.name)
         prompt = client.post("/tokenize", cast_to=dict, body={"model": MODEL,
                                                                "messages": MESSAGES})["tokens"]
-        bare = BareLoop(prompt)
+        loops = bare_loops(prompt, CELLS)
         stream_rate(client)  # warm-up, not counted
         runs = []
         for index in range(repetitions):
             run = {"grid": grid_pair(grid, conn, workers, batch), "choices": choices_pair(client)}
-            run["stream_rate"], run["bare_rate"] = stream_rate(client), bare.rate()
+            run["stream_rate"] = stream_rate(client)
+            run["bare_rates"] = {loop.threads: loop.rate() for loop in loops}
+            run["bare_rate"] = max(run["bare_rates"].values())
+            run["rows_together"] = next(
+                loop for loop in loops if loop.threads == max(run["bare_rates"],
+                                                              key=run["bare_rates"].get)
+            ).rows_together(CELLS)
             runs.append(run)
             log(f"  repetition {index + 1}/{repetitions}: grid "
                 f"{run['grid']['together_seconds']:.1f} s vs {run['grid']['alone_seconds']:.1f}"
@@ -172,6 +215,9 @@ def summarise(runs: list[dict], info: dict, workers: int, batch: int, quick: boo
     slowest = median(ratios("grid", "together_seconds", "slowest_cell_seconds"))
     choices = median(ratios("choices", "together_seconds", "alone_seconds"))
     stream = median([run["stream_rate"] / run["bare_rate"] for run in runs])
+    floor = median([run["rows_together"] for run in runs])
+    per_threads = {threads: median([run["bare_rates"][threads] for run in runs])
+                   for threads in runs[0]["bare_rates"]}
     together = median([run["grid"]["together_seconds"] for run in runs])
     alone = median([run["grid"]["alone_seconds"] for run in runs])
     tokens = median([run["grid"]["tokens"] for run in runs])
@@ -184,13 +230,20 @@ def summarise(runs: list[dict], info: dict, workers: int, batch: int, quick: boo
                f"decodes {batch} together; same texts both ways: {same}"),
         Figure("Local grid: wall / slowest cell of the grid", slowest, "x", SLOWEST_GOAL,
                "at_most"),
+        Figure(f"llama.cpp alone: one decode of {CELLS} rows / {CELLS} one-row decodes", floor,
+               "x", detail="the same tokens, at the bare loop's fastest thread count: the "
+               "least a batched grid can take of the one-by-one time on this machine, before "
+               "prompts and sampling"),
         Figure("n=4 in one request / four requests one after another", choices, "x",
                CHOICES_GOAL, "at_most", f"{MAX_TOKENS} tokens per choice"),
         Figure("One stream (temperature 1, top_p 0.9) / bare llama_decode loop, tokens per "
                "second", stream, "x", STREAM_GOAL, "at_least",
                f"{median([r['stream_rate'] for r in runs]):.1f} vs "
                f"{median([r['bare_rate'] for r in runs]):.1f} tokens/s; through HTTP, the SDK "
-               "and the sampler against one token per llama_decode"),
+               "and the sampler against one token per llama_decode, the bare loop at its "
+               "fastest thread count ("
+               + ", ".join(f"{t} threads {rate:.1f}" for t, rate in per_threads.items())
+               + " tokens/s)"),
     ]
     for figure in figures:
         figure.benchmark = "batching"

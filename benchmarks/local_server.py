@@ -139,13 +139,14 @@ def server_stream(client) -> dict:
 
 def load_direct(threads: int | None):
     """A ``Llama`` configured as the server's engine configures its own, engine settings
-    included (threads None: the library's defaults, which the server resolves the same way)."""
+    included (threads None: one per physical core, as the server resolves them)."""
     from playground.local import engine_settings, llama_loader
     from playground.local.engine import MAX_CONTEXT, LocalModel
     from playground.local.served_models import discover
 
     model = LocalModel(discover()[MODEL], threads)
     n_ctx = min(MAX_CONTEXT, model.info()["context_length_trained"])
+    threads = model.n_threads
     choice = engine_settings.choose(model.path(), n_threads=threads, n_ctx=n_ctx)
     return llama_loader.load(model.path(), fast=choice.fast, n_ctx=n_ctx, n_batch=512,
                              n_threads=threads, n_threads_batch=threads, logits_all=False,
@@ -424,7 +425,7 @@ def _range(runs: list[dict], key: str) -> list[float]:
 
 def report(result: dict) -> str:
     m, cfg, mach = result["medians"], result["config"], result["machine"]
-    defaults = (" (llama-cpp-python defaults, as the app runs)"
+    defaults = (" (one per physical core, as the app runs)"
                 if cfg["threads"]["requested"] is None else "")
     ratios = ", ".join(f"{r:.2f}" for r in m["ratio_per_repetition"])
     goal_fields = ("name", "value", "bound", "direction", "unit")

@@ -29,7 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--api-key", default=os.environ.get("PLAYGROUND_LOCAL_API_KEY"),
                         help="demand 'Authorization: Bearer KEY' on every API request")
     parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads per model (default: llama.cpp's choice)")
+                        help="CPU threads per model (default: one per physical core, as "
+                             "llama.cpp's own tools choose)")
     parser.add_argument("--safe-engine", action="store_true",
                         help="run every model with the safe engine settings, untested (as "
                              f"{engine_settings.VARIABLE}=1 does); without it the fast "

@@ -25,7 +25,7 @@ from llama_cpp._internals import LlamaBatch
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from playground.errors import LocalServerFailed
-from playground.local import engine_settings, llama_loader, remembered, sampling
+from playground.local import cpu_threads, engine_settings, llama_loader, remembered, sampling
 from playground.local.batcher import Batcher
 from playground.local.choice_run import ChoiceRun, Event, Generation, Step
 from playground.local.grammar import Vocabulary
@@ -54,10 +54,12 @@ class LocalModel:
     """A model file, loaded on first use and kept loaded."""
 
     def __init__(self, entry: ModelEntry, n_threads: int | None = None):
+        """``n_threads``: llama.cpp's threads for this model (default: one per physical core,
+        see ``cpu_threads``)."""
         self.entry = entry
         self.lock = threading.Lock()
         self._load_lock = threading.Lock()
-        self._n_threads = n_threads
+        self.n_threads = n_threads or cpu_threads.physical_cores()
         self._llm: Llama | None = None
         self._batch: LlamaBatch | None = None
         self._info: dict | None = None
@@ -113,9 +115,9 @@ class LocalModel:
 
     def _batch_size_key(self, choice: engine_settings.EngineChoice) -> str:
         """What the measured batch size depends on: the machine, the model file, the engine
-        settings and how many sequences were tried."""
+        settings, the threads and how many sequences were tried."""
         return (f"{engine_settings.verdict_key(self.path())}-{choice.settings}"
-                f"-{self.entry.parallel_sequences}")
+                f"-{self.entry.parallel_sequences}-t{self.n_threads}")
 
     @property
     def llm(self) -> Llama:
@@ -124,11 +126,11 @@ class LocalModel:
     def _read_weights(self) -> Llama:
         path = self.path()
         n_ctx = min(MAX_CONTEXT, self.info()["context_length_trained"])
-        self.engine = engine_settings.choose(path, n_threads=self._n_threads, n_ctx=n_ctx)
+        self.engine = engine_settings.choose(path, n_threads=self.n_threads, n_ctx=n_ctx)
         try:
             llm = llama_loader.load(
                 path, fast=self.engine.fast, n_ctx=n_ctx, n_batch=512,
-                n_threads=self._n_threads, n_threads_batch=self._n_threads,
+                n_threads=self.n_threads, n_threads_batch=self.n_threads,
                 logits_all=False, verbose=False,
                 # as the batcher's context: a request gives the same text on either
                 flash_attn=True,

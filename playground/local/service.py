@@ -70,6 +70,7 @@ class Service:
             "endpoints": ["completions", "chat"],
             "fill_in_middle": info["fill_in_middle"],
             "parallel_sequences": model.parallel_sequences(),
+            "threads": model.n_threads,
             "engine": model.engine_description(),
             **{k: info[k] for k in ("context_length", "context_length_trained", "parameters",
                                    "quantization", "architecture", "vocab_size", "file")},
