@@ -31,7 +31,7 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
@@ -159,6 +159,11 @@ def _source(filters: Filters, *, ordered: bool = False) -> str:
     return "requests NOT INDEXED"
 
 
+# The sums and the samples read only columns of this index, which holds them in group order:
+# whatever the filters, walking it (a tenth of the table's pages) beats reading rows.
+_SUMMED = "requests INDEXED BY requests_summed"
+
+
 _CUBE_SUMS = ("requests", "ok", "errors", "incomplete", "prompt_tokens", "completion_tokens",
               "reasoning_tokens", "estimated", "cost", "unpriced",
               *(f"{m}_{x}" for m in METRICS for x in ("sum", "n")))
@@ -185,7 +190,7 @@ def cube(db: sqlite3.Connection, filters: Filters = ALL) -> pd.DataFrame:
                TOTAL(cost) AS cost, COUNT(*) - COUNT(cost) AS unpriced,
                {metric_sums},
                MIN(time) AS first, MAX(time) AS last
-        FROM {_source(filters)} WHERE {where}
+        FROM {_SUMMED} WHERE {where}
         GROUP BY model, page, connection""", params)
 
 
@@ -288,7 +293,7 @@ def samples(db: sqlite3.Connection, filters: Filters = ALL) -> pd.DataFrame:
     """
     where, params = filters.where()
     frame = _frame(db, f"""
-        SELECT model, {', '.join(METRICS)} FROM {_source(filters)}
+        SELECT model, {', '.join(METRICS)} FROM {_SUMMED}
         WHERE {where} AND {TIMED}""", params)
     frame[list(METRICS)] = frame[list(METRICS)].astype("float64")
     return frame
@@ -537,13 +542,16 @@ class UsageOverview:
 
 
 def overview(db: sqlite3.Connection, filters: Filters = ALL, bucket: Bucket | None = None,
-             limit: int = 100) -> UsageOverview:
+             limit: int = 100,
+             read_samples: Callable[[], pd.DataFrame] | None = None) -> UsageOverview:
     """All of the page's figures from three passes over the rows (the cube, the time series
     and the samples) plus index lookups for the table (the filter choices come first, from
     ``distinct_values``: the filters are drawn before these figures are computed).
 
     ``bucket`` None picks one from the span shown (the filter's, else the data's); one too
     fine for that span is coarsened (see ``coarsen``): ``UsageOverview.bucket`` says which.
+    ``read_samples`` gives the samples when they are read elsewhere (by default: on ``db``,
+    after the series).
     """
     summed = cube(db, filters)
     total = totals_from(summed)
@@ -552,7 +560,7 @@ def overview(db: sqlite3.Connection, filters: Filters = ALL, bucket: Bucket | No
     last = pd.Timestamp(end, tz="UTC") if end else total["last"].iloc[0]
     bucket = suggest_bucket(first, last) if bucket is None else coarsen(bucket, first, last)
     timeline = series(db, filters, bucket)
-    sample = samples(db, filters)
+    sample = read_samples() if read_samples is not None else samples(db, filters)
     return UsageOverview(
         filters=filters, bucket=bucket, totals=total,
         tokens_over_time=timeline[_TOKEN_SERIES], cost_over_time=timeline[_COST_SERIES],

@@ -80,6 +80,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "the reasoning tokens within each request's completion tokens", (
         "ALTER TABLE requests ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0",
     )),
+    # The Usage page's sums per (model, page, connection) and its latency samples, read
+    # from this index alone and in group order: at 100,000 rows the sums took 0.3 s, mostly
+    # SQLite sorting whole rows for the GROUP BY, and take 0.1 s from it.
+    Migration(6, "a covering index for the Usage page's sums and samples", (
+        """CREATE INDEX requests_summed ON requests (
+            model, page, connection, status, endpoint, time, prompt_tokens, completion_tokens,
+            reasoning_tokens, tokens_estimated, cost, latency, time_to_first_token,
+            tokens_per_second)""",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -119,6 +119,7 @@ def test_an_older_file_gains_the_column_with_zero_for_its_rows(tmp_path):
         assert [row[0] for row in conn.execute(
             "SELECT reasoning_tokens FROM requests ORDER BY id")] == [0, 0]
     assert upgraded.query(queries.totals)["reasoning_tokens"].iloc[0] == 0
+    assert upgraded.overview().request_count == 2  # read from the index the upgrade adds
     upgraded.close()
 
 

@@ -93,6 +93,26 @@ def test_no_filters_is_everything(ledger):
 def test_filters_pick_the_right_requests(ledger, filters, expected):
     assert ids(ledger.requests(filters)) == expected
     assert ledger.request_count(filters) == len(expected)
+    assert ledger.overview(filters).request_count == len(expected)  # the sums agree
+
+
+@pytest.mark.parametrize("filters", [
+    Filters(), Filters(models=["gpt-4o-mini"]), Filters(pages=["Chat"]),
+    Filters(connections=["vLLM"]), Filters(start=date(2026, 3, 2), end=date(2026, 3, 2))])
+def test_the_sums_and_samples_are_read_from_the_covering_index_alone(ledger, filters):
+    statements = []
+    with ledger.reading() as db:
+        db.set_trace_callback(statements.append)
+        queries.cube(db, filters)
+        queries.samples(db, filters)
+        db.set_trace_callback(None)
+        plans = [" ".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+                 for sql in statements if sql.lstrip().startswith("SELECT")]
+    assert len(plans) == 2
+    for plan in plans:
+        assert "USING COVERING INDEX requests_summed" in plan
+    if filters == Filters():  # every row: in group order, with no sort of its own
+        assert "TEMP B-TREE" not in plans[0]
 
 
 def test_filter_values_cannot_inject_sql(ledger):
