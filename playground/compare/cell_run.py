@@ -26,9 +26,10 @@ from typing import Any
 from playground import errors, runner, tokens
 from playground.capabilities import Capabilities, for_model, profile_for
 from playground.compare import metrics
-from playground.compare.grid import Cell, Grid, request_values
+from playground.compare.grid import Cell, Grid, LimitsOf, request_values
 from playground.compare.results import CellResult, Sample
 from playground.connection import Connection
+from playground.params import ModelLimits
 from playground.recording import Recorder
 from playground.refusals import RefusalStore, learn
 from playground.runner import RunResult
@@ -47,6 +48,25 @@ def accepts_of(conn: Connection, model: str, store: RefusalStore | None) -> Capa
         except errors.PlaygroundError as exc:
             log.warning("Remembered refusals not applied to %s: %s", model, exc)
     return Capabilities(model, profile_for(conn, model))
+
+
+def limits_of(resolve_connection: Callable[[str], Connection],
+              store: RefusalStore | None) -> LimitsOf:
+    """A cell's model's ranges as its requests are checked (``Capabilities.limits``); None
+    for a cell whose connection cannot be resolved (the cell then fails, saying so)."""
+    known: dict[tuple[str, str], ModelLimits | None] = {}
+
+    def limits(cell: Cell) -> ModelLimits | None:
+        key = (cell.connection, cell.model)
+        if key not in known:
+            try:
+                conn = resolve_connection(cell.connection)
+            except errors.PlaygroundError:
+                known[key] = None
+            else:
+                known[key] = accepts_of(conn, cell.model, store).limits()
+        return known[key]
+    return limits
 
 
 def run_cell(grid: Grid, cell: Cell, conn: Connection, stop: threading.Event,
@@ -70,7 +90,7 @@ def run_cell(grid: Grid, cell: Cell, conn: Connection, stop: threading.Event,
             values = request_values(grid, cell, first)
             request = runner.build_request(grid.endpoint, cell.model, values,
                                            prompt=grid.prompt, messages=grid.messages,
-                                           accepts=accepts)
+                                           accepts=accepts, limits=accepts.limits())
             result.requests += 1
             outcome = send(conn, grid.endpoint, request, should_stop=stop.is_set)
             _take(result, outcome, first, want, count_tokens)

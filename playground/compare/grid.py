@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from playground import errors
 from playground.compare.axes import Axis, axis_names, format_value, refuse
-from playground.params import FieldError, spec, validate
+from playground.params import FieldError, ModelLimits, spec, validate
 
 DEFAULT_MAX_CELLS = 48
 MAX_SAMPLES = 20
@@ -41,6 +41,9 @@ class Cell:
     def label(self) -> str:
         return ", ".join(f"{name}={format_value(value)}" for name, value in self.settings.items()) \
             or "fixed settings"
+
+
+LimitsOf = Callable[[Cell], ModelLimits | None]  # a cell's model's ranges (None: unknown)
 
 
 @dataclass
@@ -109,8 +112,12 @@ class Grid:
     def first_request_values(self, cell: Cell) -> dict[str, Any]:
         return request_values(self, cell, 0)
 
-    def problems(self) -> list[FieldError]:
-        """Everything that stops the grid from running, each message naming what to change."""
+    def problems(self, limits_of: LimitsOf | None = None) -> list[FieldError]:
+        """Everything that stops the grid from running, each message naming what to change.
+
+        ``limits_of(cell)`` gives the ranges of the cell's model (None: as declared), so
+        that a value its model cannot take is named before anything is sent.
+        """
         found: list[FieldError] = []
 
         def add(name: str, message: str) -> None:
@@ -142,18 +149,20 @@ class Grid:
             add("grid", message)
             return found
         for cell in self.cells():
-            for name, message in self._cell_problems(cell, set(names)):
+            limits = limits_of(cell) if limits_of is not None and cell.model else None
+            for name, message in self._cell_problems(cell, set(names), limits):
                 add(name, message)
         return found
 
-    def _cell_problems(self, cell: Cell, varied: set[str]) -> list[tuple[str, str]]:
+    def _cell_problems(self, cell: Cell, varied: set[str],
+                       limits: ModelLimits | None) -> list[tuple[str, str]]:
         """What stops one cell, each problem of a varied setting naming its value."""
         found = []
         if not cell.model:
             found.append(("model", "Choose a model, or add a model axis."))
         elif not cell.connection:
             found.append(("connection", f"Choose a connection for the model {cell.model!r}."))
-        for problem in validate(self.endpoint, self.first_request_values(cell)):
+        for problem in validate(self.endpoint, self.first_request_values(cell), limits):
             if problem.field in varied:
                 value = format_value(cell.settings[problem.field])
                 found.append((problem.field,
@@ -164,9 +173,9 @@ class Grid:
                 found.append((problem.field, problem.message))
         return found
 
-    def check(self) -> None:
+    def check(self, limits_of: LimitsOf | None = None) -> None:
         """Raise ``InvalidParameters`` listing every problem; nothing is sent before this."""
-        if found := self.problems():
+        if found := self.problems(limits_of):
             raise errors.InvalidParameters(found)
 
     def to_dict(self) -> dict[str, Any]:

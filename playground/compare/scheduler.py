@@ -44,7 +44,7 @@ from typing import Any
 
 from playground import errors
 from playground.compare.axes import refuse
-from playground.compare.cell_run import run_cell
+from playground.compare.cell_run import limits_of, run_cell
 from playground.compare.grid import Cell, Grid
 from playground.compare.results import CellResult, GridResult
 from playground.connection import Connection, client_for
@@ -82,7 +82,7 @@ def run_grid(grid: Grid, resolve_connection: ResolveConnection, *, max_workers: 
     """
     if max_workers < 1:
         raise refuse("max_workers", "The pool needs at least one worker.")
-    grid.check()
+    grid.check(limits_of(resolve_connection, refusals))
     started = time.perf_counter()
     todo = list(cells) if cells is not None else grid.cells()
     run = _Run(grid, _connections(todo, resolve_connection), max_workers=max_workers,

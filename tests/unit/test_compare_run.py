@@ -115,6 +115,26 @@ class TestRun:
             run_grid(chat_grid(Axis.parse("temperature", "5")), connect(fault))
         assert fault.request_count == 0
 
+    def test_a_value_beyond_the_cells_model_is_named_before_anything_is_sent(self, fault):
+        grid = chat_grid(Axis.parse("max_tokens", "100, 20000"), model="gpt-4o")
+        with pytest.raises(errors.InvalidParameters) as raised:
+            run_grid(grid, connect(fault))
+        (problem,) = raised.value.errors
+        assert problem.field == "max_tokens"
+        assert "max_tokens axis value 20000" in problem.message and "16384" in problem.message
+        assert fault.request_count == 0
+
+    def test_the_local_server_takes_its_larger_ranges_in_a_grid(self, fault, monkeypatch):
+        monkeypatch.setenv("PLAYGROUND_LOCAL_URL", fault.base_url)
+        grid = chat_grid(Axis.parse("temperature", "0, 1"), base_values={
+            "max_tokens": 3, "logprobs": True, "top_logprobs": 50})
+        with pytest.raises(errors.InvalidParameters) as raised:  # 0 to 20 elsewhere
+            run_grid(grid, connect(fault))
+        assert [problem.field for problem in raised.value.errors] == ["top_logprobs"]
+        result = run_grid(grid, connect(fault, kind="local"))
+        assert [r.status for r in result.cells] == ["ok", "ok"]
+        assert [r.body["top_logprobs"] for r in fault.requests] == [50, 50]
+
 
 class TestFailures:
     def test_failed_cells_keep_their_error_and_the_rest_go_on(self):

@@ -25,6 +25,7 @@ import streamlit as st
 
 from playground import connection
 from playground.compare import Cell, CellResult, Grid, GridResult, progress_text, run_grid
+from playground.compare.cell_run import limits_of
 from playground.compare.concurrency import completion_tokens
 from playground.connection import Connection
 from playground.errors import ConnectionFailed, InvalidParameters
@@ -47,7 +48,7 @@ def current() -> GridResult | None:
 
 def start(grid: Grid, conn: Connection, workers: int, problems_area) -> None:
     """Run every cell of the grid; if it does not check, say why in ``problems_area``."""
-    if _checks(grid, problems_area):
+    if _checks(grid, conn, problems_area):
         cells = grid.cells()
         _run(GridResult.starting(grid, cells), cells, conn, workers)
 
@@ -55,14 +56,15 @@ def start(grid: Grid, conn: Connection, workers: int, problems_area) -> None:
 def rerun(result: GridResult, statuses: set[str], conn: Connection, workers: int) -> None:
     """Run again the cells of ``result`` whose status is in ``statuses``."""
     cells = [cell_result.cell for cell_result in result.cells if cell_result.status in statuses]
-    if cells and _checks(result.grid, st):
+    if cells and _checks(result.grid, conn, st):
         _run(result, cells, conn, workers)
 
 
-def _checks(grid: Grid, problems_area) -> bool:
-    """Nothing is sent, and the page's previous result stays, when the grid fails this."""
+def _checks(grid: Grid, conn: Connection, problems_area) -> bool:
+    """Nothing is sent, and the page's previous result stays, when the grid fails this
+    (each cell's values checked against its model's ranges, as its requests will be)."""
     try:
-        grid.check()
+        grid.check(limits_of(resolver(conn), RefusalStore()))
     except InvalidParameters as exc:
         for problem in exc.errors:
             problems_area.error(plain(problem.message))
