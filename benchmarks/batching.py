@@ -242,7 +242,8 @@ def summarise(runs: list[dict], info: dict, workers: int, batch: int, quick: boo
                f"{median([r['bare_rate'] for r in runs]):.1f} tokens/s; through HTTP, the SDK "
                "and the sampler against one token per llama_decode, the bare loop at its "
                "fastest thread count ("
-               + ", ".join(f"{t} threads {rate:.1f}" for t, rate in per_threads.items())
+               + ", ".join(f"{t} thread{'s' if int(t) > 1 else ''} {rate:.1f}"
+                           for t, rate in per_threads.items())
                + " tokens/s)"),
     ]
     for figure in figures:
