@@ -101,3 +101,12 @@ def test_a_cells_refusal_is_remembered_and_foreseen_from_then_on(compare, emulat
     page.run()
     shown = warnings(page)
     assert "2 of 2 cells: The server refused reasoning_effort for house-chat" in shown
+
+
+def test_a_value_beyond_the_models_range_is_named_before_sending(compare, emulator):
+    page = compare("gpt-4.1")
+    vary(page, max_tokens="100, 40000")
+    run_grid(page)
+    shown = "\n".join(e.value.replace("\\", "") for e in page.error)
+    assert "max_tokens axis value 40000" in shown and "1 to 32768 for this model" in shown
+    assert not emulator.posts()
