@@ -30,7 +30,7 @@ import numpy as np
 from llama_cpp._internals import LlamaContext
 
 from playground.errors import LocalServerFailed
-from playground.local.choice_run import ChoiceRun, Event, Generation, Tokens
+from playground.local.choice_run import ChoiceOutput, ChoiceRun, Event, Generation, Tokens
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,9 @@ class Batcher:
                 and prompt_tokens + request.max_tokens <= SEQUENCE_CONTEXT)
 
     def generate(self, prompt: list[int], request: Generation) -> Iterator[Event]:
-        """The request's events, as ``LocalModel.generate`` yields them."""
+        """The request's events, as ``LocalModel.generate`` yields them; for a request that
+        does not stream, only each choice's output. Its reader would otherwise wake for
+        every token, taking a core from the decode its wake-up falls in."""
         job = _Job(prompt, request)
         with self._wake:
             self._waiting.append(job)
@@ -203,7 +205,8 @@ class Batcher:
                 self._end(sequence)
                 continue
             for event in events:
-                sequence.job.events.put(event)
+                if sequence.job.request.stream or isinstance(event, ChoiceOutput):
+                    sequence.job.events.put(event)
             if following is None:
                 self._end(sequence)
             else:

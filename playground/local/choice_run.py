@@ -73,6 +73,7 @@ class Generation:
     score: bool = False  # compute chosen-token logprobs even when not reported (best_of)
     grammar: Grammar | None = None  # each choice follows it (response_format)
     debug_distribution: bool = False  # each step reports the distribution it was drawn from
+    stream: bool = True  # False: its reader wants each choice's output only, not its deltas
     # Set when nobody waits for the answer any more: generation stops before the next token.
     cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
 

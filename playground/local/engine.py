@@ -275,7 +275,8 @@ class LocalModel:
 
     def generate(self, prompt: list[int], request: Generation) -> Iterator[Event]:
         """Yield text as it is released, then each choice's ``ChoiceOutput`` when it ends
-        (choices may end in any order).
+        (choices may end in any order). A request that does not stream may get only the
+        outputs.
 
         The prompt is evaluated once; each choice restarts from its logits with its own
         generator, so choice i of a seeded request is the same whatever n is, and whether

@@ -107,7 +107,7 @@ class Service:
                                 top_logprobs=request.logprobs,
                                 score=request.candidates > request.n,
                                 debug_distribution=request.debug_distribution,
-                                cancelled=cancelled))
+                                stream=bool(request.stream), cancelled=cancelled))
             for i, tokens in enumerate(prompts)
         ]
         head = _head("cmpl", "text_completion", request.model)
@@ -181,7 +181,8 @@ class Service:
         job = Generation(settings, max_tokens, request.stop or [], request.seed, request.n,
                          top_logprobs=(request.top_logprobs or 0) if request.logprobs else None,
                          grammar=_response_grammar(model, request),
-                         debug_distribution=request.debug_distribution, cancelled=cancelled)
+                         debug_distribution=request.debug_distribution,
+                         stream=bool(request.stream), cancelled=cancelled)
         head = _head("chatcmpl", "chat.completion", request.model)
         if request.stream:
             return _sse(self._stream_chat(model, request, tokens, job, head))

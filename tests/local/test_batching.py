@@ -137,3 +137,26 @@ def test_fifty_mixed_concurrent_requests_all_finish(client):
         texts = [future.result(timeout=CROWD_SECONDS) for future in futures]
     assert time.monotonic() - started < CROWD_SECONDS
     assert sum(1 for text in texts if text) >= CROWD - 5  # a reply may end at once
+
+
+def test_a_request_that_does_not_stream_is_handed_its_outputs_only():
+    """Its reader is not woken for every token (each wake-up takes a core from a decode),
+    and the outputs hold the same text as the streamed deltas."""
+    from playground.local.choice_run import ChoiceOutput, Delta, Generation
+    from playground.local.engine import LocalModel
+    from playground.local.sampling import SamplingSettings
+    from playground.local.served_models import discover
+
+    model = LocalModel(discover()[SMOL])
+    prompt = model.chat_tokens([{"role": "user", "content": "Name a colour."}])
+
+    def events(stream: bool) -> list:
+        job = Generation(SamplingSettings(temperature=1.0), 12, seed=5, n=2, stream=stream)
+        return list(model.batcher().generate(prompt, job))
+
+    streamed, whole = events(True), events(False)
+    assert any(isinstance(event, Delta) for event in streamed)
+    assert all(isinstance(event, ChoiceOutput) for event in whole) and len(whole) == 2
+    for output in whole:
+        deltas = [e.text for e in streamed if isinstance(e, Delta) and e.index == output.index]
+        assert "".join(deltas) == output.text
