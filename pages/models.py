@@ -78,6 +78,8 @@ engine = model.get("engine")
 if isinstance(engine, dict) and engine.get("settings"):  # the local server's engine settings
     st.caption(plain(f"Engine settings: {engine['settings']}, because "
                      f"{engine.get('reason') or 'the server gave no reason'}."))
+if caption := models.how_it_runs(model):
+    st.caption(plain(caption))
 
 base = models.is_base_model(model)
 if base:

@@ -1,4 +1,5 @@
-"""The Models page says which engine settings a local model runs with, and why."""
+"""The Models page says which engine settings a local model runs with, and why, and how
+the server computes it (threads, requests decoded together)."""
 
 from __future__ import annotations
 
@@ -19,3 +20,7 @@ def test_a_local_model_shows_its_engine_settings_and_why(app, local_base_url):
     assert not app.exception, app.exception
     captions = " ".join(caption.value.replace("\\", "") for caption in app.caption)
     assert re.search(r"Engine settings: (fast|safe), because \S", captions), captions
+    described = client.models.retrieve(MODEL).model_dump()
+    assert (f"On this server it computes on {described['threads']} CPU thread"
+            in captions), captions
+    assert f"decodes up to {described['parallel_sequences']} requests together" in captions

@@ -75,6 +75,25 @@ def is_base_model(entry: dict | None) -> bool:
     return "base model" in described or str(entry.get("id")) in KNOWN_BASE_MODELS
 
 
+def how_it_runs(entry: dict) -> str | None:
+    """What the local server says of how it computes a model (its ``threads`` and its
+    ``parallel_sequences``), in words; None for a server that says neither."""
+    def count(name: str) -> int | None:
+        value = entry.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 \
+            else None
+
+    threads, sequences = count("threads"), count("parallel_sequences")
+    parts = []
+    if threads:
+        parts.append(f"computes on {threads} CPU thread{'s' if threads > 1 else ''}")
+    if sequences == 1:
+        parts.append("decodes one request at a time")
+    elif sequences:
+        parts.append(f"decodes up to {sequences} requests together (each choice of n counts)")
+    return f"On this server it {' and '.join(parts)}." if parts else None
+
+
 def entry_of(conn: Connection, model: str | None) -> dict | None:
     """The model's entry in its connection's model list, when that list was fetched."""
     listed = st.session_state[state.MODEL_LISTS].get(conn)
