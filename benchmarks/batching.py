@@ -116,21 +116,22 @@ class BareLoop:
         self._llama_cpp = llama_cpp
         self.threads = threads
 
-    def _decode(self, rows: list[tuple[int, int, int]]) -> int:
+    def _decode(self, rows: list[tuple[int, int, int]], every_row: bool = True) -> int:
         """Evaluate (token, position, sequence) rows, every row's logits asked for as the
-        batcher asks; the most likely next token after the last row."""
+        batcher asks for a step's (``every_row``), else the last row's only, as for a
+        prompt; the most likely next token after the last row."""
         llama_cpp, batch = self._llama_cpp, self._batch
         batch.n_tokens = len(rows)
         for i, (token, position, seq_id) in enumerate(rows):
             batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, position, 1
-            batch.seq_id[i][0], batch.logits[i] = seq_id, i == len(rows) - 1 or seq_id > 0
+            batch.seq_id[i][0], batch.logits[i] = seq_id, every_row or i == len(rows) - 1
         assert llama_cpp.llama_decode(self._context.ctx, batch) == 0
         row = llama_cpp.llama_get_logits_ith(self._context.ctx, len(rows) - 1)
         return int(np.ctypeslib.as_array(row, shape=(self._n_vocab,)).argmax())
 
     def _start(self) -> int:
         self._llama_cpp.llama_memory_clear(self._memory, True)
-        return self._decode([(t, i, 0) for i, t in enumerate(self._prompt)])
+        return self._decode([(t, i, 0) for i, t in enumerate(self._prompt)], every_row=False)
 
     def rate(self) -> float:
         """Tokens per second generating ``MAX_TOKENS`` after the prompt."""
