@@ -78,12 +78,7 @@ def is_base_model(entry: dict | None) -> bool:
 def how_it_runs(entry: dict) -> str | None:
     """What the local server says of how it computes a model (its ``threads`` and its
     ``parallel_sequences``), in words; None for a server that says neither."""
-    def count(name: str) -> int | None:
-        value = entry.get(name)
-        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 \
-            else None
-
-    threads, sequences = count("threads"), count("parallel_sequences")
+    threads, sequences = _count(entry.get("threads")), _count(entry.get("parallel_sequences"))
     parts = []
     if threads:
         parts.append(f"computes on {threads} CPU thread{'s' if threads > 1 else ''}")
@@ -122,8 +117,13 @@ def _listed_number(name: str, conn: Connection | None, model: str | None) -> int
         if listed_by.name == connection_name and isinstance(listed, list):
             value = next((entry.get(name) for entry in listed if entry.get("id") == model),
                          None)
-            return value if type(value) is int and value > 0 else None
+            return _count(value)
     return None
+
+
+def _count(value: Any) -> int | None:
+    """A count a server listed: a positive integer (not a bool, not a string), else None."""
+    return value if type(value) is int and value > 0 else None
 
 
 def details_of(conn: Connection, model_id: str) -> dict:
