@@ -201,9 +201,10 @@ class Reshaped:
     """One position under some settings. ``before`` and ``after`` are the temperature-scaled
     probabilities without and with the bias and penalties, ``kept`` the nucleus,
     ``distribution`` what the sampler draws from; ``unmatched_bias`` the biased texts that
-    are not among the known tokens. ``exact``: the distribution is what the sampler draws
-    from however the probability of the tokens not known is spread (the nucleus lies within
-    the known tokens, and the same at both ends of ``unlisted_weight``)."""
+    are not among the known tokens; ``unknown_moved``: a bias or penalty moves tokens not
+    known. ``exact``: the distribution is what the sampler draws from however the
+    probability of the tokens not known is spread (none of them moved, the nucleus lies
+    within the known tokens, and the same at both ends of ``unlisted_weight``)."""
 
     alternatives: Alternatives
     settings: Settings
@@ -213,6 +214,7 @@ class Reshaped:
     distribution: np.ndarray
     moved: np.ndarray
     unmatched_bias: tuple[str, ...]
+    unknown_moved: bool
     exact: bool
 
     @property
@@ -256,7 +258,7 @@ def reshape(alternatives: Alternatives, settings: Settings,
     return Reshaped(alternatives, settings, before, after, kept,
                     sampling_distribution(after, kept),
                     ~np.isclose(adjusted, alternatives.logprobs, rtol=0, atol=1e-12),
-                    tuple(unmatched), exact and not unknown_moved)
+                    tuple(unmatched), unknown_moved, exact and not unknown_moved)
 
 
 def _cut(alternatives: Alternatives, adjusted: np.ndarray, after: np.ndarray,

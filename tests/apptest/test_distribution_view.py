@@ -134,7 +134,7 @@ def test_an_approximate_caption_says_why():
     def why(settings, counts=None):
         shaped = dist.reshape(alternatives, settings, counts)
         assert not shaped.exact
-        return _uncertainty(shaped, counts or {}, "20%")
+        return _uncertainty(shaped, "20%")
 
     assert why(dist.Settings()).startswith("the top_p nucleus reaches past them")
     assert why(dist.Settings(temperature=0.5, top_p=0.6)).startswith(

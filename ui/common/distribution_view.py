@@ -156,7 +156,7 @@ def _view(scope: str, sources: dict[str, Source], start: dist.Settings, origin: 
     shaped = dist.reshape(steps[position], settings, counts)
     _facts(shaped)
     st.plotly_chart(figures.distribution_figure(shaped), key=key(scope, "chart"))
-    _notes(shaped, counts, position < source.first_generated)
+    _notes(shaped, position < source.first_generated)
     if lp.REPLACEMENT in source.tokens[position].text:
         st.caption(plain("This token is part of a character split over tokens: "
                          f"{source.labels()[position]}. The bars show the tokens' own text, "
@@ -295,7 +295,7 @@ def _facts(shaped: dist.Reshaped) -> None:
                     help="How much of the probability the tokens the server sent hold.")
 
 
-def _notes(shaped: dist.Reshaped, counts: Mapping[str, int], in_prompt: bool) -> None:
+def _notes(shaped: dist.Reshaped, in_prompt: bool) -> None:
     alternatives = shaped.alternatives
     count = len(alternatives.texts)
     rest = percent(1 - alternatives.known_mass)
@@ -310,7 +310,7 @@ def _notes(shaped: dist.Reshaped, counts: Mapping[str, int], in_prompt: bool) ->
         st.caption(plain(
             f"Approximate: the server sent {count} tokens here, holding "
             f"{percent(alternatives.known_mass)} of the probability; "
-            f"{_uncertainty(shaped, counts, rest)}. More alternatives (a larger logprobs or "
+            f"{_uncertainty(shaped, rest)}. More alternatives (a larger logprobs or "
             "top_logprobs) make it closer."))
     if in_prompt:
         st.caption("A token of the echoed prompt: no token was generated before it, so the "
@@ -322,12 +322,10 @@ def _notes(shaped: dist.Reshaped, counts: Mapping[str, int], in_prompt: bool) ->
                          f"probability is unknown, so its bias cannot be drawn.{hint}"))
 
 
-def _uncertainty(shaped: dist.Reshaped, counts: Mapping[str, int], rest: str) -> str:
+def _uncertainty(shaped: dist.Reshaped, rest: str) -> str:
     """Why the tokens not sent can change what the sampler draws from, at these settings."""
     settings = shaped.settings
-    penalised = settings.presence_penalty or settings.frequency_penalty
-    if shaped.unmatched_bias or (penalised and any(
-            shaped.alternatives.index(text) is None for text in counts)):
+    if shaped.unknown_moved:
         return "a bias or penalty here also moves tokens it did not send, of unknown probability"
     if settings.temperature == 0:
         return "a token it did not send may be as likely as the most likely one it sent"
