@@ -75,5 +75,8 @@ def test_the_temperature_slider_reshapes_the_chart_without_a_request(page: Page)
     shots = ROOT / "test-results"
     shots.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 1400, "height": 1400})
-    page.get_by_test_id("stPlotlyChart").first.scroll_into_view_if_needed()
+    chart = page.get_by_test_id("stPlotlyChart").first
+    settle(page)
+    expect(chart).to_be_visible()  # redrawn for the new width: the old element is gone
+    chart.scroll_into_view_if_needed()
     page.screenshot(path=shots / "distribution-view.png")
